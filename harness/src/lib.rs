@@ -1,0 +1,14 @@
+//! rmispec: scenarios of image deletion, run on the reference model and on live engines.
+//!
+//! - [`scenario`] loads and validates the YAML scenarios;
+//! - [`synth`] turns a scenario's symbolic images into real, deterministic image bytes;
+//! - [`symbols`] maps real IDs to the scenario's symbols and back;
+//! - [`backend`] is what the runner drives: the model, or a live engine ([`live`]);
+//! - [`observation`] is what a backend saw, and its normalized, symbolic form;
+//! - [`runner`] and [`report`] compare, and show the results.
+
+pub mod backend;
+pub mod observation;
+pub mod scenario;
+pub mod symbols;
+pub mod synth;

@@ -1,0 +1,24 @@
+//! rmispec-model: what container engines do when asked to remove an image.
+//!
+//! A pure reference model: no I/O, no clock, no randomness, no async. Given a [`Store`] and a
+//! [`Request`], [`remove`] returns the [`Outcome`] the chosen engine [`Profile`] would report:
+//! the ordered records, the error(s), the status, and the store after.
+//!
+//! Every engine's rules live in one module under [`engines`]; what engines share (reference
+//! grammar, ID-prefix lookup, Docker's conflict texts) lives in shared modules.
+#![deny(missing_docs)]
+
+pub mod digest;
+pub mod engine;
+pub mod engines;
+pub mod outcome;
+pub mod reference;
+pub mod request;
+pub mod store;
+
+pub use digest::Digest;
+pub use engine::{remove, Engine, Profile};
+pub use outcome::{ConflictReason, ErrorKind, Failure, Outcome, Record, Status};
+pub use reference::{Reference, Repository};
+pub use request::Request;
+pub use store::{Container, ContainerState, Image, Listing, ListedImage, Store};

@@ -1,0 +1,89 @@
+//! An image store: images, their names, containers.
+
+use crate::digest::Digest;
+use crate::reference::Reference;
+
+/// An image store, engine-neutral.
+///
+/// Each engine keeps its own bookkeeping (docker-containerd keeps one record per name and a
+/// `moby-dangling@` record for kept untagged images; Podman keeps a `names` list); this is
+/// the common shape they all map onto. How an engine *lists* it is [`Listing`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Store {
+    /// Images in creation order (oldest first).
+    pub images: Vec<Image>,
+    /// Containers in creation order.
+    pub containers: Vec<Container>,
+}
+
+/// One image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Image {
+    /// Config digest: the image ID on docker-classic, CRI and Podman.
+    pub config: Digest,
+    /// Manifest digest: the image ID on docker-containerd, and the digest of every
+    /// `repo@sha256:…` reference to this image.
+    pub manifest: Digest,
+    /// Layer chain IDs, bottom first.
+    pub layers: Vec<Digest>,
+    /// The image this one was built from (classic builder or commit), by config digest.
+    pub parent: Option<Digest>,
+    /// Stored names, in the order they were given. Empty: a dangling image.
+    pub refs: Vec<Reference>,
+}
+
+/// Whether a container's process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ContainerState {
+    /// Created and not running, or exited.
+    Stopped,
+    /// Its process runs.
+    Running,
+}
+
+/// A container, created from an image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Container {
+    /// The container ID (64 hex).
+    pub id: Digest,
+    /// The image it was created from, by config digest. It may name an image that is gone
+    /// (docker-classic deletes an image under a stopped container with force; CRI never checks).
+    pub image: Digest,
+    /// Running or stopped.
+    pub state: ContainerState,
+}
+
+impl Store {
+    /// The image with this config digest.
+    pub fn image(&self, config: &Digest) -> Option<&Image> {
+        self.images.iter().find(|i| &i.config == config)
+    }
+
+    /// Images built from `config` (classic-builder / commit children).
+    pub fn children<'a>(&'a self, config: &'a Digest) -> impl Iterator<Item = &'a Image> + 'a {
+        self.images.iter().filter(move |i| i.parent.as_ref() == Some(config))
+    }
+
+    /// Containers created from `config`.
+    pub fn containers_of<'a>(&'a self, config: &'a Digest) -> impl Iterator<Item = &'a Container> + 'a {
+        self.containers.iter().filter(move |c| &c.image == config)
+    }
+}
+
+/// A store as an engine's list APIs show it: what the harness can observe on a live engine.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// Every image the engine lists (including untagged ones), with the names it shows.
+    pub images: Vec<ListedImage>,
+    /// Every container left, with its state.
+    pub containers: Vec<(Digest, ContainerState)>,
+}
+
+/// One listed image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedImage {
+    /// The engine's image ID (config digest, or manifest digest on docker-containerd).
+    pub id: Digest,
+    /// The names listed for it, fully qualified (tags, then digest references), sorted.
+    pub names: Vec<String>,
+}
