@@ -1,1 +1,4 @@
 //! (being written)
+/// Stub.
+#[derive(Debug)]
+pub struct Scenario;

@@ -1,1 +1,4 @@
 //! (being written)
+/// Stub.
+#[derive(Clone, Debug)]
+pub struct Symbols;
