@@ -22,3 +22,52 @@ pub struct Observation {
     /// Real IDs ↔ symbols for this backend.
     pub symbols: Symbols,
 }
+
+/// An observation in symbols: what snapshots hold, what expectations are canonicalized to,
+/// and what every comparison compares. Real IDs never appear in it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Normalized {
+    /// `"Untagged: localhost/app:1"`, `"Deleted: sha256:<A>"`, in order.
+    pub records: Vec<String>,
+    /// The errors, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<NormalizedError>,
+    /// `http 409`, `grpc OK`, `exit 2`.
+    pub status: String,
+    /// The store afterwards, as the engine lists it.
+    pub after: NormalizedStore,
+}
+
+/// One error, in symbols.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NormalizedError {
+    /// `not-found`, `ambiguous`, `invalid-reference`, `invalid-argument`, `other`, or
+    /// `conflict` (with `reason` and `forceable`).
+    pub kind: String,
+    /// For conflicts: `running-container`, `stopped-container`, `container-in-use`,
+    /// `multiple-references`, `dependent-children`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For conflicts: whether force could override it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forceable: Option<bool>,
+    /// The engine's exact message, in symbols.
+    pub message: String,
+    /// The status of the failed call.
+    pub status: String,
+}
+
+/// A store as listed, in symbols.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NormalizedStore {
+    /// Image handle → the names listed for it, sorted. An image with no handle in the
+    /// scenario shows as `<?N>`, numbered in listing order.
+    #[serde(default)]
+    pub images: std::collections::BTreeMap<String, Vec<String>>,
+    /// Container handle → `running` / `stopped`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub containers: std::collections::BTreeMap<String, String>,
+}
