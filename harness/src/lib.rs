@@ -8,7 +8,10 @@
 //! - [`runner`] and [`report`] compare, and show the results.
 
 pub mod backend;
+pub mod compare;
 pub mod observation;
+pub mod report;
+pub mod runner;
 pub mod scenario;
 pub mod symbols;
 pub mod synth;

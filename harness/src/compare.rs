@@ -1,0 +1,540 @@
+//! Verdicts: what one backend's outcome on one scenario means, given what it is checked against.
+//!
+//! Comparison is three-way per (scenario, profile): the model against the scenario's YAML
+//! expectation, the model against the committed snapshot of the live engine, and a live run
+//! against the model and the snapshot. Everything compared is a [`Normalized`] value, so real
+//! IDs never matter here; this module only decides and explains.
+
+use crate::observation::Normalized;
+use std::fmt;
+
+/// What an outcome was checked against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Against {
+    /// The scenario's `expect` entry for this profile.
+    Expectation,
+    /// The committed snapshot of what the live engine did (`snapshots/<profile>/…`).
+    Snapshot,
+    /// The model's outcome for the same profile.
+    Model,
+}
+
+impl fmt::Display for Against {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Against::Expectation => "expectation",
+            Against::Snapshot => "snapshot",
+            Against::Model => "model",
+        })
+    }
+}
+
+/// Why a run failed: one entry per check that did not hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// The outcome differs from what it was checked against.
+    Differs {
+        /// What it was checked against.
+        against: Against,
+        /// Field by field.
+        diff: Diff,
+    },
+    /// The scenario declares a known divergence for this engine, but the outcomes agree: the
+    /// entry is stale and must go (divergences are kept strict).
+    NoLongerDiverges {
+        /// The two sides that now agree: the model and this.
+        against: Against,
+    },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Differs { against, diff } => {
+                writeln!(f, "differs from the {against} (- {against}, + actual):")?;
+                write!(f, "{diff}")
+            }
+            Problem::NoLongerDiverges { against } => writeln!(
+                f,
+                "known divergence no longer diverges (the model and the {against} agree): remove it from the scenario's `divergence`"
+            ),
+        }
+    }
+}
+
+/// The verdict on one (scenario, profile, backend).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every check held.
+    Pass,
+    /// At least one check did not.
+    Fail(Vec<Problem>),
+    /// The live engine differs from the model, as the scenario says it does.
+    KnownDivergence {
+        /// The scenario's reason.
+        reason: String,
+    },
+    /// The profile cannot express this request (the expectation says `skip`).
+    Skip {
+        /// The scenario's reason.
+        reason: String,
+    },
+    /// The backend could not run the scenario at all (an engine error, an unimplemented
+    /// model engine): a harness failure, counted as a failure.
+    Error {
+        /// What went wrong, with its context.
+        message: String,
+    },
+}
+
+impl Verdict {
+    /// `pass`, `fail`, `known-divergence`, `skip`, `error`: the JSON and JUnit spelling.
+    pub fn id(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail(_) => "fail",
+            Verdict::KnownDivergence { .. } => "known-divergence",
+            Verdict::Skip { .. } => "skip",
+            Verdict::Error { .. } => "error",
+        }
+    }
+
+    /// Whether this verdict makes a run fail (a non-zero exit, a failed trial).
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Verdict::Fail(_) | Verdict::Error { .. })
+    }
+
+    /// Every verdict, in the order summaries count them.
+    pub const IDS: [&'static str; 5] = ["pass", "fail", "known-divergence", "skip", "error"];
+
+    /// The explanation a person reads: the problems, the divergence or skip reason, the error.
+    /// Empty for a pass.
+    pub fn detail(&self) -> String {
+        match self {
+            Verdict::Pass => String::new(),
+            Verdict::Fail(problems) => problems.iter().map(ToString::to_string).collect(),
+            Verdict::KnownDivergence { reason } => format!("known divergence: {reason}\n"),
+            Verdict::Skip { reason } => format!("skipped: {reason}\n"),
+            Verdict::Error { message } => format!("error: {message}\n"),
+        }
+    }
+
+    fn from_problems(problems: Vec<Problem>) -> Verdict {
+        if problems.is_empty() {
+            Verdict::Pass
+        } else {
+            Verdict::Fail(problems)
+        }
+    }
+}
+
+/// Judges the model's outcome.
+///
+/// - against the expectation: any difference fails;
+/// - against the snapshot (if one was recorded): a difference is a known divergence when the
+///   scenario declares one for this profile, and a failure otherwise; agreement while a
+///   divergence is declared fails too (the entry is stale).
+///
+/// A missing snapshot is no failure: no live engine was recorded for this profile yet.
+pub fn judge_model(
+    expected: &Normalized,
+    model: &Normalized,
+    snapshot: Option<&Normalized>,
+    divergence: Option<&str>,
+) -> Verdict {
+    let mut problems = Vec::new();
+    if let Some(diff) = Diff::between(expected, model) {
+        problems.push(Problem::Differs {
+            against: Against::Expectation,
+            diff,
+        });
+    }
+    let mut diverged = None;
+    if let Some(snapshot) = snapshot {
+        match (Diff::between(snapshot, model), divergence) {
+            (Some(_), Some(reason)) => diverged = Some(reason),
+            (Some(diff), None) => problems.push(Problem::Differs {
+                against: Against::Snapshot,
+                diff,
+            }),
+            (None, Some(_)) => problems.push(Problem::NoLongerDiverges {
+                against: Against::Snapshot,
+            }),
+            (None, None) => {}
+        }
+    }
+    match diverged {
+        Some(reason) if problems.is_empty() => Verdict::KnownDivergence {
+            reason: reason.to_owned(),
+        },
+        _ => Verdict::from_problems(problems),
+    }
+}
+
+/// Judges a live engine's outcome.
+///
+/// - against the model: a difference is a known divergence when the scenario declares one,
+///   a failure otherwise; agreement while one is declared fails (stale entry);
+/// - against the snapshot, if given: any difference fails (the engine changed behaviour, or
+///   the snapshot must be reviewed). Tests leave `snapshot` out and let insta check it.
+pub fn judge_live(
+    live: &Normalized,
+    model: &Normalized,
+    snapshot: Option<&Normalized>,
+    divergence: Option<&str>,
+) -> Verdict {
+    let mut problems = Vec::new();
+    let mut diverged = None;
+    match (Diff::between(model, live), divergence) {
+        (Some(_), Some(reason)) => diverged = Some(reason),
+        (Some(diff), None) => problems.push(Problem::Differs {
+            against: Against::Model,
+            diff,
+        }),
+        (None, Some(_)) => problems.push(Problem::NoLongerDiverges {
+            against: Against::Model,
+        }),
+        (None, None) => {}
+    }
+    if let Some(diff) = snapshot.and_then(|s| Diff::between(s, live)) {
+        problems.push(Problem::Differs {
+            against: Against::Snapshot,
+            diff,
+        });
+    }
+    match diverged {
+        Some(reason) if problems.is_empty() => Verdict::KnownDivergence {
+            reason: reason.to_owned(),
+        },
+        _ => Verdict::from_problems(problems),
+    }
+}
+
+/// The fields of two outcomes that differ, each with both sides.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diff {
+    /// One entry per differing field, in the order [`Normalized`] declares them.
+    pub fields: Vec<FieldDiff>,
+}
+
+/// One differing field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldDiff {
+    /// `records`, `errors`, `status`, `after.images`, `after.containers`.
+    pub field: &'static str,
+    /// The field on the reference side, one line per item.
+    pub expected: Vec<String>,
+    /// The field on the observed side.
+    pub actual: Vec<String>,
+}
+
+impl Diff {
+    /// The fields where `actual` differs from `expected`, or `None` if they are equal.
+    pub fn between(expected: &Normalized, actual: &Normalized) -> Option<Diff> {
+        let fields: Vec<FieldDiff> = field_lines(expected)
+            .into_iter()
+            .zip(field_lines(actual))
+            .filter(|((_, e), (_, a))| e != a)
+            .map(|((field, expected), (_, actual))| FieldDiff {
+                field,
+                expected,
+                actual,
+            })
+            .collect();
+        (!fields.is_empty()).then_some(Diff { fields })
+    }
+}
+
+/// Each field of an outcome as the lines a diff shows.
+fn field_lines(n: &Normalized) -> [(&'static str, Vec<String>); 5] {
+    let errors = n
+        .errors
+        .iter()
+        .map(|e| {
+            let mut kind = e.kind.clone();
+            if let Some(reason) = &e.reason {
+                kind = format!("{kind} ({reason}");
+                if let Some(forceable) = e.forceable {
+                    kind.push_str(if forceable {
+                        ", forceable"
+                    } else {
+                        ", not forceable"
+                    });
+                }
+                kind.push(')');
+            }
+            format!("{kind}, {}: {}", e.status, e.message)
+        })
+        .collect();
+    [
+        ("records", n.records.clone()),
+        ("errors", errors),
+        ("status", vec![n.status.clone()]),
+        (
+            "after.images",
+            n.after
+                .images
+                .iter()
+                .map(|(h, names)| format!("{h}: [{}]", names.join(", ")))
+                .collect(),
+        ),
+        (
+            "after.containers",
+            n.after
+                .containers
+                .iter()
+                .map(|(h, state)| format!("{h}: {state}"))
+                .collect(),
+        ),
+    ]
+}
+
+impl fmt::Display for Diff {
+    /// A unified line diff per field: `-` only on the reference side, `+` only observed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for field in &self.fields {
+            writeln!(f, "  {}:", field.field)?;
+            if field.expected.is_empty() && field.actual.is_empty() {
+                continue;
+            }
+            for (mark, line) in line_diff(&field.expected, &field.actual) {
+                writeln!(f, "    {mark} {line}")?;
+            }
+            if field.expected.is_empty() {
+                writeln!(f, "    - (none)")?;
+            }
+            if field.actual.is_empty() {
+                writeln!(f, "    + (none)")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A longest-common-subsequence line diff: lists are a handful of lines, so the quadratic
+/// table is nothing, and unchanged lines in between keep the order readable.
+fn line_diff<'a>(a: &'a [String], b: &'a [String]) -> Vec<(char, &'a str)> {
+    let (n, m) = (a.len(), b.len());
+    let mut lcs = vec![vec![0usize; m + 1]; n + 1];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, Vec::new());
+    while i < n || j < m {
+        if i < n && j < m && a[i] == b[j] {
+            out.push((' ', a[i].as_str()));
+            i += 1;
+            j += 1;
+        } else if j < m && (i == n || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            out.push(('+', b[j].as_str()));
+            j += 1;
+        } else {
+            out.push(('-', a[i].as_str()));
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observation::{NormalizedError, NormalizedStore};
+
+    fn untag_one() -> Normalized {
+        Normalized {
+            records: vec!["Untagged: localhost/app:1".into()],
+            errors: vec![],
+            status: "http 200".into(),
+            after: NormalizedStore {
+                images: [("A".to_owned(), vec!["localhost/app:2".to_owned()])].into(),
+                containers: Default::default(),
+            },
+        }
+    }
+
+    fn conflict() -> Normalized {
+        Normalized {
+            records: vec![],
+            errors: vec![NormalizedError {
+                kind: "conflict".into(),
+                reason: Some("running-container".into()),
+                forceable: Some(false),
+                message: "conflict: unable to delete <A:12> (cannot be forced)".into(),
+                status: "http 409".into(),
+            }],
+            status: "http 409".into(),
+            after: NormalizedStore {
+                images: [(
+                    "A".to_owned(),
+                    vec!["localhost/app:1".to_owned(), "localhost/app:2".to_owned()],
+                )]
+                .into(),
+                containers: [("c1".to_owned(), "running".to_owned())].into(),
+            },
+        }
+    }
+
+    #[test]
+    fn equal_outcomes_have_no_diff() {
+        assert_eq!(Diff::between(&untag_one(), &untag_one()), None);
+    }
+
+    #[test]
+    fn diff_lists_only_the_fields_that_differ_in_declaration_order() {
+        let diff = Diff::between(&untag_one(), &conflict()).expect("they differ");
+        let fields: Vec<_> = diff.fields.iter().map(|f| f.field).collect();
+        assert_eq!(
+            fields,
+            [
+                "records",
+                "errors",
+                "status",
+                "after.images",
+                "after.containers"
+            ]
+        );
+
+        let mut other = untag_one();
+        other.status = "http 409".into();
+        let diff = Diff::between(&untag_one(), &other).expect("status differs");
+        assert_eq!(diff.fields.len(), 1);
+        let text = diff.to_string();
+        assert!(text.contains("status:"), "{text}");
+        assert!(text.contains("- http 200"), "{text}");
+        assert!(text.contains("+ http 409"), "{text}");
+    }
+
+    #[test]
+    fn line_diff_keeps_common_lines_and_marks_the_rest() {
+        let a: Vec<String> = ["x", "y", "z"].map(String::from).into();
+        let b: Vec<String> = ["x", "q", "z"].map(String::from).into();
+        let d = line_diff(&a, &b);
+        assert_eq!(d.first(), Some(&(' ', "x")));
+        assert_eq!(d.last(), Some(&(' ', "z")));
+        assert!(d.contains(&('-', "y")) && d.contains(&('+', "q")), "{d:?}");
+        assert_eq!(d.len(), 4);
+    }
+
+    #[test]
+    fn empty_side_is_shown_as_none() {
+        let mut a = untag_one();
+        a.records.clear();
+        let text = Diff::between(&a, &untag_one())
+            .expect("records differ")
+            .to_string();
+        assert!(text.contains("- (none)"), "{text}");
+        assert!(text.contains("+ Untagged: localhost/app:1"), "{text}");
+    }
+
+    #[test]
+    fn model_passes_when_it_meets_the_expectation_and_no_snapshot_exists() {
+        assert_eq!(
+            judge_model(&untag_one(), &untag_one(), None, None),
+            Verdict::Pass
+        );
+    }
+
+    #[test]
+    fn model_fails_against_the_expectation() {
+        let v = judge_model(&untag_one(), &conflict(), None, None);
+        assert!(
+            matches!(&v, Verdict::Fail(p) if matches!(p[..], [Problem::Differs { against: Against::Expectation, .. }])),
+            "{v:?}"
+        );
+        assert!(v.is_failure());
+    }
+
+    #[test]
+    fn model_fails_against_an_undeclared_snapshot_difference() {
+        let v = judge_model(&untag_one(), &untag_one(), Some(&conflict()), None);
+        assert!(
+            matches!(&v, Verdict::Fail(p) if matches!(p[..], [Problem::Differs { against: Against::Snapshot, .. }])),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn declared_divergence_confirmed_by_the_snapshot() {
+        let v = judge_model(
+            &untag_one(),
+            &untag_one(),
+            Some(&conflict()),
+            Some("engine bug"),
+        );
+        assert_eq!(
+            v,
+            Verdict::KnownDivergence {
+                reason: "engine bug".into()
+            }
+        );
+        assert!(!v.is_failure());
+    }
+
+    #[test]
+    fn stale_divergence_fails() {
+        let v = judge_model(
+            &untag_one(),
+            &untag_one(),
+            Some(&untag_one()),
+            Some("engine bug"),
+        );
+        assert_eq!(
+            v,
+            Verdict::Fail(vec![Problem::NoLongerDiverges {
+                against: Against::Snapshot
+            }])
+        );
+        assert!(v.detail().contains("no longer diverges"));
+    }
+
+    #[test]
+    fn divergence_does_not_hide_an_expectation_failure() {
+        let v = judge_model(
+            &conflict(),
+            &untag_one(),
+            Some(&conflict()),
+            Some("engine bug"),
+        );
+        assert!(matches!(v, Verdict::Fail(_)), "{v:?}");
+    }
+
+    #[test]
+    fn live_checks_model_then_snapshot() {
+        assert_eq!(
+            judge_live(&untag_one(), &untag_one(), Some(&untag_one()), None),
+            Verdict::Pass
+        );
+        let v = judge_live(&conflict(), &untag_one(), None, None);
+        assert!(
+            matches!(&v, Verdict::Fail(p) if matches!(p[..], [Problem::Differs { against: Against::Model, .. }])),
+            "{v:?}"
+        );
+        let v = judge_live(&conflict(), &untag_one(), None, Some("bug"));
+        assert_eq!(
+            v,
+            Verdict::KnownDivergence {
+                reason: "bug".into()
+            }
+        );
+        let v = judge_live(&untag_one(), &untag_one(), None, Some("bug"));
+        assert_eq!(
+            v,
+            Verdict::Fail(vec![Problem::NoLongerDiverges {
+                against: Against::Model
+            }])
+        );
+        let v = judge_live(&conflict(), &untag_one(), Some(&untag_one()), Some("bug"));
+        assert!(
+            matches!(&v, Verdict::Fail(p) if matches!(p[..], [Problem::Differs { against: Against::Snapshot, .. }])),
+            "{v:?}"
+        );
+    }
+}

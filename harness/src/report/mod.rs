@@ -1,0 +1,344 @@
+//! Reports: the same results shown for a terminal ([`matrix`], [`explain`]), for machines
+//! ([`json`], [`junit`]) and for the docs ([`markdown`]).
+
+pub mod json;
+pub mod junit;
+pub mod matrix;
+
+use crate::compare::Verdict;
+use crate::observation::Normalized;
+use crate::runner::{RunResult, ScenarioRuns};
+use rmispec_model::{Profile, Status};
+use std::collections::BTreeSet;
+
+/// A short column label for a profile, as the semantics notes name engines: `DC` (Docker
+/// classic), `DK` (Docker containerd store), `CRI` / `CRI1.6`, `P4` / `P5` (libimage),
+/// `P3` / `P1` (legacy libpod).
+pub fn short_label(profile: Profile) -> &'static str {
+    match profile {
+        Profile::DockerClassic => "DC",
+        Profile::DockerContainerd => "DK",
+        Profile::Cri17 => "CRI",
+        Profile::Cri16 => "CRI1.6",
+        Profile::Podman43 => "P4",
+        Profile::Podman54 => "P5",
+        Profile::Libpod301 => "P3",
+        Profile::Libpod19 => "P1",
+    }
+}
+
+/// What a cell's codes mean, for the legend under a matrix.
+pub const CELL_LEGEND: &str = "U<n> untagged n names · D<n> deleted n images · 409/404… HTTP error status · \
+e<n> exit code n with errors · g<n> gRPC code n with errors · · no-op · - skipped · ERR could not run\n\
+marks: ✗ fail · ~ known divergence · ≠ engines end in different states or fail differently";
+
+/// A few characters summarising one outcome: `U1`, `U1D1`, `D2`, `409`, `U1 e1`, `·`.
+///
+/// Deleted images are counted from the listing afterwards (images of `given` no longer
+/// listed), not from the records: CRI reports none, and docker-classic also reports layers.
+pub fn outcome_code(outcome: &Normalized, images_before: &[String]) -> String {
+    let untagged = outcome
+        .records
+        .iter()
+        .filter(|r| r.starts_with("Untagged:"))
+        .count();
+    let deleted = images_before
+        .iter()
+        .filter(|h| !outcome.after.images.contains_key(*h))
+        .count();
+    let mut code = String::new();
+    if untagged > 0 {
+        code.push_str(&format!("U{untagged}"));
+    }
+    if deleted > 0 {
+        code.push_str(&format!("D{deleted}"));
+    }
+    if !outcome.errors.is_empty() {
+        if !code.is_empty() {
+            code.push(' ');
+        }
+        code.push_str(&status_code(&outcome.status));
+    }
+    if code.is_empty() {
+        code.push('·');
+    }
+    code
+}
+
+/// `http 409` → `409`, `exit 2` → `e2`, `grpc NotFound` → `g5`; anything unparsable as is.
+fn status_code(status: &str) -> String {
+    match status.parse::<Status>() {
+        Ok(Status::Http(c)) => c.to_string(),
+        Ok(Status::Exit(c)) => format!("e{c}"),
+        Ok(Status::Grpc(c)) => format!("g{c}"),
+        Err(_) => status.to_owned(),
+    }
+}
+
+/// The mark a verdict adds to a cell.
+pub fn verdict_mark(verdict: &Verdict) -> &'static str {
+    match verdict {
+        Verdict::Pass | Verdict::Skip { .. } => "",
+        Verdict::Fail(_) | Verdict::Error { .. } => "✗",
+        Verdict::KnownDivergence { .. } => "~",
+    }
+}
+
+/// A whole cell: the outcome code and the verdict mark; `-` when skipped, `ERR` when the
+/// backend could not run.
+pub fn cell(result: &RunResult, images_before: &[String]) -> String {
+    match (&result.verdict, &result.outcome) {
+        (Verdict::Skip { .. }, _) => "-".to_owned(),
+        (_, None) => format!("ERR{}", verdict_mark(&result.verdict)),
+        (verdict, Some(outcome)) => format!(
+            "{}{}",
+            outcome_code(outcome, images_before),
+            verdict_mark(verdict)
+        ),
+    }
+}
+
+/// Whether the engines that ran this scenario disagree on its effect: a different store
+/// afterwards, or different kinds of error. Spelling (records, messages, statuses) is each
+/// engine's own and does not count.
+pub fn engines_disagree(runs: &ScenarioRuns) -> bool {
+    let effect = |o: &'_ Normalized| {
+        let kinds: Vec<(String, Option<String>)> = o
+            .errors
+            .iter()
+            .map(|e| (e.kind.clone(), e.reason.clone()))
+            .collect();
+        (o.after.clone(), kinds)
+    };
+    let mut effects = runs
+        .results
+        .iter()
+        .filter_map(|r| r.outcome.as_ref())
+        .map(effect);
+    let first = effects.next();
+    effects.any(|e| Some(e) != first)
+}
+
+/// Per profile, how many results had each verdict ([`Verdict::IDS`] order).
+pub fn verdict_counts(runs: &[ScenarioRuns], profiles: &[Profile]) -> Vec<(Profile, [usize; 5])> {
+    profiles
+        .iter()
+        .map(|&p| {
+            let mut counts = [0; 5];
+            for r in runs
+                .iter()
+                .flat_map(|s| &s.results)
+                .filter(|r| r.profile == p)
+            {
+                let i = Verdict::IDS
+                    .iter()
+                    .position(|id| *id == r.verdict.id())
+                    .unwrap_or(0);
+                counts[i] += 1;
+            }
+            (p, counts)
+        })
+        .collect()
+}
+
+/// The profiles that appear in `runs`, in [`Profile::ALL`] order.
+pub fn profiles_in(runs: &[ScenarioRuns]) -> Vec<Profile> {
+    let seen: BTreeSet<Profile> = runs
+        .iter()
+        .flat_map(|s| &s.results)
+        .map(|r| r.profile)
+        .collect();
+    Profile::ALL
+        .into_iter()
+        .filter(|p| seen.contains(p))
+        .collect()
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    //! Hand-made results for the renderers' tests.
+
+    use crate::compare::{Against, Diff, Problem, Verdict};
+    use crate::observation::{Normalized, NormalizedError, NormalizedStore};
+    use crate::runner::{RunResult, ScenarioRuns};
+    use rmispec_model::Profile;
+
+    pub fn untag() -> Normalized {
+        Normalized {
+            records: vec!["Untagged: localhost/app:1".into()],
+            errors: vec![],
+            status: "http 200".into(),
+            after: NormalizedStore {
+                images: [("A".to_owned(), vec!["localhost/app:2".to_owned()])].into(),
+                containers: Default::default(),
+            },
+        }
+    }
+
+    pub fn deleted_silently() -> Normalized {
+        Normalized {
+            records: vec![],
+            errors: vec![],
+            status: "grpc OK".into(),
+            after: NormalizedStore::default(),
+        }
+    }
+
+    pub fn conflict() -> Normalized {
+        Normalized {
+            records: vec![],
+            errors: vec![NormalizedError {
+                kind: "conflict".into(),
+                reason: Some("multiple-references".into()),
+                forceable: Some(true),
+                message: "conflict: unable to delete <A:12> (must be forced) - image is referenced in multiple repositories"
+                    .into(),
+                status: "http 409".into(),
+            }],
+            status: "http 409".into(),
+            after: NormalizedStore {
+                images: [("A".to_owned(), vec!["localhost/app:1".to_owned(), "localhost/app:2".to_owned()])].into(),
+                containers: Default::default(),
+            },
+        }
+    }
+
+    pub fn result(profile: Profile, verdict: Verdict, outcome: Option<Normalized>) -> RunResult {
+        RunResult {
+            profile,
+            backend: "model".into(),
+            verdict,
+            outcome,
+            source: None,
+        }
+    }
+
+    /// Two scenarios: one where engines disagree (with a failure), one where they agree.
+    pub fn runs() -> Vec<ScenarioRuns> {
+        let fail = Verdict::Fail(vec![Problem::Differs {
+            against: Against::Expectation,
+            diff: Diff::between(&untag(), &conflict()).expect("differ"),
+        }]);
+        vec![
+            ScenarioRuns {
+                name: "untag/one-of-two-tags".into(),
+                summary: "Removing one of two tags of an image only untags it.".into(),
+                images: vec!["A".into()],
+                results: vec![
+                    result(Profile::DockerClassic, Verdict::Pass, Some(untag())),
+                    result(Profile::Cri17, Verdict::Pass, Some(deleted_silently())),
+                    result(Profile::Podman43, fail, Some(conflict())),
+                    result(
+                        Profile::Libpod19,
+                        Verdict::Skip {
+                            reason: "no API".into(),
+                        },
+                        None,
+                    ),
+                ],
+            },
+            ScenarioRuns {
+                name: "untag/same".into(),
+                summary: "Everyone agrees & <escapes>.".into(),
+                images: vec!["A".into()],
+                results: vec![
+                    result(Profile::DockerClassic, Verdict::Pass, Some(untag())),
+                    result(
+                        Profile::Cri17,
+                        Verdict::KnownDivergence {
+                            reason: "bug".into(),
+                        },
+                        Some(untag()),
+                    ),
+                    result(
+                        Profile::Podman43,
+                        Verdict::Error {
+                            message: "todo!()".into(),
+                        },
+                        None,
+                    ),
+                    result(Profile::Libpod19, Verdict::Pass, Some(untag())),
+                ],
+            },
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::*;
+    use super::*;
+
+    #[test]
+    fn codes_summarise_effect_and_error_status() {
+        let a = ["A".to_owned()];
+        assert_eq!(outcome_code(&untag(), &a), "U1");
+        assert_eq!(outcome_code(&deleted_silently(), &a), "D1");
+        assert_eq!(outcome_code(&conflict(), &a), "409");
+        let mut mixed = untag();
+        mixed.errors = conflict().errors;
+        mixed.status = "exit 1".into();
+        assert_eq!(outcome_code(&mixed, &a), "U1 e1");
+        let mut noop = conflict();
+        noop.errors.clear();
+        assert_eq!(outcome_code(&noop, &a), "·");
+        mixed.status = "grpc NotFound".into();
+        assert_eq!(outcome_code(&mixed, &a), "U1 g5");
+    }
+
+    #[test]
+    fn cells_carry_verdict_marks() {
+        let runs = runs();
+        let cells: Vec<_> = runs[0]
+            .results
+            .iter()
+            .map(|r| cell(r, &runs[0].images))
+            .collect();
+        assert_eq!(cells, ["U1", "D1", "409✗", "-"]);
+        let cells: Vec<_> = runs[1]
+            .results
+            .iter()
+            .map(|r| cell(r, &runs[1].images))
+            .collect();
+        assert_eq!(cells, ["U1", "U1~", "ERR✗", "U1"]);
+    }
+
+    #[test]
+    fn disagreement_is_about_effect_not_spelling() {
+        let runs = runs();
+        assert!(engines_disagree(&runs[0]));
+        assert!(!engines_disagree(&runs[1]));
+        let mut respelled = runs[1].clone();
+        if let Some(o) = respelled.results[0].outcome.as_mut() {
+            o.records = vec!["Untagged: app:1".into()];
+            o.status = "exit 0".into();
+        }
+        assert!(!engines_disagree(&respelled));
+    }
+
+    #[test]
+    fn counts_per_profile_and_verdict() {
+        let runs = runs();
+        let counts = verdict_counts(&runs, &profiles_in(&runs));
+        let get = |p| {
+            counts
+                .iter()
+                .find(|(q, _)| *q == p)
+                .map(|(_, c)| *c)
+                .expect("profile counted")
+        };
+        assert_eq!(get(Profile::DockerClassic), [2, 0, 0, 0, 0]);
+        assert_eq!(get(Profile::Cri17), [1, 0, 1, 0, 0]);
+        assert_eq!(get(Profile::Podman43), [0, 1, 0, 0, 1]);
+        assert_eq!(get(Profile::Libpod19), [1, 0, 0, 1, 0]);
+        assert_eq!(
+            profiles_in(&runs),
+            [
+                Profile::DockerClassic,
+                Profile::Cri17,
+                Profile::Podman43,
+                Profile::Libpod19
+            ]
+        );
+    }
+}
