@@ -9,6 +9,7 @@
 
 pub mod backend;
 pub mod compare;
+pub mod live;
 pub mod observation;
 pub mod report;
 pub mod runner;
