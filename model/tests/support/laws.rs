@@ -1,0 +1,615 @@
+//! The laws: what holds for every store and request, per engine, and where it does not.
+//!
+//! Each [`Law`] names the profiles it does **not** hold for, with the reason (upstream cited).
+//! The property tests check it on every other profile; the exhaustive check also asserts that
+//! each excluded profile really breaks it somewhere in its bounds, so an exclusion that has
+//! become stale fails the build just as a broken law does.
+
+use rmispec_model::engine::listing;
+use rmispec_model::{
+    remove, Engine, ErrorKind, Image, Outcome, Profile, Record, Reference, Request, Store,
+};
+use std::collections::BTreeSet;
+
+use super::spec::{Shown, UNKNOWN};
+
+/// One request on one profile, and what the model answered.
+pub struct Case<'a> {
+    /// The engine at a version.
+    pub profile: Profile,
+    /// The store before.
+    pub store: &'a Store,
+    /// The request.
+    pub request: &'a Request,
+    /// What the model answered.
+    pub outcome: &'a Outcome,
+}
+
+impl Case<'_> {
+    /// What the same profile answers to another request on the same store.
+    fn rerun(&self, request: &Request) -> Outcome {
+        remove(self.profile, self.store, request)
+    }
+
+    /// The case as a scenario-like text, with the outcome.
+    pub fn show(&self) -> String {
+        let o = self.outcome;
+        let records: Vec<String> = o.records.iter().map(|r| self.sym(&r.to_string())).collect();
+        let errors: Vec<String> = o
+            .errors
+            .iter()
+            .map(|e| format!("{:?}: {}", e.kind, self.sym(&e.message)))
+            .collect();
+        format!(
+            "profile: {}\n{}\noutcome:\n  records: {records:?}\n  errors: {errors:?}\n  status: {}\nafter:\n{}",
+            self.profile,
+            Shown(self.store, Some(self.request), self.store),
+            o.status,
+            self.sym(&Shown(&o.after, None, self.store).to_string()),
+        )
+    }
+
+    fn sym(&self, s: &str) -> String {
+        super::spec::symbolize(self.store, s)
+    }
+}
+
+/// What a law says about one case.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// It holds.
+    Holds,
+    /// The case is outside what the law speaks about.
+    NotApplicable,
+    /// It is broken, and why.
+    Fails(String),
+}
+
+impl Verdict {
+    fn check(ok: bool, why: impl FnOnce() -> String) -> Verdict {
+        if ok {
+            Verdict::Holds
+        } else {
+            Verdict::Fails(why())
+        }
+    }
+}
+
+/// A law.
+pub struct Law {
+    /// Its name, which is also its test's name.
+    pub name: &'static str,
+    /// What it says, in a sentence.
+    pub statement: &'static str,
+    /// Checks one case.
+    pub check: fn(&Case) -> Verdict,
+    /// The profiles it does not hold for, and why.
+    pub excluded: &'static [(Profile, &'static str)],
+}
+
+impl Law {
+    /// Whether the law is meant to hold for `profile`.
+    pub fn holds_for(&self, profile: Profile) -> bool {
+        !self.excluded.iter().any(|(p, _)| *p == profile)
+    }
+}
+
+/// The profiles whose engine module has landed (the others are still `todo!()` stubs).
+pub const LANDED: &[Profile] = &[Profile::Cri17, Profile::Cri16];
+
+// ---------------------------------------------------------------------------------------------
+// How each engine spells what it reports.
+
+/// How `profile` spells an `Untagged:` name: Docker shows familiar names
+/// (`moby/moby@v20.10.24:daemon/images/image_delete.go#L98-L111`, `reference.FamiliarString`),
+/// libimage and libpod the fully qualified one (`containers/common@v0.50.1:libimage/image.go`).
+pub fn untagged_spelling(profile: Profile, reference: &Reference) -> String {
+    match profile.engine() {
+        Engine::DockerClassic | Engine::DockerContainerd => reference.familiar(),
+        _ => reference.full(),
+    }
+}
+
+/// How `profile` spells the `Deleted:` record of an image: `sha256:<config>` on
+/// docker-classic, `sha256:<manifest>` on docker-containerd (its image ID is the target
+/// digest), bare config hex on Podman. CRI reports nothing.
+pub fn deleted_spelling(profile: Profile, image: &Image) -> Option<String> {
+    match profile.engine() {
+        Engine::DockerClassic => Some(image.config.prefixed()),
+        Engine::DockerContainerd => Some(image.manifest.prefixed()),
+        Engine::CriContainerd => None,
+        Engine::PodmanLibimage | Engine::LibpodLegacy => Some(image.config.hex().to_owned()),
+    }
+}
+
+/// The ID `profile` knows an image by.
+pub fn engine_id(profile: Profile, image: &Image) -> &rmispec_model::Digest {
+    if profile.engine() == Engine::DockerContainerd {
+        &image.manifest
+    } else {
+        &image.config
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Store diffs.
+
+/// Every (image, name) pair of a store, names fully qualified.
+fn names(store: &Store) -> BTreeSet<(String, String)> {
+    store
+        .images
+        .iter()
+        .flat_map(|i| {
+            i.refs
+                .iter()
+                .map(move |r| (i.config.hex().to_owned(), r.full()))
+        })
+        .collect()
+}
+
+/// Every image of a store, by config digest.
+fn images(store: &Store) -> BTreeSet<String> {
+    store
+        .images
+        .iter()
+        .map(|i| i.config.hex().to_owned())
+        .collect()
+}
+
+/// What went: names and images, as one set (images tagged `image:`).
+fn removed(before: &Store, after: &Store) -> BTreeSet<String> {
+    let gone_names = names(before)
+        .difference(&names(after))
+        .map(|(i, n)| format!("{n} of {i:.3}"))
+        .collect::<Vec<_>>();
+    let gone_images = images(before)
+        .difference(&images(after))
+        .map(|i| format!("image {i:.3}"))
+        .collect::<Vec<_>>();
+    gone_names.into_iter().chain(gone_images).collect()
+}
+
+fn with(request: &Request, change: impl FnOnce(&mut Request)) -> Request {
+    let mut r = request.clone();
+    change(&mut r);
+    r
+}
+
+// ---------------------------------------------------------------------------------------------
+// The laws.
+
+const CRI_REPORTS_NOTHING: &str =
+    "CRI's RemoveImageResponse is an empty message: nothing is reported \
+    (containerd/containerd@v1.7.24:pkg/cri/server/image_remove.go#L66)";
+const CRI_NO_CONTAINER_CHECK: &str = "CRI removes an image whatever uses it; kubelet's image GC, not the \
+    runtime, keeps in-use images (containerd/containerd@v1.7.24:pkg/cri/server/image_remove.go#L36-L67, \
+    critest TestContainerLifecycleWithoutImageRef)";
+const CRI_WHOLE_IMAGE: &str = "CRI removes the whole image whichever of its names it is given \
+    (containerd/containerd@v1.7.24:pkg/cri/server/image_remove.go#L33-L35, L49-L66)";
+
+/// Every `Untagged:` record names a name the store had before and has no more.
+pub const UNTAGGED_RECORDS_NAME_NAMES_THAT_WENT: Law = Law {
+    name: "untagged_records_name_names_that_went",
+    statement: "every `Untagged:` record names (in the engine's spelling) a name the store had and no longer has",
+    check: |case| {
+        let after = names(&case.outcome.after);
+        for record in &case.outcome.records {
+            let Record::Untagged(name) = record else { continue };
+            let went = case.store.images.iter().any(|i| {
+                i.refs.iter().any(|r| {
+                    untagged_spelling(case.profile, r) == *name && !after.contains(&(i.config.hex().to_owned(), r.full()))
+                })
+            });
+            if !went {
+                return Verdict::Fails(format!("`Untagged: {name}` names no name that went"));
+            }
+        }
+        Verdict::Holds
+    },
+    excluded: &[],
+};
+
+/// Every `Deleted:` record names an image (or, on docker-classic, a layer) that went.
+pub const DELETED_RECORDS_NAME_IMAGES_THAT_WENT: Law = Law {
+    name: "deleted_records_name_images_that_went",
+    statement: "every `Deleted:` record names an image that was there and is gone \
+                (on docker-classic also a layer no image holds any more)",
+    check: |case| {
+        let after = &case.outcome.after;
+        for record in &case.outcome.records {
+            let Record::Deleted(id) = record else {
+                continue;
+            };
+            let image_went = case.store.images.iter().any(|i| {
+                deleted_spelling(case.profile, i).as_deref() == Some(id)
+                    && after.image(&i.config).is_none()
+            });
+            let layer_went = case.profile.engine() == Engine::DockerClassic
+                && case
+                    .store
+                    .images
+                    .iter()
+                    .flat_map(|i| &i.layers)
+                    .any(|l| l.prefixed() == *id)
+                && !after
+                    .images
+                    .iter()
+                    .flat_map(|i| &i.layers)
+                    .any(|l| l.prefixed() == *id);
+            if !(image_went || layer_went) {
+                return Verdict::Fails(format!("`Deleted: {id}` names nothing that went"));
+            }
+        }
+        Verdict::Holds
+    },
+    excluded: &[],
+};
+
+/// Every name that went has an `Untagged:` record, every image that went a `Deleted:` one.
+pub const EVERY_CHANGE_IS_REPORTED: Law = Law {
+    name: "every_change_is_reported",
+    statement: "every name that went has an `Untagged:` record and every image that went a `Deleted:` record",
+    check: |case| {
+        let records: BTreeSet<&Record> = case.outcome.records.iter().collect();
+        let after = &case.outcome.after;
+        for image in &case.store.images {
+            let left = after.image(&image.config);
+            for r in &image.refs {
+                let went = left.is_none_or(|l| !l.refs.contains(r));
+                let record = Record::Untagged(untagged_spelling(case.profile, r));
+                if went && !records.contains(&record) {
+                    return Verdict::Fails(format!("{} went without `{record}`", r.full()));
+                }
+            }
+            if left.is_none() {
+                let record = deleted_spelling(case.profile, image).map(Record::Deleted);
+                if !record.as_ref().is_some_and(|r| records.contains(r)) {
+                    return Verdict::Fails(format!("image {} went without a `Deleted:` record", image.config.short(3)));
+                }
+            }
+        }
+        Verdict::Holds
+    },
+    excluded: &[(Profile::Cri17, CRI_REPORTS_NOTHING), (Profile::Cri16, CRI_REPORTS_NOTHING)],
+};
+
+/// A request for one name that fails leaves the store as it was.
+pub const A_FAILED_ONE_NAME_REQUEST_CHANGES_NOTHING: Law = Law {
+    name: "a_failed_one_name_request_changes_nothing",
+    statement: "a request for one name that reports an error leaves the store as it was",
+    check: |case| {
+        if case.request.names.len() != 1 || case.request.all || case.outcome.is_ok() {
+            return Verdict::NotApplicable;
+        }
+        Verdict::check(case.outcome.after == *case.store, || {
+            format!(
+                "failed, yet removed {:?}",
+                removed(case.store, &case.outcome.after)
+            )
+        })
+    },
+    excluded: &[],
+};
+
+/// No container that is still running is left on an image that went.
+pub const NO_RUNNING_CONTAINER_IS_LEFT_WITHOUT_ITS_IMAGE: Law = Law {
+    name: "no_running_container_is_left_without_its_image",
+    statement: "a running container that is still there afterwards still has its image \
+                (with or without force; engines that remove containers remove them first)",
+    check: |case| {
+        let after = &case.outcome.after;
+        for c in after
+            .containers
+            .iter()
+            .filter(|c| c.state == rmispec_model::ContainerState::Running)
+        {
+            if after.image(&c.image).is_none() {
+                return Verdict::Fails(format!(
+                    "running container {} lost its image",
+                    c.id.short(3)
+                ));
+            }
+        }
+        Verdict::Holds
+    },
+    excluded: &[
+        (Profile::Cri17, CRI_NO_CONTAINER_CHECK),
+        (Profile::Cri16, CRI_NO_CONTAINER_CHECK),
+    ],
+};
+
+/// Without force, no container at all is left on an image that went.
+pub const WITHOUT_FORCE_NO_CONTAINER_IS_LEFT_WITHOUT_ITS_IMAGE: Law = Law {
+    name: "without_force_no_container_is_left_without_its_image",
+    statement:
+        "without force, every container left afterwards, running or stopped, still has its image",
+    check: |case| {
+        if case.request.force {
+            return Verdict::NotApplicable;
+        }
+        let after = &case.outcome.after;
+        for c in &after.containers {
+            if after.image(&c.image).is_none() {
+                return Verdict::Fails(format!("container {} lost its image", c.id.short(3)));
+            }
+        }
+        Verdict::Holds
+    },
+    excluded: &[
+        (Profile::Cri17, CRI_NO_CONTAINER_CHECK),
+        (Profile::Cri16, CRI_NO_CONTAINER_CHECK),
+    ],
+};
+
+/// Containers are never added, and the ones left are unchanged.
+pub const CONTAINERS_ARE_NEVER_ADDED_OR_CHANGED: Law = Law {
+    name: "containers_are_never_added_or_changed",
+    statement:
+        "the containers afterwards are some of the containers before, in order, each unchanged",
+    check: |case| {
+        let mut before = case.store.containers.iter();
+        for c in &case.outcome.after.containers {
+            if !before.any(|b| b == c) {
+                return Verdict::Fails(format!(
+                    "container {} is new, changed or moved",
+                    c.id.short(3)
+                ));
+            }
+        }
+        Verdict::Holds
+    },
+    excluded: &[],
+};
+
+/// Only Podman (libimage or legacy libpod) with force removes containers.
+pub const ONLY_FORCED_PODMAN_REMOVES_CONTAINERS: Law = Law {
+    name: "only_forced_podman_removes_containers",
+    statement: "containers go only when Podman (libimage or legacy libpod) is asked with force",
+    check: |case| {
+        let podman = matches!(
+            case.profile.engine(),
+            Engine::PodmanLibimage | Engine::LibpodLegacy
+        );
+        let went = case.outcome.after.containers.len() < case.store.containers.len();
+        Verdict::check(!went || (podman && case.request.force), || {
+            "containers went".into()
+        })
+    },
+    excluded: &[],
+};
+
+/// Force removes everything the same request without force removes, and maybe more.
+pub const FORCE_DOES_AT_LEAST_WHAT_NO_FORCE_DOES: Law = Law {
+    name: "force_does_at_least_what_no_force_does",
+    statement: "the names and images a request removes without force, it also removes with force",
+    check: |case| {
+        if case.request.force {
+            return Verdict::NotApplicable;
+        }
+        let forced = case.rerun(&with(case.request, |r| r.force = true));
+        let plain = removed(case.store, &case.outcome.after);
+        let more = removed(case.store, &forced.after);
+        let missing: Vec<_> = plain.difference(&more).collect();
+        Verdict::check(missing.is_empty(), || {
+            format!("with force, {missing:?} stay")
+        })
+    },
+    excluded: &[],
+};
+
+/// `noprune` removes nothing that prune would not.
+pub const NOPRUNE_DOES_AT_MOST_WHAT_PRUNE_DOES: Law = Law {
+    name: "noprune_does_at_most_what_prune_does",
+    statement: "the names and images a request removes with noprune, it also removes with prune",
+    check: |case| {
+        if case.request.prune {
+            return Verdict::NotApplicable;
+        }
+        let pruned = case.rerun(&with(case.request, |r| r.prune = true));
+        let plain = removed(case.store, &case.outcome.after);
+        let more = removed(case.store, &pruned.after);
+        let missing: Vec<_> = plain.difference(&more).collect();
+        Verdict::check(missing.is_empty(), || {
+            format!("with prune, {missing:?} stay")
+        })
+    },
+    excluded: &[],
+};
+
+/// Asking for one of an image's several tags, fully qualified, never deletes the image.
+pub const UNTAGGING_ONE_OF_SEVERAL_TAGS_KEEPS_THE_IMAGE: Law = Law {
+    name: "untagging_one_of_several_tags_keeps_the_image",
+    statement:
+        "a request for one fully qualified tag of an image with two or more tags removes that tag \
+                and keeps the image",
+    check: |case| {
+        let [name] = case.request.names.as_slice() else {
+            return Verdict::NotApplicable;
+        };
+        if case.request.all {
+            return Verdict::NotApplicable;
+        }
+        let Some(image) = case
+            .store
+            .images
+            .iter()
+            .find(|i| i.refs.iter().any(|r| r.is_tag() && r.full() == *name))
+        else {
+            return Verdict::NotApplicable;
+        };
+        if image.refs.iter().filter(|r| r.is_tag()).count() < 2 {
+            return Verdict::NotApplicable;
+        }
+        match case.outcome.after.image(&image.config) {
+            None => Verdict::Fails("the image went".into()),
+            Some(left) => Verdict::check(!left.refs.iter().any(|r| r.full() == *name), || {
+                "the tag stayed".into()
+            }),
+        }
+    },
+    excluded: &[
+        (Profile::Cri17, CRI_WHOLE_IMAGE),
+        (Profile::Cri16, CRI_WHOLE_IMAGE),
+    ],
+};
+
+/// A request for names nothing answers to changes nothing and reports nothing but not-found.
+pub const AN_UNKNOWN_NAME_CHANGES_NOTHING: Law = Law {
+    name: "an_unknown_name_changes_nothing",
+    statement: "a request whose names all resolve to nothing leaves the store as it was, reports no record, \
+                and any error it reports is not-found",
+    check: |case| {
+        if case.request.all || !case.request.names.iter().all(|n| UNKNOWN.contains(&n.as_str())) {
+            return Verdict::NotApplicable;
+        }
+        let o = case.outcome;
+        if o.after != *case.store || !o.records.is_empty() {
+            return Verdict::Fails("something changed or was reported".into());
+        }
+        Verdict::check(o.errors.iter().all(|e| e.kind == ErrorKind::NotFound), || "an error other than not-found".into())
+    },
+    excluded: &[],
+};
+
+/// Whether `name` is a full ID or a stored name spelled in full: names that cannot fall back
+/// to another image once what they named is gone.
+fn is_exact(store: &Store, name: &str) -> bool {
+    rmispec_model::Digest::parse(name).is_ok()
+        || store
+            .images
+            .iter()
+            .any(|i| i.refs.iter().any(|r| r.full() == name))
+}
+
+/// Asked again, a request made of full IDs and fully qualified names changes nothing more.
+pub const A_SECOND_IDENTICAL_REQUEST_CHANGES_NOTHING: Law = Law {
+    name: "a_second_identical_request_changes_nothing",
+    statement: "repeating a request made of full IDs and fully qualified stored names on the store it left \
+                changes nothing more",
+    check: |case| {
+        if !case.request.names.iter().all(|n| is_exact(case.store, n)) {
+            return Verdict::NotApplicable;
+        }
+        let again = remove(case.profile, &case.outcome.after, case.request);
+        Verdict::check(again.after == case.outcome.after, || {
+            format!("the second request removed {:?}", removed(&case.outcome.after, &again.after))
+        })
+    },
+    excluded: &[],
+};
+
+/// The engine's own full ID of a present image is never "not found".
+pub const A_FULL_ID_ALWAYS_FINDS_ITS_IMAGE: Law = Law {
+    name: "a_full_id_always_finds_its_image",
+    statement: "a request for `sha256:<ID>` (the engine's own ID) of an image in the store does not report \
+                not-found, and removes the image or reports why not",
+    check: |case| {
+        let [name] = case.request.names.as_slice() else { return Verdict::NotApplicable };
+        let Some(image) = case.store.images.iter().find(|i| engine_id(case.profile, i).prefixed() == *name) else {
+            return Verdict::NotApplicable;
+        };
+        let o = case.outcome;
+        if o.errors.iter().any(|e| e.kind == ErrorKind::NotFound) {
+            return Verdict::Fails("not found".into());
+        }
+        Verdict::check(o.after.image(&image.config).is_none() || !o.errors.is_empty(), || {
+            "the image stayed and no error says why".into()
+        })
+    },
+    excluded: &[],
+};
+
+/// The same request on the same store gives the same outcome.
+pub const REMOVAL_IS_DETERMINISTIC: Law = Law {
+    name: "removal_is_deterministic",
+    statement: "the same request on the same store gives the same outcome (no hash-order or other hidden input)",
+    check: |case| Verdict::check(case.rerun(case.request) == *case.outcome, || "a second run differs".into()),
+    excluded: &[],
+};
+
+/// A request for one name takes names away from one image at most.
+pub const ONE_NAME_UNTAGS_AT_MOST_ONE_IMAGE: Law = Law {
+    name: "one_name_untags_at_most_one_image",
+    statement:
+        "a request for one name takes names from at most one image (pruned parents have none)",
+    check: |case| {
+        if case.request.names.len() != 1 || case.request.all {
+            return Verdict::NotApplicable;
+        }
+        let after = names(&case.outcome.after);
+        let touched: BTreeSet<String> = names(case.store)
+            .into_iter()
+            .filter(|n| !after.contains(n))
+            .map(|(image, _)| image)
+            .collect();
+        Verdict::check(touched.len() <= 1, || {
+            format!("names went from {} images", touched.len())
+        })
+    },
+    excluded: &[],
+};
+
+/// The listing shows every image left, by the engine's ID, with exactly its names.
+pub const THE_LISTING_SHOWS_EVERY_IMAGE_LEFT: Law = Law {
+    name: "the_listing_shows_every_image_left",
+    statement: "the engine's listing after a request shows every image left, by the engine's ID, with exactly \
+                its names fully qualified, and every container left",
+    check: |case| {
+        let after = &case.outcome.after;
+        let shown = listing(case.profile, after);
+        let want: BTreeSet<(String, BTreeSet<String>)> = after
+            .images
+            .iter()
+            .map(|i| (engine_id(case.profile, i).hex().to_owned(), i.refs.iter().map(|r| r.full()).collect()))
+            .collect();
+        let got: BTreeSet<(String, BTreeSet<String>)> =
+            shown.images.iter().map(|i| (i.id.hex().to_owned(), i.names.iter().cloned().collect())).collect();
+        if shown.images.len() != after.images.len() || want != got {
+            return Verdict::Fails(format!("listed {got:?}, stored {want:?}"));
+        }
+        let containers: Vec<_> = after.containers.iter().map(|c| (c.id.clone(), c.state)).collect();
+        Verdict::check(shown.containers == containers, || "the containers listed differ".into())
+    },
+    excluded: &[],
+};
+
+/// Every law, in the order reports show them.
+pub const ALL: &[&Law] = &[
+    &UNTAGGED_RECORDS_NAME_NAMES_THAT_WENT,
+    &DELETED_RECORDS_NAME_IMAGES_THAT_WENT,
+    &EVERY_CHANGE_IS_REPORTED,
+    &A_FAILED_ONE_NAME_REQUEST_CHANGES_NOTHING,
+    &NO_RUNNING_CONTAINER_IS_LEFT_WITHOUT_ITS_IMAGE,
+    &WITHOUT_FORCE_NO_CONTAINER_IS_LEFT_WITHOUT_ITS_IMAGE,
+    &CONTAINERS_ARE_NEVER_ADDED_OR_CHANGED,
+    &ONLY_FORCED_PODMAN_REMOVES_CONTAINERS,
+    &FORCE_DOES_AT_LEAST_WHAT_NO_FORCE_DOES,
+    &NOPRUNE_DOES_AT_MOST_WHAT_PRUNE_DOES,
+    &UNTAGGING_ONE_OF_SEVERAL_TAGS_KEEPS_THE_IMAGE,
+    &AN_UNKNOWN_NAME_CHANGES_NOTHING,
+    &A_SECOND_IDENTICAL_REQUEST_CHANGES_NOTHING,
+    &A_FULL_ID_ALWAYS_FINDS_ITS_IMAGE,
+    &REMOVAL_IS_DETERMINISTIC,
+    &ONE_NAME_UNTAGS_AT_MOST_ONE_IMAGE,
+    &THE_LISTING_SHOWS_EVERY_IMAGE_LEFT,
+];
+
+/// Checks `law` on `profile`, `store`, `request`: `Err` with the case shown if it fails.
+pub fn check(
+    law: &Law,
+    profile: Profile,
+    store: &Store,
+    request: &Request,
+) -> Result<Verdict, String> {
+    let outcome = remove(profile, store, request);
+    let case = Case {
+        profile,
+        store,
+        request,
+        outcome: &outcome,
+    };
+    match (law.check)(&case) {
+        Verdict::Fails(why) => Err(format!("{why}\n{}", case.show())),
+        v => Ok(v),
+    }
+}

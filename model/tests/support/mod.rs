@@ -1,0 +1,7 @@
+//! What the law tests share: store and request generators, the law catalog, the enumeration.
+#![allow(dead_code)]
+
+pub mod enumerate;
+pub mod laws;
+pub mod spec;
+pub mod strategies;
