@@ -14,5 +14,6 @@ pub mod observation;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod snapshot;
 pub mod symbols;
 pub mod synth;
