@@ -8,6 +8,8 @@
 //! - `docker`: the Docker Engine API adapter (docker-classic, docker-containerd).
 
 pub mod options;
+#[cfg(feature = "live-podman")]
+pub mod podman;
 #[cfg(feature = "live")]
 pub mod registry;
 #[cfg(feature = "live")]

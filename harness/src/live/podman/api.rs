@@ -1,0 +1,591 @@
+//! A small client for the libpod REST API, over the unix socket of `podman system service`.
+//!
+//! Only the endpoints the adapter needs, at the API version of the flavour it talks to
+//! (`/v4.0.0/libpod/…` on 4.x and 5.x, `/v3.0.0/libpod/…` on 3.0). HTTP/1.1 is hyper's
+//! (one connection per request: on a unix socket that costs microseconds, and a streaming
+//! answer such as a pull's cannot leave a half-read connection behind for the next call).
+//!
+//! The one call that can destroy a store by mistake is the batch remove: with no `images`
+//! parameter it removes **every** image (`podman@v4.3.1:pkg/api/handlers/libpod/images.go#L541-L564`
+//! passes the empty list to `libimage.RemoveImages`, whose empty-names branch selects every
+//! image, `containers/common@v0.50.1:libimage/runtime.go#L625-L748`). [`RemoveTarget`] makes
+//! that unrepresentable unless the caller asked for `--all` in so many words.
+
+use anyhow::{anyhow, bail, Context};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How long one API call may take. Force-removing a running container whose image has no
+/// `StopSignal SIGKILL` waits out a 10 s stop timeout; a pull or load of a small image takes
+/// well under a second.
+const CALL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A libpod API endpoint: a socket and the versioned path prefix its server speaks.
+#[derive(Debug)]
+pub struct Libpod {
+    socket: PathBuf,
+    prefix: String,
+    rt: tokio::runtime::Runtime,
+}
+
+/// An HTTP answer, read whole.
+#[derive(Debug)]
+pub struct Answer {
+    /// Its status code.
+    pub status: u16,
+    /// Its body.
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body as JSON, if the status is one of `ok`; otherwise an error with the body.
+    fn json<T: for<'de> Deserialize<'de>>(&self, what: &str, ok: &[u16]) -> anyhow::Result<T> {
+        if !ok.contains(&self.status) {
+            bail!("{what}: HTTP {}: {}", self.status, self.text().trim());
+        }
+        serde_json::from_slice(&self.body)
+            .with_context(|| format!("{what}: unexpected answer {:?}", self.text()))
+    }
+
+    fn expect(&self, what: &str, ok: &[u16]) -> anyhow::Result<()> {
+        if ok.contains(&self.status) {
+            Ok(())
+        } else {
+            bail!("{what}: HTTP {}: {}", self.status, self.text().trim())
+        }
+    }
+}
+
+/// What `GET /_ping` says about the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ping {
+    /// The `Libpod-Api-Version` header (`4.3.1`, `3.0.0`), absent on a Docker daemon.
+    pub libpod_api: Option<String>,
+    /// The `Server` header (`Libpod/4.3.1 (linux)`).
+    pub server: Option<String>,
+}
+
+/// One image as `GET /libpod/images/json?all=true` lists it.
+///
+/// `Names` is the image's stored names list in containers/storage (tags and the digest names
+/// a pull by digest stores), in stored order, on 3.0.1 and 4.3.1 alike. `RepoTags` drops the
+/// digest names, and `RepoDigests` is computed: every repository of the image × every
+/// manifest digest it knows (a loaded image gets a converted manifest's digest too), so it
+/// lists names nobody stored. The adapter therefore reads `Names`.
+/// (`podman@v4.3.1:pkg/domain/infra/abi/images_list.go`, `podman@v3.0.1:pkg/domain/infra/abi/images_list.go`.)
+#[derive(Clone, Debug, Deserialize)]
+pub struct ImageSummary {
+    /// The image ID: the config digest, bare hex.
+    #[serde(rename = "Id")]
+    pub id: String,
+    /// The parent by the layer tree (bare hex), empty if none.
+    #[serde(rename = "ParentId", default)]
+    pub parent_id: String,
+    /// The stored names; absent (null) for a dangling image.
+    #[serde(rename = "Names", default)]
+    pub names: Option<Vec<String>>,
+}
+
+/// One container as `GET /libpod/containers/json?all=true` lists it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ContainerSummary {
+    /// The container ID, 64 hex.
+    #[serde(rename = "Id")]
+    pub id: String,
+    /// The image's ID.
+    #[serde(rename = "ImageID", default)]
+    pub image_id: String,
+    /// `running`, `created` (4.x) / `configured` (3.0), `exited`, …
+    #[serde(rename = "State", default)]
+    pub state: String,
+}
+
+impl ContainerSummary {
+    /// Whether its process runs (`running`, and `paused` whose process still exists).
+    pub fn is_running(&self) -> bool {
+        matches!(self.state.as_str(), "running" | "paused")
+    }
+}
+
+/// The batch remove's answer: `DELETE /libpod/images/remove` always answers HTTP 200 and
+/// carries the outcome in this body (`podman@v4.3.1:pkg/api/handlers/libpod/images.go#L541-L564`,
+/// `podman@v3.0.1:pkg/api/handlers/libpod/images.go#L677-L698`).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+pub struct RemoveReport {
+    /// IDs of the images removed, bare hex. 3.0.1 adds an empty string for a name it only
+    /// untagged (`podman@v3.0.1:pkg/domain/infra/abi/images.go#L578-L585`).
+    #[serde(rename = "Deleted", default)]
+    pub deleted: Option<Vec<String>>,
+    /// The names removed, fully qualified.
+    #[serde(rename = "Untagged", default)]
+    pub untagged: Option<Vec<String>>,
+    /// The exit code `podman rmi` would use (`removeErrorsToExitCode`).
+    #[serde(rename = "ExitCode", default)]
+    pub exit_code: i64,
+    /// Every error's text, in order; `null` or `[]` when there are none.
+    #[serde(rename = "Errors", default)]
+    pub errors: Option<Vec<String>>,
+}
+
+/// Names to remove, never none: see [`RemoveTarget`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Names(Vec<String>);
+
+impl Names {
+    /// At least one name, none of them empty (an empty `images=` value may decode to no
+    /// name at all, which the server reads as "every image").
+    pub fn new(names: Vec<String>) -> anyhow::Result<Names> {
+        if names.is_empty() {
+            bail!("refusing a batch remove with no names: libpod would remove every image");
+        }
+        if names.iter().any(String::is_empty) {
+            bail!("refusing a batch remove with an empty name: libpod could read it as no name, i.e. every image");
+        }
+        Ok(Names(names))
+    }
+
+    /// The names.
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
+/// What a batch remove targets: named images, or every image (`--all`, said explicitly).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RemoveTarget {
+    /// These names (`images=a&images=b`).
+    Names(Names),
+    /// `all=true` and no names: every image.
+    All,
+}
+
+/// Options of a batch remove besides its target.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RemoveFlags {
+    /// `force=true`.
+    pub force: bool,
+    /// `ignore=true` (libimage's `--ignore`; 3.0 has none and ignores the parameter).
+    pub ignore: bool,
+    /// `noprune=true` (3.0 has none and ignores the parameter).
+    pub noprune: bool,
+}
+
+impl Libpod {
+    /// A client for the server on `socket` speaking API `version` (`4.0.0`, `3.0.0`).
+    pub fn new(socket: impl Into<PathBuf>, version: &str) -> anyhow::Result<Libpod> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .context("starting the libpod client's runtime")?;
+        Ok(Libpod {
+            socket: socket.into(),
+            prefix: format!("/v{version}/libpod"),
+            rt,
+        })
+    }
+
+    /// The socket it talks to.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// One request to `path` (absolute, with its query), the whole answer read.
+    pub fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> anyhow::Result<Answer> {
+        let socket = self.socket.clone();
+        let what = format!("{method} {path}");
+        let fut = async move {
+            let stream = tokio::net::UnixStream::connect(&socket)
+                .await
+                .with_context(|| format!("connecting to {}", socket.display()))?;
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            let conn = tokio::spawn(conn);
+            let mut req = Request::builder()
+                .method(method)
+                .uri(path)
+                .header("Host", "d");
+            let bytes = match body {
+                Some((content_type, bytes)) => {
+                    req = req.header("Content-Type", content_type);
+                    Bytes::from(bytes)
+                }
+                None => Bytes::new(),
+            };
+            let resp = sender.send_request(req.body(Full::new(bytes))?).await?;
+            let status = resp.status();
+            let body = resp.into_body().collect().await?.to_bytes().to_vec();
+            drop(sender);
+            let _ = conn.await;
+            Ok::<_, anyhow::Error>(Answer {
+                status: status.as_u16(),
+                body,
+            })
+        };
+        self.rt
+            .block_on(async { tokio::time::timeout(CALL_TIMEOUT, fut).await })
+            .map_err(|_| anyhow!("{what}: no answer within {CALL_TIMEOUT:?}"))?
+            .with_context(|| what.clone())
+    }
+
+    fn libpod(
+        &self,
+        method: Method,
+        rest: &str,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> anyhow::Result<Answer> {
+        self.call(method, &format!("{}{rest}", self.prefix), body)
+    }
+
+    /// `GET /_ping`: whether the server answers, and which libpod API it speaks.
+    pub fn ping(&self) -> anyhow::Result<Ping> {
+        let socket = self.socket.clone();
+        let fut = async move {
+            let stream = tokio::net::UnixStream::connect(&socket).await?;
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            let conn = tokio::spawn(conn);
+            let req = Request::builder()
+                .method(Method::GET)
+                .uri("/_ping")
+                .header("Host", "d")
+                .body(Full::new(Bytes::new()))?;
+            let resp = sender.send_request(req).await?;
+            if resp.status() != StatusCode::OK {
+                bail!("GET /_ping: HTTP {}", resp.status());
+            }
+            let header = |n: &str| {
+                resp.headers()
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            };
+            let ping = Ping {
+                libpod_api: header("Libpod-Api-Version"),
+                server: header("Server"),
+            };
+            drop(resp);
+            drop(sender);
+            let _ = conn.await;
+            Ok(ping)
+        };
+        self.rt
+            .block_on(async { tokio::time::timeout(Duration::from_secs(5), fut).await })
+            .map_err(|_| anyhow!("GET /_ping: no answer"))?
+    }
+
+    /// `POST /libpod/images/load` of a `docker save`-style archive; returns the names loaded.
+    ///
+    /// Podman 4.3.1 tries the archive as an OCI archive first and extracts it into
+    /// `/var/tmp/ociNNN` to find out (containers/image's big-files directory, which this
+    /// path does not point at `TMPDIR`); the service runs in a mount namespace whose
+    /// `/var/tmp` is private, see [`super::service`].
+    pub fn load(&self, archive: Vec<u8>) -> anyhow::Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Loaded {
+            #[serde(rename = "Names", default)]
+            names: Vec<String>,
+        }
+        let a = self.libpod(
+            Method::POST,
+            "/images/load",
+            Some(("application/x-tar", archive)),
+        )?;
+        // 3.0.1 joins the names with ", " and splits on ",": trim what that leaves.
+        Ok(a.json::<Loaded>("loading images", &[200])?
+            .names
+            .into_iter()
+            .map(|n| n.trim().to_owned())
+            .collect())
+    }
+
+    /// `POST /libpod/images/{image}/tag`: adds `name` (`repo:tag`) to the image's names.
+    pub fn tag(&self, image: &str, name: &str) -> anyhow::Result<()> {
+        let (repo, tag) = split_tag(name)?;
+        let q = query(&[("repo", repo), ("tag", tag)]);
+        self.libpod(
+            Method::POST,
+            &format!("/images/{}/tag?{q}", encode(image)),
+            None,
+        )?
+        .expect(&format!("tagging {image} as {name}"), &[200, 201])
+    }
+
+    /// `POST /libpod/images/{image}/untag`: removes `name` (`repo:tag`) from the image's names.
+    pub fn untag(&self, image: &str, name: &str) -> anyhow::Result<()> {
+        let (repo, tag) = split_tag(name)?;
+        let q = query(&[("repo", repo), ("tag", tag)]);
+        self.libpod(
+            Method::POST,
+            &format!("/images/{}/untag?{q}", encode(image)),
+            None,
+        )?
+        .expect(&format!("untagging {name} from {image}"), &[200, 201])
+    }
+
+    /// `POST /libpod/images/pull?reference=…&tlsVerify=false`: pulls one image from a
+    /// registry and returns its ID. The answer is a stream of JSON objects: progress, then
+    /// `{"images":[…]}` / `{"id":…}`, or `{"error":…}`.
+    pub fn pull(&self, reference: &str) -> anyhow::Result<String> {
+        let q = query(&[
+            ("reference", reference),
+            ("tlsVerify", "false"),
+            ("policy", "always"),
+        ]);
+        let a = self.libpod(Method::POST, &format!("/images/pull?{q}"), None)?;
+        a.expect(&format!("pulling {reference}"), &[200])?;
+        let mut id = None;
+        for v in serde_json::Deserializer::from_slice(&a.body).into_iter::<serde_json::Value>() {
+            let v = v.with_context(|| {
+                format!("pulling {reference}: unexpected answer {:?}", a.text())
+            })?;
+            if let Some(e) = v
+                .get("error")
+                .and_then(|e| e.as_str())
+                .filter(|e| !e.is_empty())
+            {
+                bail!("pulling {reference}: {e}");
+            }
+            if let Some(i) = v.get("id").and_then(|i| i.as_str()) {
+                id = Some(i.to_owned());
+            }
+        }
+        id.ok_or_else(|| anyhow!("pulling {reference}: no image ID in {:?}", a.text()))
+    }
+
+    /// `POST /libpod/containers/create`: a container from `image` (an ID), not started.
+    /// `cgroup_parent` keeps its cgroups (and conmon's) out of the default `/libpod_parent`.
+    pub fn create_container(
+        &self,
+        image: &str,
+        name: &str,
+        cgroup_parent: &str,
+    ) -> anyhow::Result<String> {
+        #[derive(Deserialize)]
+        struct Created {
+            #[serde(rename = "Id")]
+            id: String,
+        }
+        let spec =
+            serde_json::json!({ "image": image, "name": name, "cgroup_parent": cgroup_parent });
+        let a = self.libpod(
+            Method::POST,
+            "/containers/create",
+            Some(("application/json", serde_json::to_vec(&spec)?)),
+        )?;
+        Ok(
+            a.json::<Created>(&format!("creating container {name} from {image}"), &[201])?
+                .id,
+        )
+    }
+
+    /// `POST /libpod/containers/{id}/start`.
+    pub fn start_container(&self, id: &str) -> anyhow::Result<()> {
+        self.libpod(
+            Method::POST,
+            &format!("/containers/{}/start", encode(id)),
+            None,
+        )?
+        .expect(&format!("starting container {id}"), &[204, 304])
+    }
+
+    /// `DELETE /libpod/containers/{id}?force=true`: removes it, killing it if it runs.
+    pub fn remove_container(&self, id: &str) -> anyhow::Result<()> {
+        // `t=0` (4.x) skips the stop timeout; 3.0 has no such parameter and ignores it.
+        self.libpod(
+            Method::DELETE,
+            &format!("/containers/{}?force=true&t=0", encode(id)),
+            None,
+        )?
+        .expect(&format!("removing container {id}"), &[200, 204, 404])
+    }
+
+    /// `POST /libpod/commit?container=…`: a new image from the container, no name. Podman
+    /// records the container's (empty) diff as one more layer and one more history entry, so
+    /// the source image becomes the new one's parent in libimage's layer tree.
+    pub fn commit(&self, container: &str) -> anyhow::Result<String> {
+        #[derive(Deserialize)]
+        struct Committed {
+            #[serde(rename = "Id")]
+            id: String,
+        }
+        let q = query(&[("container", container), ("pause", "false")]);
+        let a = self.libpod(Method::POST, &format!("/commit?{q}"), None)?;
+        Ok(
+            a.json::<Committed>(&format!("committing container {container}"), &[200, 201])?
+                .id,
+        )
+    }
+
+    /// `GET /libpod/images/json?all=true`: every image, intermediate ones included.
+    pub fn images(&self) -> anyhow::Result<Vec<ImageSummary>> {
+        let a = self.libpod(Method::GET, "/images/json?all=true", None)?;
+        Ok(
+            a.json::<Option<Vec<ImageSummary>>>("listing images", &[200])?
+                .unwrap_or_default(),
+        )
+    }
+
+    /// `GET /libpod/containers/json?all=true`: every container, running or not.
+    pub fn containers(&self) -> anyhow::Result<Vec<ContainerSummary>> {
+        let a = self.libpod(Method::GET, "/containers/json?all=true", None)?;
+        Ok(
+            a.json::<Option<Vec<ContainerSummary>>>("listing containers", &[200])?
+                .unwrap_or_default(),
+        )
+    }
+
+    /// `DELETE /libpod/images/remove?images=a&images=b&force=…`: the batch remove
+    /// `podman rmi` itself uses (through its bindings). Always HTTP 200; the outcome is in
+    /// the report.
+    pub fn remove_images(
+        &self,
+        target: &RemoveTarget,
+        flags: RemoveFlags,
+    ) -> anyhow::Result<RemoveReport> {
+        let a = self.libpod(
+            Method::DELETE,
+            &format!("/images/remove?{}", remove_query(target, flags)),
+            None,
+        )?;
+        a.json("removing images", &[200])
+    }
+}
+
+/// The batch remove's query string. Never without `images=` unless the target is `All`.
+pub fn remove_query(target: &RemoveTarget, flags: RemoveFlags) -> String {
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    match target {
+        RemoveTarget::Names(names) => {
+            pairs.extend(names.as_slice().iter().map(|n| ("images", n.as_str())))
+        }
+        RemoveTarget::All => pairs.push(("all", "true")),
+    }
+    let b = |v: bool| if v { "true" } else { "false" };
+    pairs.extend([
+        ("force", b(flags.force)),
+        ("ignore", b(flags.ignore)),
+        ("noprune", b(flags.noprune)),
+    ]);
+    query(&pairs)
+}
+
+/// `repo:tag` → (`repo`, `tag`); the tag is what follows the last `:` after the last `/`
+/// (a registry's `host:port` is not a tag).
+fn split_tag(name: &str) -> anyhow::Result<(&str, &str)> {
+    let slash = name.rfind('/').map_or(0, |i| i + 1);
+    match name[slash..].rfind(':') {
+        Some(i) if !name.contains('@') => Ok((&name[..slash + i], &name[slash + i + 1..])),
+        _ => bail!("{name:?} is not a repo:tag name"),
+    }
+}
+
+/// `k=v&k=v`, percent-encoded.
+fn query(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_name_list_cannot_be_built() {
+        assert!(Names::new(vec![]).is_err());
+        assert!(Names::new(vec!["a".into(), String::new()]).is_err());
+        assert!(Names::new(vec!["a".into()]).is_ok());
+    }
+
+    #[test]
+    fn a_names_query_always_names_images_and_never_all() {
+        let names = Names::new(vec![
+            "localhost/app:1".into(),
+            "127.0.0.1:5000/app@sha256:ab".into(),
+        ])
+        .unwrap();
+        let q = remove_query(
+            &RemoveTarget::Names(names),
+            RemoveFlags {
+                force: true,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            q,
+            "images=localhost%2Fapp%3A1&images=127.0.0.1%3A5000%2Fapp%40sha256%3Aab&force=true&ignore=false&noprune=false"
+        );
+        assert!(!q.contains("all="));
+        let all = remove_query(&RemoveTarget::All, RemoveFlags::default());
+        assert!(
+            all.starts_with("all=true&") && !all.contains("images="),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn tags_split_after_the_registry_port() {
+        assert_eq!(
+            split_tag("127.0.0.1:5000/app:1").unwrap(),
+            ("127.0.0.1:5000/app", "1")
+        );
+        assert_eq!(
+            split_tag("localhost/a/b:latest").unwrap(),
+            ("localhost/a/b", "latest")
+        );
+        assert!(split_tag("127.0.0.1:5000/app").is_err());
+        assert!(split_tag("localhost/app@sha256:ab").is_err());
+    }
+
+    #[test]
+    fn reports_parse_on_both_versions() {
+        // 4.3.1: `Errors: null` on success, `Deleted` absent when nothing was deleted.
+        let r: RemoveReport =
+            serde_json::from_str(r#"{"Untagged":["localhost/app:1"],"ExitCode":0,"Errors":null}"#)
+                .unwrap();
+        assert_eq!(
+            r.untagged.as_deref(),
+            Some(&["localhost/app:1".to_owned()][..])
+        );
+        assert_eq!(r.deleted, None);
+        // 3.0.1: `Deleted: [""]` for an untag, `Errors: []`.
+        let r: RemoveReport = serde_json::from_str(
+            r#"{"Deleted":[""],"Untagged":["localhost/app:1"],"ExitCode":0,"Errors":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.deleted.as_deref(), Some(&[String::new()][..]));
+        let r: RemoveReport =
+            serde_json::from_str(r#"{"ExitCode":1,"Errors":["nope: image not known"]}"#).unwrap();
+        assert_eq!((r.exit_code, r.errors.unwrap().len()), (1, 1));
+    }
+}

@@ -1,0 +1,334 @@
+//! Which Podman runs, and the files and flags that keep it inside its state directory.
+//!
+//! Measured on these machines (the notes' backends study, §2 and §7): Podman reads its
+//! configuration from `containers.conf`, `storage.conf` and `registries.conf`, found through
+//! environment variables, plus global flags that override the storage paths. Every path below
+//! is under the instance's state directory; what Podman still writes outside it (the blob-info
+//! cache in `/var/lib/containers/cache`, the short-name alias lock in `/var/cache/containers`,
+//! 4.3.1's `/var/tmp/ociNNN` during a load) is caught by the private mount namespace the
+//! service runs in ([`super::service`]).
+
+use rmispec_model::Profile;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// The Podman builds the adapter runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// Podman 4.3.1 (Debian bookworm, `/usr/bin/podman`): containers/common v0.50.1 libimage.
+    Podman43,
+    /// Podman 5.4.2 (Debian trixie, with trixie's libraries: see `scripts/install-engines`).
+    Podman54,
+    /// Podman 3.0.1 (Debian bullseye, unpacked under the engines prefix): `libpod/image`.
+    Libpod301,
+}
+
+impl Flavor {
+    /// The flavour that runs `profile`, if any runs it.
+    pub fn for_profile(profile: Profile) -> Option<Flavor> {
+        match profile {
+            Profile::Podman43 => Some(Flavor::Podman43),
+            Profile::Podman54 => Some(Flavor::Podman54),
+            Profile::Libpod301 => Some(Flavor::Libpod301),
+            _ => None,
+        }
+    }
+
+    /// The profile whose semantics it has.
+    pub fn profile(self) -> Profile {
+        match self {
+            Flavor::Podman43 => Profile::Podman43,
+            Flavor::Podman54 => Profile::Podman54,
+            Flavor::Libpod301 => Profile::Libpod301,
+        }
+    }
+
+    /// The libpod API version in request paths. Servers accept any version up to their own;
+    /// 3.0 knows nothing past `3.0.0`.
+    pub fn api_version(self) -> &'static str {
+        match self {
+            Flavor::Podman43 | Flavor::Podman54 => "4.0.0",
+            Flavor::Libpod301 => "3.0.0",
+        }
+    }
+
+    /// The major version a server's `Libpod-Api-Version` header must start with.
+    pub fn api_major(self) -> &'static str {
+        match self {
+            Flavor::Podman43 => "4.",
+            Flavor::Podman54 => "5.",
+            Flavor::Libpod301 => "3.",
+        }
+    }
+
+    /// The `podman` binary: `RMISPEC_PODMAN` overrides; otherwise the system's for 4.3, and
+    /// the one unpacked under the engines prefix for the others.
+    pub fn binary(self) -> PathBuf {
+        if let Some(p) = std::env::var_os("RMISPEC_PODMAN") {
+            return PathBuf::from(p);
+        }
+        match self {
+            Flavor::Podman43 => PathBuf::from("/usr/bin/podman"),
+            Flavor::Podman54 => engines_dir().join("trixie-podman/usr/bin/podman"),
+            Flavor::Libpod301 => engines_dir().join("bullseye/usr/bin/podman"),
+        }
+    }
+
+    /// The environment variable the registries configuration is read from: Podman 3.0.1
+    /// (containers/image v5.10) ignores `CONTAINERS_REGISTRIES_CONF` and reads only
+    /// `REGISTRIES_CONFIG_PATH` (measured; backends notes §4).
+    pub fn registries_env(self) -> &'static str {
+        match self {
+            Flavor::Libpod301 => "REGISTRIES_CONFIG_PATH",
+            Flavor::Podman43 | Flavor::Podman54 => "CONTAINERS_REGISTRIES_CONF",
+        }
+    }
+}
+
+/// Where `scripts/install-engines` unpacks the engines Debian bookworm does not ship:
+/// `RMISPEC_ENGINES_DIR`, or `.engines/` in the checkout.
+pub fn engines_dir() -> PathBuf {
+    std::env::var_os("RMISPEC_ENGINES_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.engines"))
+}
+
+/// The cgroup parent of every container (and its conmon) the adapter creates, instead of
+/// Podman's default `/libpod_parent`, shared with whatever else runs Podman on the host.
+/// containers.conf has no key for it in common v0.50.1, so it goes in each create request.
+pub const CGROUP_PARENT: &str = "/rmispec-podman";
+
+/// The layout of one instance's state directory.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    /// The layout below `state`.
+    pub fn new(state: &Path) -> Layout {
+        Layout {
+            root: state.to_path_buf(),
+        }
+    }
+
+    /// `<state>/<rel>`.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// The API socket.
+    pub fn socket(&self) -> PathBuf {
+        self.path("podman.sock")
+    }
+
+    /// The storage graph root: the one directory wiped for a fresh store.
+    pub fn graph_root(&self) -> PathBuf {
+        self.path("root")
+    }
+
+    /// Directories that hold a store's state: wiped, with the graph root, between scenarios.
+    pub fn store_dirs() -> &'static [&'static str] {
+        &[
+            "root",
+            "runroot",
+            "runc",
+            "libpod-tmp",
+            "tmp",
+            "net",
+            "events.log",
+            "host",
+        ]
+    }
+
+    /// Directories created before the service starts.
+    fn dirs() -> &'static [&'static str] {
+        &[
+            "etc",
+            "root",
+            "runroot",
+            "runc",
+            "libpod-tmp",
+            "tmp",
+            "net",
+            "xdg/config",
+            "xdg/data",
+            "xdg/run",
+            "xdg/cache",
+        ]
+    }
+
+    /// Creates the directories and writes the configuration files.
+    pub fn write(&self, registry: Option<&str>) -> std::io::Result<()> {
+        for d in Self::dirs() {
+            std::fs::create_dir_all(self.path(d))?;
+        }
+        std::fs::write(self.path("etc/containers.conf"), self.containers_conf())?;
+        std::fs::write(self.path("etc/storage.conf"), self.storage_conf())?;
+        std::fs::write(self.path("etc/registries.conf"), registries_conf(registry))?;
+        // `podman run`/create fails with `stat …/auth.json: no such file` if it is missing.
+        std::fs::write(self.path("etc/auth.json"), "{\"auths\":{}}\n")?;
+        Ok(())
+    }
+
+    /// `containers.conf`. `default_ulimits` is required on these machines (no
+    /// CAP_SYS_RESOURCE: runc cannot raise rlimits to the defaults), `netns = "none"` keeps
+    /// containers off CNI, `lock_type = "file"` replaces the `/dev/shm/libpod_lock` all Podman
+    /// instances share, and the rest moves each path Podman would put in `/run` or
+    /// `/var/lib` under the state directory.
+    pub fn containers_conf(&self) -> String {
+        let p = |r: &str| toml_str(&self.path(r));
+        format!(
+            "[containers]\n\
+             default_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\
+             log_driver = \"k8s-file\"\n\
+             netns = \"none\"\n\
+             [engine]\n\
+             cgroup_manager = \"cgroupfs\"\n\
+             events_logger = \"file\"\n\
+             events_logfile_path = {events}\n\
+             runtime = \"runc\"\n\
+             static_dir = {static_dir}\n\
+             tmp_dir = {tmp_dir}\n\
+             image_copy_tmp_dir = {copy_tmp}\n\
+             lock_type = \"file\"\n\
+             volume_path = {volumes}\n\
+             [network]\n\
+             network_config_dir = {net}\n",
+            events = p("events.log"),
+            static_dir = p("root/libpod"),
+            tmp_dir = p("libpod-tmp"),
+            copy_tmp = p("tmp"),
+            volumes = p("root/volumes"),
+            net = p("net"),
+        )
+    }
+
+    /// `storage.conf`: overlay on the graph root, the run root beside it.
+    pub fn storage_conf(&self) -> String {
+        format!(
+            "[storage]\ndriver = \"overlay\"\nrunroot = {}\ngraphroot = {}\n",
+            toml_str(&self.path("runroot")),
+            toml_str(&self.graph_root())
+        )
+    }
+
+    /// The environment the service runs with.
+    pub fn env(&self, flavor: Flavor) -> Vec<(OsString, OsString)> {
+        let mut env: Vec<(OsString, OsString)> = [
+            ("CONTAINERS_CONF", "etc/containers.conf"),
+            ("CONTAINERS_STORAGE_CONF", "etc/storage.conf"),
+            (flavor.registries_env(), "etc/registries.conf"),
+            ("REGISTRY_AUTH_FILE", "etc/auth.json"),
+            ("XDG_CONFIG_HOME", "xdg/config"),
+            ("XDG_DATA_HOME", "xdg/data"),
+            ("XDG_RUNTIME_DIR", "xdg/run"),
+            ("XDG_CACHE_HOME", "xdg/cache"),
+            ("TMPDIR", "tmp"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (OsString::from(k), self.path(v).into_os_string()))
+        .collect();
+        if flavor == Flavor::Podman54 {
+            // 5.x warns on every call that cgroups v1 is deprecated.
+            env.push(("PODMAN_IGNORE_CGROUPSV1_WARNING".into(), "1".into()));
+        }
+        env
+    }
+
+    /// The global flags before the subcommand. `--runtime-flag root=…` moves runc's state out
+    /// of `/run/runc` (Podman passes no `--root` otherwise).
+    pub fn global_flags(&self) -> Vec<OsString> {
+        let mut v: Vec<OsString> = Vec::new();
+        let mut push = |k: &str, val: OsString| {
+            v.push(k.into());
+            v.push(val);
+        };
+        push("--root", self.graph_root().into_os_string());
+        push("--runroot", self.path("runroot").into_os_string());
+        push("--storage-driver", "overlay".into());
+        push("--cgroup-manager", "cgroupfs".into());
+        push("--events-backend", "file".into());
+        push("--runtime", "runc".into());
+        push("--tmpdir", self.path("libpod-tmp").into_os_string());
+        let mut root = OsString::from("root=");
+        root.push(self.path("runc"));
+        push("--runtime-flag", root);
+        v
+    }
+}
+
+/// `registries.conf`: no search registries and short names disabled (so a short name can
+/// never reach a network), and the local registry, if any, over plain HTTP.
+pub fn registries_conf(registry: Option<&str>) -> String {
+    let mut s =
+        String::from("unqualified-search-registries = []\nshort-name-mode = \"disabled\"\n");
+    if let Some(r) = registry {
+        s.push_str(&format!(
+            "\n[[registry]]\nlocation = \"{r}\"\ninsecure = true\n"
+        ));
+    }
+    s
+}
+
+/// A TOML basic string.
+fn toml_str(p: &Path) -> String {
+    let s = p.to_string_lossy();
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_configured_path_is_under_the_state_dir() {
+        let l = Layout::new(Path::new("/s/podman"));
+        let text = format!("{}{}", l.containers_conf(), l.storage_conf());
+        let paths: Vec<&str> = text.split('"').filter(|t| t.starts_with('/')).collect();
+        assert!(paths.len() >= 8, "{text}");
+        for p in paths {
+            assert!(p.starts_with("/s/podman/"), "{p} escapes the state dir");
+        }
+        for (k, v) in l.env(Flavor::Podman43) {
+            assert!(Path::new(&v).starts_with("/s/podman"), "{k:?}={v:?}");
+        }
+        let flags = l.global_flags();
+        assert!(
+            flags.iter().any(|f| f == "root=/s/podman/runc"),
+            "{flags:?}"
+        );
+    }
+
+    #[test]
+    fn libpod_301_reads_its_registries_from_another_variable() {
+        let l = Layout::new(Path::new("/s"));
+        let keys = |f| l.env(f).into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+        assert!(keys(Flavor::Libpod301).contains(&"REGISTRIES_CONFIG_PATH".into()));
+        assert!(!keys(Flavor::Libpod301).contains(&"CONTAINERS_REGISTRIES_CONF".into()));
+        assert!(keys(Flavor::Podman43).contains(&"CONTAINERS_REGISTRIES_CONF".into()));
+    }
+
+    #[test]
+    fn required_settings_are_present() {
+        let c = Layout::new(Path::new("/s")).containers_conf();
+        for needle in [
+            "default_ulimits",
+            "netns = \"none\"",
+            "lock_type = \"file\"",
+            "events_logger = \"file\"",
+            "cgroupfs",
+        ] {
+            assert!(c.contains(needle), "containers.conf lacks {needle}:\n{c}");
+        }
+        let r = registries_conf(Some("127.0.0.1:5000"));
+        assert!(
+            r.contains("unqualified-search-registries = []")
+                && r.contains("short-name-mode = \"disabled\"")
+        );
+        assert!(
+            r.contains("location = \"127.0.0.1:5000\"\ninsecure = true"),
+            "{r}"
+        );
+    }
+}

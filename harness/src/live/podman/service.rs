@@ -1,0 +1,229 @@
+//! `podman system service` on a private socket, started and stopped by the harness.
+//!
+//! The service runs as the harness's child ([`crate::live::sandbox::Daemon`]), configured by
+//! [`super::config`] so that its storage, run state, runc state, locks, events and temporary
+//! files live under the state directory. Three writes cannot be moved by any setting:
+//!
+//! - the blob-info cache `/var/lib/containers/cache/blob-info-cache-v1.boltdb`: root's path is
+//!   hard-coded unless the caller sets `SystemContext.BlobInfoCacheDir`, which Podman does not
+//!   (`containers/image@v5.23.1:pkg/blobinfocache/default.go#L22-L37`);
+//! - the short-name alias cache lock `/var/cache/containers/short-name-aliases.conf.lock`, the
+//!   same way (`containers/image@v5.23.1:pkg/sysregistriesv2/shortnames.go#L28-L45`);
+//! - Podman 4.3.1's `POST /libpod/images/load` extracts the archive into `/var/tmp/ociNNN`
+//!   while it tries the OCI-archive format first (`containers/common@v0.50.1:libimage/load.go#L40-L60`,
+//!   big files go to `/var/tmp`: `containers/image@v5.23.1:internal/tmpdir/tmpdir.go#L10-L33`).
+//!
+//! So the service runs in a **private mount namespace** (`unshare --mount`) in which
+//! `/var/lib`, `/var/cache` and `/var/tmp` are overlays whose upper layers are in the state
+//! directory: Podman reads the host's files as they are and every write lands in the sandbox.
+//! The mounts Podman makes itself (its graph root's bind mount, container root filesystems)
+//! stay in that namespace too and vanish with it. Containers' cgroups go under
+//! [`super::config::CGROUP_PARENT`], removed when the service stops.
+//!
+//! Stopping: every container is removed through the API first (conmon daemonizes and is
+//! reparented to PID 1: a container left running outlives the service), then SIGTERM.
+
+use super::api::Libpod;
+use super::config::{Flavor, Layout, CGROUP_PARENT};
+use crate::live::sandbox::{probe, Daemon, DaemonSpec, StateDir};
+use anyhow::{bail, Context};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long the service gets to answer its first ping.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The directories of the host that are overlaid in the service's mount namespace.
+pub const OVERLAID: [&str; 3] = ["/var/lib", "/var/cache", "/var/tmp"];
+
+/// The shell step inside the new mount namespace: overlay each directory of [`OVERLAID`]
+/// with an upper layer under `$1/host/`, then exec the rest of the command line.
+const NAMESPACE_SCRIPT: &str = r#"set -eu
+state=$1; shift
+for d in lib cache tmp; do
+  mkdir -p "$state/host/$d/upper" "$state/host/$d/work"
+  mount -t overlay overlay -o "lowerdir=/var/$d,upperdir=$state/host/$d/upper,workdir=$state/host/$d/work" "/var/$d"
+done
+exec "$@"
+"#;
+
+/// A running service and a client for it.
+#[derive(Debug)]
+pub struct Service {
+    daemon: Daemon,
+    api: Libpod,
+    /// How long it took from spawn to its first good ping.
+    pub ready_after: Duration,
+}
+
+impl Service {
+    /// Writes the configuration into `dir` and starts the service there.
+    pub fn start(
+        flavor: Flavor,
+        dir: &StateDir,
+        registry: Option<&str>,
+    ) -> anyhow::Result<Service> {
+        let layout = Layout::new(dir.path());
+        check_state_path(dir.path())?;
+        let binary = flavor.binary();
+        if !binary.exists() {
+            bail!(
+                "{} is not installed: {} is missing (scripts/install-engines installs it)",
+                flavor.profile(),
+                binary.display()
+            );
+        }
+        layout
+            .write(registry)
+            .with_context(|| format!("writing the configuration in {}", dir.path().display()))?;
+        let socket = layout.socket();
+        let _ = std::fs::remove_file(&socket);
+        let mut url = std::ffi::OsString::from("unix://");
+        url.push(&socket);
+        let mut spec = DaemonSpec::new("podman", "unshare")
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "/bin/sh",
+                "-c",
+                NAMESPACE_SCRIPT,
+                "sh",
+            ])
+            .arg(dir.path())
+            .arg(&binary)
+            .args(layout.global_flags())
+            .args(["system", "service", "--time=0"])
+            .arg(url)
+            // Removing a container whose image lacks `StopSignal SIGKILL` can take 10 s.
+            .stop_timeout(Duration::from_secs(15));
+        for (k, v) in layout.env(flavor) {
+            spec = spec.env(k, v);
+        }
+        let mut daemon = spec.spawn(dir)?;
+        let ready_after = daemon
+            .wait_ready(READY_TIMEOUT, || probe::unix_http_ok(&socket, "/_ping"))
+            .with_context(|| format!("starting {} ({})", flavor.profile(), binary.display()))?;
+        let api = Libpod::new(&socket, flavor.api_version())?;
+        let ping = api.ping()?;
+        let version = ping.libpod_api.as_deref().unwrap_or("");
+        if !version.starts_with(flavor.api_major()) {
+            bail!(
+                "{} answers as libpod API {version:?}, not {}x",
+                binary.display(),
+                flavor.api_major()
+            );
+        }
+        Ok(Service {
+            daemon,
+            api,
+            ready_after,
+        })
+    }
+
+    /// The client.
+    pub fn api(&self) -> &Libpod {
+        &self.api
+    }
+
+    /// Removes every container through the API, then stops the service and removes the
+    /// cgroups its containers left. Idempotent.
+    pub fn stop(&mut self) -> anyhow::Result<()> {
+        if !self.daemon.running() {
+            return Ok(());
+        }
+        let removed = remove_all_containers(&self.api);
+        let stopped = self.daemon.stop();
+        remove_cgroups();
+        removed?;
+        stopped.map(drop)
+    }
+
+    /// The service's log, for error messages.
+    pub fn log_tail(&self, n: usize) -> String {
+        self.daemon.log_tail(n)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            eprintln!("rmispec: stopping podman: {e:#}");
+        }
+    }
+}
+
+/// Removes every container, running or not (`DELETE /libpod/containers/{id}?force=true`).
+pub fn remove_all_containers(api: &Libpod) -> anyhow::Result<()> {
+    for c in api.containers()? {
+        api.remove_container(&c.id)?;
+    }
+    Ok(())
+}
+
+/// The state directory must be reachable from the host at the same path: below an overlaid
+/// directory the service's writes (its socket first) would land in the overlay's upper
+/// layer, out of the harness's sight. Overlay mount options also cannot hold `,` or `:`.
+fn check_state_path(state: &Path) -> anyhow::Result<()> {
+    if let Some(d) = OVERLAID.iter().find(|d| state.starts_with(d)) {
+        bail!("the podman state dir {} is below {d}, which the service overlays: choose another --state-dir", state.display());
+    }
+    let s = state.to_string_lossy();
+    if s.contains([',', ':']) {
+        bail!("the podman state dir {s:?} contains ',' or ':', which overlay mount options cannot carry");
+    }
+    Ok(())
+}
+
+/// Removes the cgroup directories under [`CGROUP_PARENT`] in every hierarchy, deepest first.
+/// A directory still in use (another instance's container) is busy and stays.
+pub fn remove_cgroups() {
+    let base = Path::new("/sys/fs/cgroup");
+    let mut hierarchies: Vec<PathBuf> = vec![base.to_path_buf()];
+    if let Ok(entries) = std::fs::read_dir(base) {
+        hierarchies.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+    }
+    let rel = CGROUP_PARENT.trim_start_matches('/');
+    for h in hierarchies {
+        let parent = h.join(rel);
+        if !parent.is_dir() {
+            continue;
+        }
+        if let Ok(entries) = std::fs::read_dir(&parent) {
+            for e in entries.flatten().filter(|e| e.path().is_dir()) {
+                let _ = std::fs::remove_dir(e.path());
+            }
+        }
+        let _ = std::fs::remove_dir(&parent);
+    }
+}
+
+/// Waits until `pred` holds or `timeout` passes; whether it held.
+pub fn wait_until(timeout: Duration, mut pred: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if pred() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_dirs_below_overlaid_directories_are_refused() {
+        assert!(check_state_path(Path::new("/var/tmp/rmispec")).is_err());
+        assert!(check_state_path(Path::new("/var/lib/x")).is_err());
+        assert!(check_state_path(Path::new("/tmp/a,b")).is_err());
+        assert!(check_state_path(Path::new("/tmp/rmispec-live/podman-1")).is_ok());
+        // Only whole components count: /var/library is not below /var/lib.
+        assert!(check_state_path(Path::new("/var/library/x")).is_ok());
+    }
+}
