@@ -28,8 +28,9 @@
 
 use crate::digest::{find_prefix, is_full_hex, PrefixMatch};
 use crate::outcome::{ErrorKind, Failure, Outcome, Status};
+use crate::reference::grammar::{self, tag_name_only, Dialect};
 use crate::store::{ListedImage, Listing, Store};
-use crate::{Digest, Profile, Request};
+use crate::{Digest, Profile, Reference, Request};
 
 /// gRPC `OK`.
 const OK: Status = Status::Grpc(0);
@@ -51,7 +52,7 @@ pub fn remove(profile: Profile, store: &Store, request: &Request) -> Outcome {
     let mut after = store.clone();
     let mut errors = Vec::new();
     for name in &request.names {
-        if let Err(failure) = remove_image(&mut after, name) {
+        if let Err(failure) = remove_image(profile, &mut after, name) {
             errors.push(failure);
         }
     }
@@ -70,8 +71,8 @@ pub fn remove(profile: Profile, store: &Store, request: &Request) -> Outcome {
 /// One `RemoveImage` call: resolve, then delete every reference of the image, which deletes
 /// the image with its last reference (`image_remove.go#L49-L66`; the CRI image store drops an
 /// image when its reference list empties, `pkg/cri/store/image/image.go#L313-L330`).
-fn remove_image(store: &mut Store, input: &str) -> Result<(), Failure> {
-    match resolve(store, input) {
+fn remove_image(profile: Profile, store: &mut Store, input: &str) -> Result<(), Failure> {
+    match resolve(profile, store, input) {
         Resolved::Image(id) => {
             store.images.retain(|image| image.config != id);
             Ok(())
@@ -110,7 +111,7 @@ enum Resolved {
 /// 3. else the **raw input** is looked up as a possibly truncated ID in the digest set.
 ///
 /// Names therefore win over ID prefixes.
-fn resolve(store: &Store, input: &str) -> Resolved {
+fn resolve(profile: Profile, store: &Store, input: &str) -> Resolved {
     if let Some(hex) = input.strip_prefix("sha256:").filter(|h| is_full_hex(h)) {
         return store
             .images
@@ -118,7 +119,7 @@ fn resolve(store: &Store, input: &str) -> Resolved {
             .find(|i| i.config.hex() == hex)
             .map_or(Resolved::NotFound, |i| Resolved::Image(i.config.clone()));
     }
-    if let Some(name) = parse_docker_ref(input) {
+    if let Some(name) = parse_docker_ref(profile, input) {
         let by_name = store
             .images
             .iter()
@@ -152,129 +153,30 @@ fn lookup_id(store: &Store, input: &str) -> Resolved {
     }
 }
 
-/// `docker.ParseDockerRef`, as far as the CRI lookup can tell: the fully qualified name an
-/// input normalizes to, or `None` when it does not parse
-/// (`containerd/containerd@v1.7.24:vendor/github.com/distribution/reference/normalize.go#L56-L121`):
-/// a 64-hex string is refused (it is an ID); familiar names get `docker.io/library/`;
-/// `index.docker.io` becomes `docker.io`; a name with neither tag nor digest gets `:latest`;
-/// `name:tag@digest` keeps only the digest.
+/// `docker.ParseDockerRef`: the fully qualified name an input normalizes to, or `None` when it
+/// does not parse (`containerd/containerd@v1.7.24:vendor/github.com/distribution/reference/normalize.go#L107-L121`,
+/// `@v1.6.20:reference/docker/reference.go#L643-L664`): `ParseNormalizedNamed` (which refuses a
+/// 64-hex string, adds `docker.io/library/`, maps `index.docker.io` to `docker.io`), then a
+/// `name:tag@digest` keeps only the digest, and a name with neither gets `:latest`.
 ///
-/// The result is only ever compared with stored names, which are valid, so this checks the
-/// grammar only where a lenient parse could otherwise turn an invalid input into a stored
-/// name (upper case in the path, empty components, a bad tag or digest).
-fn parse_docker_ref(input: &str) -> Option<String> {
-    if is_full_hex(input) {
-        return None;
-    }
-    let (named, digest) = match input.split_once('@') {
-        Some((named, digest)) => (named, Some(digest)),
-        None => (input, None),
+/// 1.7.24 vendors distribution/reference v0.6.0, whose grammar is v0.5.0's (an upper-case or
+/// bracketed-IPv6 first component is a domain); 1.6.20 parses with containerd's own copy of
+/// docker/distribution v2.8 (`reference/docker`), which has neither rule. This is the one place
+/// the two CRI profiles differ, and only for names like `Registry/app` or `[::1]:5000/app`.
+fn parse_docker_ref(profile: Profile, input: &str) -> Option<String> {
+    let dialect = match profile {
+        Profile::Cri16 => Dialect::Distribution2_8,
+        _ => Dialect::Reference0_5,
     };
-    let (domain, remainder) = split_docker_domain(named);
-    let (path, tag) = match remainder.split_once(':') {
-        Some((path, tag)) => (path, Some(tag)),
-        None => (remainder.as_str(), None),
+    let (repo, tag, digest) = grammar::parse_normalized_in(dialect, input).ok()?;
+    let reference = match (digest, tag_name_only(tag, None)) {
+        (Some(digest), _) => Reference::Digested { repo, digest },
+        (None, tag) => Reference::Tagged {
+            repo,
+            tag: tag.unwrap_or_default(),
+        },
     };
-    let valid = valid_domain(&domain)
-        && !path.is_empty()
-        && path.split('/').all(valid_path_component)
-        && tag.is_none_or(valid_tag)
-        && digest.is_none_or(|d| d.strip_prefix("sha256:").is_some_and(is_full_hex))
-        && domain.len() + 1 + path.len() <= 255;
-    if !valid {
-        return None;
-    }
-    Some(match (digest, tag) {
-        (Some(digest), _) => format!("{domain}/{path}@{digest}"),
-        (None, Some(tag)) => format!("{domain}/{path}:{tag}"),
-        (None, None) => format!("{domain}/{path}:latest"),
-    })
-}
-
-/// distribution's `splitDockerDomain` (`normalize.go#L126-L170`): the first component is a
-/// domain if it is `localhost`, holds a `.` or `:`, or has upper case; otherwise the name is
-/// on Docker Hub, where a single-component path gets `library/`.
-fn split_docker_domain(name: &str) -> (String, String) {
-    let (domain, remote) = match name.split_once('/') {
-        None => return ("docker.io".into(), format!("library/{name}")),
-        Some(("index.docker.io", remote)) => ("docker.io", remote),
-        Some((first, remote))
-            if first == "localhost"
-                || first.contains(['.', ':'])
-                || first.to_lowercase() != first =>
-        {
-            (first, remote)
-        }
-        Some(_) => ("docker.io", name),
-    };
-    if domain == "docker.io" && !remote.contains('/') {
-        return (domain.into(), format!("library/{remote}"));
-    }
-    (domain.into(), remote.into())
-}
-
-/// `domainAndPort` of distribution's grammar (`regexp.go`): dot-separated alphanumeric labels
-/// (hyphens inside), an optional `:port`; or a bracketed IPv6 address.
-fn valid_domain(domain: &str) -> bool {
-    let (host_ok, port) = match domain
-        .strip_prefix('[')
-        .and_then(|rest| rest.split_once(']'))
-    {
-        Some((v6, after)) => (
-            !v6.is_empty() && v6.chars().all(|c| c.is_ascii_hexdigit() || c == ':'),
-            if after.is_empty() {
-                None
-            } else {
-                Some(after.strip_prefix(':').unwrap_or("-"))
-            },
-        ),
-        None => {
-            let (host, port) = match domain.split_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (domain, None),
-            };
-            let label_ok = |label: &str| {
-                !label.is_empty()
-                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-            };
-            (host.split('.').all(label_ok), port)
-        }
-    };
-    host_ok && port.is_none_or(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
-}
-
-/// `pathComponent`: lowercase alphanumerics joined by `.`, `_`, `__` or runs of `-`.
-fn valid_path_component(component: &str) -> bool {
-    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
-    let mut separator = String::new();
-    let mut seen_alnum = false;
-    for c in component.chars() {
-        if alnum(c) {
-            if !separator.is_empty()
-                && !matches!(separator.as_str(), "." | "_" | "__")
-                && !separator.chars().all(|s| s == '-')
-            {
-                return false;
-            }
-            separator.clear();
-            seen_alnum = true;
-        } else if matches!(c, '.' | '_' | '-') && seen_alnum {
-            separator.push(c);
-        } else {
-            return false;
-        }
-    }
-    seen_alnum && separator.is_empty()
-}
-
-/// `tag`: `[\w][\w.-]{0,127}`.
-fn valid_tag(tag: &str) -> bool {
-    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    tag.len() <= 128
-        && tag.chars().next().is_some_and(word)
-        && tag.chars().all(|c| word(c) || c == '.' || c == '-')
+    Some(reference.full())
 }
 
 /// Go's `%q` for the inputs a user types: a double-quoted string with `"` and `\` escaped and
@@ -593,7 +495,22 @@ mod tests {
         None
     )]
     fn docker_ref_normalization(#[case] input: &str, #[case] expected: Option<&str>) {
-        assert_eq!(parse_docker_ref(input).as_deref(), expected);
+        assert_eq!(parse_docker_ref(Profile::Cri17, input).as_deref(), expected);
+        if !input.starts_with("Example") {
+            assert_eq!(parse_docker_ref(Profile::Cri16, input).as_deref(), expected);
+        }
+    }
+
+    #[rstest]
+    #[case::upper_case_registry("Reg/app:1", None, Some("Reg/app:1"))]
+    #[case::ipv6_registry("[::1]:5000/app:1", None, Some("[::1]:5000/app:1"))]
+    fn the_16_and_17_grammars_differ_on_odd_registries(
+        #[case] input: &str,
+        #[case] cri16: Option<&str>,
+        #[case] cri17: Option<&str>,
+    ) {
+        assert_eq!(parse_docker_ref(Profile::Cri16, input).as_deref(), cri16);
+        assert_eq!(parse_docker_ref(Profile::Cri17, input).as_deref(), cri17);
     }
 
     #[test]
