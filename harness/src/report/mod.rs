@@ -1,8 +1,10 @@
 //! Reports: the same results shown for a terminal ([`matrix`], [`explain`]), for machines
 //! ([`json`], [`junit`]) and for the docs ([`markdown`]).
 
+pub mod explain;
 pub mod json;
 pub mod junit;
+pub mod markdown;
 pub mod matrix;
 
 use crate::compare::Verdict;
@@ -10,6 +12,52 @@ use crate::observation::Normalized;
 use crate::runner::{RunResult, ScenarioRuns};
 use rmispec_model::{Profile, Status};
 use std::collections::BTreeSet;
+
+/// What reports show about a scenario besides its results: the text a person reads.
+#[derive(Clone, Debug, Default)]
+pub struct About {
+    /// Free text from the scenario's `notes`.
+    pub notes: Option<String>,
+    /// The `given` section as written in the file (YAML).
+    pub given: String,
+    /// The `when` section as written in the file (YAML).
+    pub when: String,
+    /// Known divergences: engine or profile id, reason, upstream source.
+    pub divergences: Vec<(String, String, Option<String>)>,
+}
+
+/// A top-level `key:` section of a YAML document, as written (comments and layout kept),
+/// without the key line's own indentation; empty if absent.
+pub fn yaml_section(text: &str, key: &str) -> String {
+    let head = format!("{key}:");
+    let mut lines = text.lines().skip_while(|l| !l.starts_with(&head));
+    let Some(first) = lines.next() else {
+        return String::new();
+    };
+    let mut out = vec![first];
+    out.extend(lines.take_while(|l| l.is_empty() || l.starts_with([' ', '\t'])));
+    while out.last().is_some_and(|l| l.trim().is_empty()) {
+        out.pop();
+    }
+    out.join("\n") + "\n"
+}
+
+/// Profiles whose outcomes are identical, grouped in the order they first appear: the way a
+/// reader sees at a glance which engines agree. Results without an outcome are each their own
+/// group.
+pub fn groups(results: &[RunResult]) -> Vec<Vec<&RunResult>> {
+    let mut groups: Vec<Vec<&RunResult>> = Vec::new();
+    for r in results {
+        match groups
+            .iter_mut()
+            .find(|g| r.outcome.is_some() && g[0].outcome == r.outcome)
+        {
+            Some(g) => g.push(r),
+            None => groups.push(vec![r]),
+        }
+    }
+    groups
+}
 
 /// A short column label for a profile, as the semantics notes name engines: `DC` (Docker
 /// classic), `DK` (Docker containerd store), `CRI` / `CRI1.6`, `P4` / `P5` (libimage),
@@ -314,6 +362,37 @@ mod tests {
             o.status = "exit 0".into();
         }
         assert!(!engines_disagree(&respelled));
+    }
+
+    #[test]
+    fn yaml_sections_keep_the_text_as_written() {
+        let text = "summary: x\ngiven:\n  images:\n    A: {} # one\n\n  containers: {}\nwhen:\n  rmi: a\nexpect:\n  default: {}\n";
+        assert_eq!(
+            yaml_section(text, "given"),
+            "given:\n  images:\n    A: {} # one\n\n  containers: {}\n"
+        );
+        assert_eq!(yaml_section(text, "when"), "when:\n  rmi: a\n");
+        assert_eq!(yaml_section(text, "notes"), "");
+    }
+
+    #[test]
+    fn groups_join_identical_outcomes_only() {
+        let runs = runs();
+        let g = groups(&runs[1].results);
+        let profiles: Vec<Vec<Profile>> = g
+            .iter()
+            .map(|g| g.iter().map(|r| r.profile).collect())
+            .collect();
+        assert_eq!(
+            profiles,
+            [
+                vec![Profile::DockerClassic, Profile::Cri17, Profile::Libpod19],
+                vec![Profile::Podman43]
+            ]
+        );
+        let mut one = runs[1].results.clone();
+        one.push(one[2].clone());
+        assert_eq!(groups(&one).len(), 3, "results without outcome never merge");
     }
 
     #[test]

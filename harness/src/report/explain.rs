@@ -1,0 +1,172 @@
+//! `rmispec explain NAME`: one scenario and every engine's outcome, as a person reads them.
+
+use super::{groups, About};
+use crate::observation::Normalized;
+use crate::runner::{RunResult, ScenarioRuns};
+use std::fmt::Write;
+
+/// Renders the scenario (summary, notes, given, when, divergences), then the outcomes,
+/// engines with identical outcomes together, each with its verdict and source.
+pub fn render(runs: &ScenarioRuns, about: &About) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}\n  {}\n", runs.name, runs.summary);
+    if let Some(notes) = &about.notes {
+        for line in notes.trim_end().lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+        out.push('\n');
+    }
+    out.push_str(&about.given);
+    out.push_str(&about.when);
+    if !about.divergences.is_empty() {
+        out.push_str("divergence:\n");
+        for (id, reason, source) in &about.divergences {
+            let _ = writeln!(out, "  {id}: {reason}");
+            if let Some(source) = source {
+                let _ = writeln!(out, "    source: {source}");
+            }
+        }
+    }
+
+    for group in groups(&runs.results) {
+        let names: Vec<String> = group
+            .iter()
+            .map(|r| format!("{} {}", r.profile.engine().id(), r.profile.version()))
+            .collect();
+        let _ = writeln!(out, "\n== {} ({})", names.join(", "), group[0].backend);
+        for r in &group {
+            verdict_line(&mut out, r, group.len() > 1);
+        }
+        if let Some(outcome) = &group[0].outcome {
+            for line in outcome_lines(outcome) {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        for r in group.iter().filter(|r| !r.verdict.detail().is_empty()) {
+            let prefix = if group.len() > 1 {
+                format!("{}: ", r.profile.id())
+            } else {
+                String::new()
+            };
+            for line in r.verdict.detail().lines() {
+                let _ = writeln!(out, "  {prefix}{line}");
+            }
+        }
+    }
+    out
+}
+
+fn verdict_line(out: &mut String, r: &RunResult, named: bool) {
+    let who = if named {
+        format!("{}: ", r.profile.id())
+    } else {
+        String::new()
+    };
+    let source = r
+        .source
+        .as_ref()
+        .map(|s| format!(" · source: {s}"))
+        .unwrap_or_default();
+    let _ = writeln!(out, "  {who}{}{source}", r.verdict.id());
+}
+
+/// An outcome as indented lines: records, errors, status, the store afterwards.
+pub fn outcome_lines(o: &Normalized) -> Vec<String> {
+    let mut lines = Vec::new();
+    if o.records.is_empty() {
+        lines.push("records: (none)".to_owned());
+    } else {
+        lines.push("records:".to_owned());
+        lines.extend(o.records.iter().map(|r| format!("  {r}")));
+    }
+    if !o.errors.is_empty() {
+        lines.push("errors:".to_owned());
+        for e in &o.errors {
+            let mut kind = e.kind.clone();
+            if let Some(reason) = &e.reason {
+                let force = match e.forceable {
+                    Some(true) => ", forceable",
+                    Some(false) => ", not forceable",
+                    None => "",
+                };
+                kind = format!("{kind} ({reason}{force})");
+            }
+            lines.push(format!("  {kind}, {}", e.status));
+            lines.push(format!("    {}", e.message));
+        }
+    }
+    lines.push(format!("status: {}", o.status));
+    if o.after.images.is_empty() && o.after.containers.is_empty() {
+        lines.push("after: (empty store)".to_owned());
+    } else {
+        lines.push("after:".to_owned());
+        for (handle, names) in &o.after.images {
+            let names = if names.is_empty() {
+                "(no names)".to_owned()
+            } else {
+                names.join(", ")
+            };
+            lines.push(format!("  {handle}: {names}"));
+        }
+        for (handle, state) in &o.after.containers {
+            lines.push(format!("  {handle}: {state}"));
+        }
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::fixtures::runs;
+
+    fn about() -> About {
+        About {
+            notes: Some("Why it matters.".into()),
+            given: "given:\n  images:\n    A:\n      tags: [localhost/app:1, localhost/app:2]\n"
+                .into(),
+            when: "when:\n  rmi: localhost/app:1\n".into(),
+            divergences: vec![(
+                "cri-containerd".into(),
+                "bug".into(),
+                Some("containerd/containerd@v1.7.24:x#L1".into()),
+            )],
+        }
+    }
+
+    #[test]
+    fn shows_the_scenario_then_each_engine() {
+        let runs = runs();
+        let text = render(&runs[0], &about());
+        for part in [
+            "untag/one-of-two-tags\n  Removing one of two tags",
+            "  Why it matters.",
+            "given:\n  images:",
+            "when:\n  rmi: localhost/app:1",
+            "divergence:\n  cri-containerd: bug\n    source: containerd/containerd@v1.7.24:x#L1",
+            "== docker-classic 20.10.24 (model)\n  pass\n  records:\n    Untagged: localhost/app:1\n  status: http 200\n  after:\n    A: localhost/app:2",
+            "== cri-containerd 1.7.24 (model)\n  pass\n  records: (none)\n  status: grpc OK\n  after: (empty store)",
+            "errors:\n    conflict (multiple-references, forceable), http 409\n      conflict: unable to delete <A:12>",
+            "== libpod-legacy 1.9.3 (model)\n  skip\n  skipped: no API",
+        ] {
+            assert!(text.contains(part), "missing {part:?} in:\n{text}");
+        }
+        // The failure's diff is shown under its engine.
+        assert!(text.contains("differs from the expectation"), "{text}");
+    }
+
+    #[test]
+    fn identical_outcomes_share_one_block_with_each_verdict() {
+        let runs = runs();
+        let text = render(&runs[1], &about());
+        assert!(
+            text.contains("== docker-classic 20.10.24, cri-containerd 1.7.24, libpod-legacy 1.9.3 (model)\n  docker-classic: pass\n  cri-containerd: known-divergence\n  libpod-legacy@1.9: pass\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("cri-containerd: known divergence: bug"),
+            "{text}"
+        );
+        assert_eq!(text.matches("records:").count(), 1, "{text}");
+    }
+}
