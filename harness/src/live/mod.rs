@@ -5,8 +5,15 @@
 //! - `sandbox`: a state directory per instance and a supervisor for the daemons in it
 //!   (stopped on every exit path);
 //! - `registry`: a local `docker-registry` on 127.0.0.1, for digest references;
+//! - `containerd`: a sandboxed containerd (Docker's engines, CRI);
 //! - `docker`: the Docker Engine API adapter (docker-classic, docker-containerd).
+//!
+//! [`connect`] is the entry point: a profile and the user's options in, a [`Backend`] out.
 
+#[cfg(feature = "live")]
+pub mod containerd;
+#[cfg(feature = "live-docker")]
+pub mod docker;
 pub mod options;
 #[cfg(feature = "live-podman")]
 pub mod podman;
@@ -16,3 +23,41 @@ pub mod registry;
 pub mod sandbox;
 
 pub use options::LiveOptions;
+
+use crate::backend::Backend;
+use rmispec_model::{Engine, Profile};
+use std::path::PathBuf;
+
+/// A live backend for `profile`: a sandboxed engine the harness starts (stopped when the
+/// backend is dropped, or on Ctrl-C), or the daemon at `opts.socket`.
+///
+/// Profiles whose adapter is not compiled in (or does not exist) are an error that says which
+/// cargo feature builds it.
+pub fn connect(profile: Profile, opts: &LiveOptions) -> anyhow::Result<Box<dyn Backend>> {
+    #[allow(unreachable_code)]
+    match profile.engine() {
+        Engine::DockerClassic | Engine::DockerContainerd => {
+            #[cfg(feature = "live-docker")]
+            return Ok(Box::new(docker::DockerBackend::connect(profile, opts)?));
+            missing(profile, "live-docker")
+        }
+        Engine::CriContainerd => missing(profile, "live-cri"),
+        Engine::PodmanLibimage | Engine::LibpodLegacy => missing(profile, "live-podman"),
+    }
+}
+
+fn missing(profile: Profile, feature: &str) -> anyhow::Result<Box<dyn Backend>> {
+    anyhow::bail!(
+        "no live adapter for {profile} in this build: rebuild with `--features {feature}` (and install the engines \
+         with scripts/install-engines)"
+    )
+}
+
+/// Where `scripts/install-engines` unpacks the engines that are not system packages
+/// (trixie's docker 26 + containerd 1.7, bullseye's podman 3): `RMISPEC_ENGINES_DIR`, else
+/// `.engines/` in the checkout.
+pub fn engines_dir() -> PathBuf {
+    std::env::var_os("RMISPEC_ENGINES_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.engines"))
+}

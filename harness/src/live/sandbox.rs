@@ -379,6 +379,78 @@ fn stop_pids(pids: &[i32], timeout: Duration) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Cgroups
+
+/// The cgroup hierarchies' mount points (`/sys/fs/cgroup/<controller>` on a v1 or hybrid
+/// host, `/sys/fs/cgroup` itself on a v2 host).
+fn cgroup_roots() -> Vec<PathBuf> {
+    let base = Path::new("/sys/fs/cgroup");
+    if base.join("cgroup.controllers").exists() {
+        return vec![base.to_path_buf()];
+    }
+    let Ok(entries) = fs::read_dir(base) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && !p.is_symlink())
+        .collect()
+}
+
+/// Removes the cgroup `name` (a direct child of each hierarchy's root, as a daemon's
+/// `cgroup-parent` makes it) with its empty descendants, in every hierarchy. A cgroup that
+/// still has processes stays (rmdir fails with EBUSY); that is reported, not fatal.
+pub fn remove_cgroup(name: &str) {
+    for root in cgroup_roots() {
+        let top = root.join(name);
+        if top.is_dir() {
+            remove_cgroup_tree(&top);
+        }
+    }
+}
+
+fn remove_cgroup_tree(dir: &Path) {
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_cgroup_tree(&e.path());
+            }
+        }
+    }
+    if let Err(e) = fs::remove_dir(dir) {
+        eprintln!("rmispec: cgroup {} stays: {e}", dir.display());
+    }
+}
+
+/// Removes the cgroups `<prefix><pid>` whose process `pid` is gone (a crashed run's
+/// `cgroup-parent`), in every hierarchy.
+pub fn sweep_cgroups(prefix: &str) {
+    let me = std::process::id() as i32;
+    let mut stale = std::collections::BTreeSet::new();
+    for root in cgroup_roots() {
+        let Ok(entries) = fs::read_dir(&root) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name
+                .strip_prefix(prefix)
+                .and_then(|p| p.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            if pid != me && !process_alive(pid) {
+                stale.insert(name);
+            }
+        }
+    }
+    for name in stale {
+        remove_cgroup(&name);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Daemons
 
 /// How to start a daemon: program, arguments, environment, and how long it gets to stop.
@@ -388,6 +460,7 @@ pub struct DaemonSpec {
     program: PathBuf,
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
+    env_remove: Vec<OsString>,
     stop_timeout: Duration,
 }
 
@@ -399,6 +472,7 @@ impl DaemonSpec {
             program: program.into(),
             args: Vec::new(),
             env: Vec::new(),
+            env_remove: Vec::new(),
             stop_timeout: DEFAULT_STOP_TIMEOUT,
         }
     }
@@ -421,6 +495,12 @@ impl DaemonSpec {
         self
     }
 
+    /// Removes an inherited environment variable.
+    pub fn env_remove(mut self, k: impl Into<OsString>) -> Self {
+        self.env_remove.push(k.into());
+        self
+    }
+
     /// How long SIGTERM gets before SIGKILL.
     pub fn stop_timeout(mut self, t: Duration) -> Self {
         self.stop_timeout = t;
@@ -437,6 +517,9 @@ impl DaemonSpec {
             .append(true)
             .open(&log_path)?;
         let mut cmd = Command::new(&self.program);
+        for k in &self.env_remove {
+            cmd.env_remove(k);
+        }
         cmd.args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())

@@ -1,0 +1,106 @@
+//! A sandboxed containerd: its own config, root, state, sockets, opt dir and `TMPDIR` below a
+//! [`StateDir`] (backends.md §2). Docker's engines run it with the CRI plugin disabled; the CRI
+//! adapter runs it with the plugin and its own `[plugins."io.containerd.grpc.v1.cri"]` section.
+
+use crate::live::sandbox::{probe, Daemon, DaemonSpec, StateDir};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The directories below the state dir a containerd writes (what a fresh root wipes).
+pub const ROOTS: &[&str] = &["ctd-root", "ctd-state", "opt", "tmp"];
+
+/// How to start one containerd.
+#[derive(Clone, Debug)]
+pub struct Containerd {
+    /// The `containerd` binary.
+    pub bin: PathBuf,
+    /// Plugins to disable (`io.containerd.grpc.v1.cri` for Docker's engines).
+    pub disabled_plugins: Vec<String>,
+    /// TOML appended to the generated config (the CRI plugin's section, for instance).
+    pub extra_toml: String,
+}
+
+impl Containerd {
+    /// containerd at `bin`, with the CRI plugin disabled (what dockerd needs).
+    pub fn for_docker(bin: impl Into<PathBuf>) -> Self {
+        Containerd {
+            bin: bin.into(),
+            disabled_plugins: vec!["io.containerd.grpc.v1.cri".into()],
+            extra_toml: String::new(),
+        }
+    }
+
+    /// The gRPC socket it listens on in `dir`.
+    pub fn socket(dir: &StateDir) -> PathBuf {
+        dir.join("containerd.sock")
+    }
+
+    /// The config file's text for `dir`.
+    pub fn config(&self, dir: &Path) -> String {
+        let d = dir.display();
+        let disabled: Vec<String> = self
+            .disabled_plugins
+            .iter()
+            .map(|p| format!("{p:?}"))
+            .collect();
+        format!(
+            r#"version = 2
+root = "{d}/ctd-root"
+state = "{d}/ctd-state"
+temp = "{d}/tmp"
+disabled_plugins = [{disabled}]
+[grpc]
+  address = "{d}/containerd.sock"
+[ttrpc]
+  address = "{d}/containerd.sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{d}/opt"
+{extra}"#,
+            disabled = disabled.join(", "),
+            extra = self.extra_toml,
+        )
+    }
+
+    /// Writes `containerd.toml` in `dir` and starts containerd, with the binary's directory
+    /// first in `PATH` (containerd finds `containerd-shim-runc-v2` through `PATH`) and
+    /// `TMPDIR` in the state dir. Waits until its socket accepts connections.
+    pub fn start(&self, dir: &StateDir) -> anyhow::Result<Daemon> {
+        let config = dir.join("containerd.toml");
+        std::fs::write(&config, self.config(dir.path()))?;
+        let tmp = dir.subdir("tmp")?;
+        let mut daemon = DaemonSpec::new("containerd", &self.bin)
+            .arg("--config")
+            .arg(&config)
+            .env("PATH", path_with(self.bin.parent()))
+            .env("TMPDIR", tmp)
+            .stop_timeout(Duration::from_secs(10))
+            .spawn(dir)?;
+        let socket = Self::socket(dir);
+        daemon.wait_ready(Duration::from_secs(30), || probe::unix_listening(&socket))?;
+        Ok(daemon)
+    }
+}
+
+/// `PATH` with `first` (and its `../sbin`, `../bin` siblings) in front of the inherited one.
+pub fn path_with(first: Option<&Path>) -> std::ffi::OsString {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(f) = first {
+        dirs.push(f.to_path_buf());
+        if let Some(usr) = f.parent() {
+            for sib in ["bin", "sbin"] {
+                let p = usr.join(sib);
+                if p != f && p.is_dir() {
+                    dirs.push(p);
+                }
+            }
+        }
+    }
+    let inherited = std::env::var_os("PATH")
+        .unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin".into());
+    dirs.extend(std::env::split_paths(&inherited));
+    std::env::join_paths(dirs).unwrap_or(inherited)
+}

@@ -1,0 +1,347 @@
+//! The Docker Engine API calls the adapter makes, over the daemon's unix socket (bollard),
+//! blocking on a runtime of our own, with the time spent waiting on the engine accounted.
+
+use anyhow::{bail, Context};
+use bollard::models::{ContainerCreateBody, ContainerSummaryStateEnum, HostConfig, ImageSummary};
+use bollard::query_parameters::{
+    CommitContainerOptions, CreateContainerOptions, CreateImageOptions, ListContainersOptions,
+    ListImagesOptions, RemoveContainerOptions, RemoveImageOptions, TagImageOptions,
+};
+use bollard::Docker;
+use futures_util::TryStreamExt;
+use rmispec_model::{ContainerState, Record};
+use std::cell::Cell;
+use std::future::Future;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// A connection to one dockerd.
+#[derive(Debug)]
+pub struct Api {
+    rt: tokio::runtime::Runtime,
+    docker: Docker,
+    /// The negotiated API version, `1.41`.
+    pub api_version: String,
+    /// The daemon's version, `20.10.24`.
+    pub server_version: String,
+    engine_time: Cell<Duration>,
+}
+
+/// What one `DELETE /images/{name}` answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeleteAnswer {
+    /// 200, with the records in order.
+    Ok(Vec<Record>),
+    /// An error status with the daemon's message.
+    Err {
+        /// The HTTP status.
+        status: u16,
+        /// The `message` of the JSON error body.
+        message: String,
+    },
+}
+
+impl Api {
+    /// Connects to `socket` and negotiates the API version the way the docker CLI does (the
+    /// lower of the client's and the daemon's).
+    pub fn connect(socket: &Path) -> anyhow::Result<Api> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let path = socket.to_str().context("socket path is not UTF-8")?;
+        let docker = Docker::connect_with_unix(path, 300, bollard::API_DEFAULT_VERSION)
+            .with_context(|| format!("connecting to {}", socket.display()))?;
+        let (docker, version) = rt.block_on(async move {
+            let docker = docker.negotiate_version().await?;
+            let version = docker.version().await?;
+            Ok::<_, bollard::errors::Error>((docker, version))
+        })?;
+        let v = docker.client_version();
+        Ok(Api {
+            rt,
+            api_version: format!("{}.{}", v.major_version, v.minor_version),
+            server_version: version.version.unwrap_or_default(),
+            docker,
+            engine_time: Cell::new(Duration::ZERO),
+        })
+    }
+
+    /// Time spent waiting on the engine since the last call of this method.
+    pub fn take_engine_time(&self) -> Duration {
+        self.engine_time.replace(Duration::ZERO)
+    }
+
+    fn call<T>(&self, f: impl Future<Output = T>) -> T {
+        let t0 = Instant::now();
+        let out = self.rt.block_on(f);
+        self.engine_time.set(self.engine_time.get() + t0.elapsed());
+        out
+    }
+
+    /// `GET /images/json?all=1`.
+    pub fn images(&self) -> anyhow::Result<Vec<ImageSummary>> {
+        let opts = ListImagesOptions {
+            all: true,
+            ..Default::default()
+        };
+        Ok(self.call(self.docker.list_images(Some(opts)))?)
+    }
+
+    /// `GET /containers/json?all=1`: `(id, state)` in the daemon's order.
+    pub fn containers(&self) -> anyhow::Result<Vec<(String, ContainerState)>> {
+        let opts = ListContainersOptions {
+            all: true,
+            ..Default::default()
+        };
+        let list = self.call(self.docker.list_containers(Some(opts)))?;
+        Ok(list
+            .into_iter()
+            .map(|c| {
+                let state = match c.state {
+                    Some(ContainerSummaryStateEnum::RUNNING) => ContainerState::Running,
+                    _ => ContainerState::Stopped,
+                };
+                (c.id.unwrap_or_default(), state)
+            })
+            .collect())
+    }
+
+    /// `POST /images/load` of a tar; returns the stream's lines (`Loaded image: …`).
+    pub fn load(&self, tar: Vec<u8>) -> anyhow::Result<Vec<String>> {
+        let opts = bollard::query_parameters::ImportImageOptions {
+            quiet: true,
+            ..Default::default()
+        };
+        let stream = self
+            .docker
+            .import_image(opts, bollard::body_full(tar.into()), None);
+        let infos: Vec<_> = self
+            .call(stream.try_collect())
+            .context("POST /images/load")?;
+        Ok(infos
+            .into_iter()
+            .filter_map(|i| i.stream.or(i.status))
+            .map(|s| s.trim().to_owned())
+            .collect())
+    }
+
+    /// `POST /images/{source}/tag?repo=&tag=`: adds the name `target` (`repo:tag`).
+    pub fn tag(&self, source: &str, target: &str) -> anyhow::Result<()> {
+        let (repo, tag) =
+            split_tag(target).with_context(|| format!("{target:?} is not repo:tag"))?;
+        let opts = TagImageOptions {
+            repo: Some(repo.into()),
+            tag: Some(tag.into()),
+        };
+        self.call(self.docker.tag_image(&escape_path(source), Some(opts)))
+            .with_context(|| format!("tagging {source} as {target}"))
+    }
+
+    /// `POST /images/create?fromImage=<repo>&tag=<digest or tag>`, as `docker pull` sends it.
+    /// Refuses anything not on 127.0.0.1: a scenario never pulls from outside loopback.
+    pub fn pull(&self, reference: &str) -> anyhow::Result<()> {
+        if !reference.starts_with("127.0.0.1:") {
+            bail!("refusing to pull {reference}: only the local registry on 127.0.0.1 is allowed");
+        }
+        let (repo, tag) = match reference.split_once('@') {
+            Some((repo, digest)) => (repo, digest),
+            None => split_tag(reference)
+                .with_context(|| format!("{reference:?} has no tag or digest"))?,
+        };
+        let opts = CreateImageOptions {
+            from_image: Some(repo.into()),
+            tag: Some(tag.into()),
+            ..Default::default()
+        };
+        let _: Vec<_> = self
+            .call(
+                self.docker
+                    .create_image(Some(opts), None, None)
+                    .try_collect(),
+            )
+            .with_context(|| format!("pulling {reference}"))?;
+        Ok(())
+    }
+
+    /// `POST /containers/create` (network none, no pull) then, if `running`, `start`.
+    /// Returns the container's ID.
+    pub fn create_container(&self, image: &str, running: bool) -> anyhow::Result<String> {
+        let body = ContainerCreateBody {
+            image: Some(image.into()),
+            host_config: Some(HostConfig {
+                network_mode: Some("none".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let created = self
+            .call(
+                self.docker
+                    .create_container(None::<CreateContainerOptions>, body),
+            )
+            .with_context(|| format!("creating a container from {image}"))?;
+        if running {
+            self.call(self.docker.start_container(&created.id, None))
+                .with_context(|| format!("starting container {} from {image}", created.id))?;
+        }
+        Ok(created.id)
+    }
+
+    /// `POST /commit?container=&repo=&tag=&changes=`: the new image's ID.
+    pub fn commit(&self, container: &str, target: &str, changes: &str) -> anyhow::Result<String> {
+        let (repo, tag) =
+            split_tag(target).with_context(|| format!("{target:?} is not repo:tag"))?;
+        let opts = CommitContainerOptions {
+            container: Some(container.into()),
+            repo: Some(repo.into()),
+            tag: Some(tag.into()),
+            changes: Some(changes.into()),
+            pause: false,
+            ..Default::default()
+        };
+        let id = self
+            .call(
+                self.docker
+                    .commit_container(opts, bollard::models::ContainerConfig::default()),
+            )
+            .with_context(|| format!("committing {container} as {target}"))?;
+        Ok(id.id)
+    }
+
+    /// `GET /images/{name}/json`: the image's ID, or `None` when it does not exist.
+    pub fn image_id(&self, name: &str) -> anyhow::Result<Option<String>> {
+        match self.call(self.docker.inspect_image(&escape_path(name))) {
+            Ok(i) => Ok(i.id),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("inspecting {name}")),
+        }
+    }
+
+    /// `DELETE /containers/{id}?force=1`.
+    pub fn remove_container(&self, id: &str) -> anyhow::Result<()> {
+        let opts = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        Ok(self.call(self.docker.remove_container(id, Some(opts)))?)
+    }
+
+    /// `DELETE /images/{name}?force=&noprune=`, the name escaped as the Go client escapes a
+    /// URL path. An error answer is data here, not a failure; a transport error is.
+    pub fn delete_image(
+        &self,
+        name: &str,
+        force: bool,
+        noprune: bool,
+    ) -> anyhow::Result<DeleteAnswer> {
+        let opts = RemoveImageOptions {
+            force,
+            noprune,
+            platforms: None,
+        };
+        match self.call(
+            self.docker
+                .remove_image(&escape_path(name), Some(opts), None),
+        ) {
+            Ok(items) => Ok(DeleteAnswer::Ok(
+                items
+                    .into_iter()
+                    .flat_map(|i| {
+                        i.untagged
+                            .map(Record::Untagged)
+                            .into_iter()
+                            .chain(i.deleted.map(Record::Deleted))
+                    })
+                    .collect(),
+            )),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message,
+            }) => Ok(DeleteAnswer::Err {
+                status: status_code,
+                message,
+            }),
+            Err(e) => Err(e).with_context(|| format!("DELETE /images/{name}")),
+        }
+    }
+
+    /// Empties the engine through the API: force-removes every container, then every image,
+    /// children before parents (docker-classic refuses to delete a parent, even forced), until
+    /// nothing is listed.
+    pub fn remove_everything(&self) -> anyhow::Result<()> {
+        for (id, _) in self.containers()? {
+            self.remove_container(&id)?;
+        }
+        for _round in 0..16 {
+            let images = self.images()?;
+            if images.is_empty() {
+                return Ok(());
+            }
+            let parents: std::collections::HashSet<&str> =
+                images.iter().map(|i| i.parent_id.as_str()).collect();
+            let leaves = images.iter().filter(|i| !parents.contains(i.id.as_str()));
+            for i in leaves {
+                // A leaf can already be gone (pruned with its child); anything else is reported
+                // when the loop gives up.
+                let _ = self.delete_image(&i.id, true, false)?;
+            }
+        }
+        bail!(
+            "images left after removing everything: {:?}",
+            self.images()?.iter().map(|i| &i.id).collect::<Vec<_>>()
+        )
+    }
+}
+
+/// `repo:tag` → (`repo`, `tag`), the tag after the last `:` that follows the last `/`.
+fn split_tag(name: &str) -> Option<(&str, &str)> {
+    let slash = name.rfind('/').map_or(0, |i| i + 1);
+    let colon = name[slash..].rfind(':')? + slash;
+    Some((&name[..colon], &name[colon + 1..]))
+}
+
+/// Escapes a path segment the way Go's `url.URL.EscapedPath` does (`net/url`, `shouldEscape`
+/// in `encodePath` mode), which is how the docker CLI's client puts a name in
+/// `/images/{name}`: unreserved characters and `$&+,/:;=@` stay, everything else (`?`, `#`,
+/// `%`, space, non-ASCII) becomes `%XX`.
+pub fn escape_path(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        let keep = b.is_ascii_alphanumeric() || b"-_.~$&+,/:;=@".contains(&b);
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_split_after_the_port() {
+        assert_eq!(
+            split_tag("127.0.0.1:5000/app:1"),
+            Some(("127.0.0.1:5000/app", "1"))
+        );
+        assert_eq!(
+            split_tag("localhost/app:latest"),
+            Some(("localhost/app", "latest"))
+        );
+        assert_eq!(split_tag("127.0.0.1:5000/app"), None);
+    }
+
+    #[test]
+    fn paths_are_escaped_like_go() {
+        assert_eq!(escape_path("localhost/app:1"), "localhost/app:1");
+        assert_eq!(escape_path("a b?c#d%"), "a%20b%3Fc%23d%25");
+        assert_eq!(escape_path("x@sha256:ab"), "x@sha256:ab");
+        assert_eq!(escape_path("é"), "%C3%A9");
+    }
+}

@@ -1,0 +1,1 @@
+//! Building a scenario's `given` store in a Docker engine (being written).

@@ -1,0 +1,258 @@
+//! The two Docker engines as the harness runs them: containerd + dockerd, sandboxed under one
+//! [`StateDir`] (backends.md §2), or a daemon someone else runs, reached through its socket.
+
+use crate::live::containerd::{self, Containerd};
+use crate::live::sandbox::{self, probe, Daemon, DaemonSpec, StateDir};
+use anyhow::{bail, Context};
+use rmispec_model::Profile;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Which Docker engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavor {
+    /// dockerd 20.10.24 + containerd 1.6.20 (bookworm), graphdriver overlay2.
+    Classic,
+    /// dockerd 26.1.5 + containerd 1.7.24 (trixie, unpacked under the engines dir), with the
+    /// containerd image store (snapshotter overlayfs).
+    Containerd,
+}
+
+impl Flavor {
+    /// The flavor whose semantics `profile` has, if it is a Docker one.
+    pub fn of(profile: Profile) -> Option<Flavor> {
+        match profile {
+            Profile::DockerClassic => Some(Flavor::Classic),
+            Profile::DockerContainerd => Some(Flavor::Containerd),
+            _ => None,
+        }
+    }
+
+    /// The profile.
+    pub fn profile(self) -> Profile {
+        match self {
+            Flavor::Classic => Profile::DockerClassic,
+            Flavor::Containerd => Profile::DockerContainerd,
+        }
+    }
+
+    /// `(dockerd, containerd)` binaries.
+    pub fn binaries(self) -> (PathBuf, PathBuf) {
+        match self {
+            Flavor::Classic => ("/usr/sbin/dockerd".into(), "/usr/bin/containerd".into()),
+            Flavor::Containerd => {
+                let t = crate::live::engines_dir().join("trixie/usr");
+                (t.join("sbin/dockerd"), t.join("bin/containerd"))
+            }
+        }
+    }
+
+    /// `daemon.json`. `shutdown-timeout` is short because a scenario's containers are
+    /// disposable (and their images stop with SIGKILL); the key path keeps dockerd 20.10 out
+    /// of `/etc/docker` (it has no flag for it).
+    fn daemon_json(self, dir: &Path, cgroup_parent: &str) -> String {
+        let common = format!(r#""cgroup-parent":"/{cgroup_parent}","shutdown-timeout":2"#);
+        match self {
+            Flavor::Classic => format!(
+                r#"{{"storage-driver":"overlay2",{common},"deprecated-key-path":"{}/key.json"}}"#,
+                dir.display()
+            ),
+            Flavor::Containerd => {
+                format!(
+                    r#"{{"features":{{"containerd-snapshotter":true}},"storage-driver":"overlayfs",{common}}}"#
+                )
+            }
+        }
+    }
+}
+
+/// What a fresh root wipes, besides containerd's directories.
+const DOCKER_ROOTS: &[&str] = &["data", "exec", "dockerd.pid"];
+
+/// containerd + dockerd under one state dir.
+#[derive(Debug)]
+pub struct SandboxedDocker {
+    flavor: Flavor,
+    // Field order matters only for the explicit Drop below: dockerd stops before containerd.
+    dockerd: Option<Daemon>,
+    containerd: Option<Daemon>,
+    cgroup_parent: String,
+    dir: StateDir,
+    /// How long the last start took, spawn to `GET /_ping` 200.
+    pub last_start: Duration,
+}
+
+impl SandboxedDocker {
+    /// Starts the engine under `state_dir` (cleaned first), or under a fresh directory of its
+    /// own in `$TMPDIR/rmispec-live/`.
+    pub fn start(flavor: Flavor, state_dir: Option<&Path>) -> anyhow::Result<SandboxedDocker> {
+        let instance = flavor.profile().id();
+        for (bin, what) in [
+            (flavor.binaries().0, "dockerd"),
+            (flavor.binaries().1, "containerd"),
+        ] {
+            if !bin.exists() {
+                bail!(
+                    "{instance}: {what} not found at {} (scripts/install-engines installs it)",
+                    bin.display()
+                );
+            }
+        }
+        sandbox::sweep_cgroups(&format!("rmispec-{instance}-"));
+        let dir = match state_dir {
+            Some(p) => StateDir::create(p)?,
+            None => StateDir::fresh(instance)?,
+        };
+        let cgroup_parent = format!("rmispec-{instance}-{}", std::process::id());
+        let mut engine = SandboxedDocker {
+            flavor,
+            dockerd: None,
+            containerd: None,
+            cgroup_parent,
+            dir,
+            last_start: Duration::ZERO,
+        };
+        engine.start_daemons()?;
+        Ok(engine)
+    }
+
+    /// The flavor.
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
+    }
+
+    /// dockerd's API socket.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("docker.sock")
+    }
+
+    /// The state dir.
+    pub fn dir(&self) -> &StateDir {
+        &self.dir
+    }
+
+    fn start_daemons(&mut self) -> anyhow::Result<()> {
+        let t0 = Instant::now();
+        let (dockerd_bin, containerd_bin) = self.flavor.binaries();
+        self.containerd = Some(Containerd::for_docker(&containerd_bin).start(&self.dir)?);
+        let d = self.dir.path();
+        let config = self.dir.join("daemon.json");
+        std::fs::write(&config, self.flavor.daemon_json(d, &self.cgroup_parent))?;
+        // dockerd refuses to start while a PID file names a live process; ours is gone.
+        let _ = std::fs::remove_file(self.dir.join("dockerd.pid"));
+        let mut dockerd = DaemonSpec::new("dockerd", &dockerd_bin);
+        // dockerd reads DOCKER_TMPDIR, DOCKER_DRIVER and friends: none of the harness's.
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("DOCKER") {
+                dockerd = dockerd.env_remove(k);
+            }
+        }
+        let mut dockerd = dockerd
+            .arg("--config-file")
+            .arg(&config)
+            .arg("--containerd")
+            .arg(containerd::Containerd::socket(&self.dir))
+            .arg("--data-root")
+            .arg(d.join("data"))
+            .arg("--exec-root")
+            .arg(d.join("exec"))
+            .arg("--pidfile")
+            .arg(d.join("dockerd.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", self.socket().display()))
+            .args([
+                "--iptables=false",
+                "--ip6tables=false",
+                "--ip-masq=false",
+                "--ip-forward=false",
+                "--bridge=none",
+            ])
+            // dockerd 26 mounts container filesystems under $TMPDIR (backends.md §2).
+            .env("TMPDIR", self.dir.subdir("tmp")?)
+            .env("PATH", containerd::path_with(containerd_bin.parent()))
+            .stop_timeout(Duration::from_secs(20))
+            .spawn(&self.dir)?;
+        let socket = self.socket();
+        dockerd.wait_ready(Duration::from_secs(60), || {
+            probe::unix_http_ok(&socket, "/_ping")
+        })?;
+        self.dockerd = Some(dockerd);
+        self.last_start = t0.elapsed();
+        Ok(())
+    }
+
+    /// Stops dockerd, then containerd, then cleans the state dir (kills leftovers, unmounts).
+    /// Remove the containers through the API first: a killed shim leaks its socket.
+    pub fn stop_daemons(&mut self) -> anyhow::Result<()> {
+        let mut first_err = None;
+        for d in [self.dockerd.take(), self.containerd.take()]
+            .into_iter()
+            .flatten()
+        {
+            let mut d = d;
+            if let Err(e) = d.stop() {
+                first_err.get_or_insert(e);
+            }
+        }
+        if let Err(e) = self.dir.clean() {
+            first_err.get_or_insert(e);
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// A fresh root: stop both daemons, unmount, wipe their roots, start again.
+    pub fn fresh_root(&mut self) -> anyhow::Result<()> {
+        self.stop_daemons()?;
+        self.dir.wipe_only(DOCKER_ROOTS)?;
+        self.dir.wipe_only(containerd::ROOTS)?;
+        self.start_daemons().context("restarting on a fresh root")
+    }
+
+    /// Whether both daemons still run.
+    pub fn running(&mut self) -> bool {
+        self.dockerd.as_mut().is_some_and(Daemon::running)
+            && self.containerd.as_mut().is_some_and(Daemon::running)
+    }
+
+    /// The tail of both logs, for error messages.
+    pub fn log_tail(&self, n: usize) -> String {
+        [self.dockerd.as_ref(), self.containerd.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|d| format!("--- {} ---\n{}", d.name(), d.log_tail(n)))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for SandboxedDocker {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop_daemons() {
+            eprintln!("rmispec: stopping {} failed: {e:#}", self.flavor.profile());
+        }
+        sandbox::remove_cgroup(&self.cgroup_parent);
+        // self.dir drops after this, removing (or emptying) the directory.
+    }
+}
+
+/// The socket paths a host's own Docker daemon answers on: never used without
+/// `--i-know-this-deletes-images`.
+pub fn default_sockets() -> Vec<PathBuf> {
+    let mut v = vec![
+        PathBuf::from("/var/run/docker.sock"),
+        PathBuf::from("/run/docker.sock"),
+    ];
+    if let Some(h) = std::env::var_os("DOCKER_HOST") {
+        if let Some(p) = h.to_string_lossy().strip_prefix("unix://") {
+            v.push(PathBuf::from(p));
+        }
+    }
+    v
+}
+
+/// Whether `socket` is (or resolves to) one of the host's default Docker sockets.
+pub fn is_default_socket(socket: &Path) -> bool {
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let s = canon(socket);
+    default_sockets().iter().any(|d| canon(d) == s)
+}
