@@ -42,7 +42,11 @@ pub fn connect(profile: Profile, opts: &LiveOptions) -> anyhow::Result<Box<dyn B
             missing(profile, "live-docker")
         }
         Engine::CriContainerd => missing(profile, "live-cri"),
-        Engine::PodmanLibimage | Engine::LibpodLegacy => missing(profile, "live-podman"),
+        Engine::PodmanLibimage | Engine::LibpodLegacy => {
+            #[cfg(feature = "live-podman")]
+            return Ok(Box::new(podman::PodmanBackend::connect(profile, opts)?));
+            missing(profile, "live-podman")
+        }
     }
 }
 

@@ -1,6 +1,429 @@
 //! The libpod REST API adapter: `podman-libimage` (Podman 4.3.1, and 5.4.2 as
 //! `podman-libimage@5.4`) and `libpod-legacy` (Podman 3.0.1).
+//!
+//! Per scenario: return to an empty store ([`Reset`]), build the `given` store through the
+//! API ([`build`]), send the request to the batch remove endpoint `DELETE
+//! /libpod/images/remove` (or, for the few requests only the CLI shows, to `podman rmi`
+//! itself: [`cli`]), and list images and containers afterwards ([`observe`]).
+//!
+//! The service runs sandboxed ([`service`]: config under the state directory, a private mount
+//! namespace for the writes no setting moves), or is one the user names with `--socket`
+//! (never the host's default Podman sockets, never a non-empty store, unless the user says
+//! `--i-know-this-deletes-images`).
 
 pub mod api;
+pub mod cli;
 pub mod config;
+pub mod observe;
 pub mod service;
+
+use crate::live::options::LiveOptions;
+use crate::live::registry::Registry;
+use crate::live::sandbox::StateDir;
+use anyhow::{bail, Context};
+use api::{Libpod, RemoveFlags, RemoveTarget};
+use config::{Flavor, Layout};
+use rmispec_model::{Failure, Listing, Profile, Record, Request, Status};
+use service::Service;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How the store returns to empty between scenarios.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reset {
+    /// Remove every container, then every image (`all=true&force=true`), through the API.
+    Api,
+    /// Remove the containers through the API, stop the service, wipe the store's directories,
+    /// start again. Sandboxed only.
+    FreshRoot,
+}
+
+impl Reset {
+    /// From `RMISPEC_PODMAN_RESET` (`api` or `fresh-root`), else `default`.
+    fn from_env(default: Reset) -> anyhow::Result<Reset> {
+        match std::env::var("RMISPEC_PODMAN_RESET").ok().as_deref() {
+            None | Some("") => Ok(default),
+            Some("api") => Ok(Reset::Api),
+            Some("fresh-root") => Ok(Reset::FreshRoot),
+            Some(other) => bail!("RMISPEC_PODMAN_RESET={other:?}: expected `api` or `fresh-root`"),
+        }
+    }
+}
+
+/// Where a run's time went.
+#[derive(Clone, Debug, Default)]
+pub struct Timings {
+    /// Scenarios run.
+    pub scenarios: u32,
+    /// Building stores (loads, tags, pulls, commits, containers).
+    pub build: Duration,
+    /// The remove requests and the listings after them.
+    pub observe: Duration,
+    /// Each reset's duration, in order.
+    pub resets: Vec<Duration>,
+}
+
+/// Where the service comes from.
+#[derive(Debug)]
+enum Engine {
+    /// Started by the harness in its state directory. Field order is drop order: the service
+    /// (containers removed, then stopped) before its directory is cleaned.
+    Sandboxed {
+        service: Option<Service>,
+        dir: StateDir,
+    },
+    /// A service someone else runs.
+    External { api: Libpod },
+}
+
+/// A live Podman the runner can drive.
+#[derive(Debug)]
+pub struct PodmanBackend {
+    flavor: Flavor,
+    reset: Reset,
+    /// The store holds something a scenario put there.
+    dirty: bool,
+    /// The server's `Libpod-Api-Version`.
+    server_version: String,
+    /// What the run's time went to.
+    pub timings: Timings,
+    // Drop order: the registry, its own directory (external services only), then the engine.
+    registry: Option<Registry>,
+    registry_dir: Option<StateDir>,
+    engine: Engine,
+}
+
+impl PodmanBackend {
+    /// Starts a sandboxed service, or connects to `opts.socket`.
+    pub fn connect(profile: Profile, opts: &LiveOptions) -> anyhow::Result<PodmanBackend> {
+        let Some(flavor) = Flavor::for_profile(profile) else {
+            bail!("{profile} is not a Podman engine that runs live");
+        };
+        match &opts.socket {
+            Some(socket) => Self::external(flavor, socket, opts),
+            None => Self::sandboxed(flavor, opts),
+        }
+    }
+
+    fn sandboxed(flavor: Flavor, opts: &LiveOptions) -> anyhow::Result<PodmanBackend> {
+        let id = flavor.profile().id();
+        let dir = match &opts.state_dir {
+            Some(d) => StateDir::create(&d.join(id))?,
+            None => StateDir::fresh(id)?,
+        };
+        let service = Service::start(flavor, &dir, None)?;
+        let server_version = service.api().ping()?.libpod_api.unwrap_or_default();
+        Ok(PodmanBackend {
+            flavor,
+            reset: Reset::from_env(Reset::FreshRoot)?,
+            dirty: false,
+            server_version,
+            timings: Timings::default(),
+            registry: None,
+            registry_dir: None,
+            engine: Engine::Sandboxed {
+                service: Some(service),
+                dir,
+            },
+        })
+    }
+
+    fn external(
+        flavor: Flavor,
+        socket: &Path,
+        opts: &LiveOptions,
+    ) -> anyhow::Result<PodmanBackend> {
+        if is_default_socket(socket) && !opts.allow_default_socket {
+            bail!(
+                "{} is the host's default Podman socket: the harness deletes every image and container in the service it \
+                 drives. Pass --i-know-this-deletes-images if that is what you want.",
+                socket.display()
+            );
+        }
+        let api = Libpod::new(socket, flavor.api_version())?;
+        let ping = api
+            .ping()
+            .with_context(|| format!("no libpod API at {}", socket.display()))?;
+        let server_version = ping.libpod_api.unwrap_or_default();
+        if !server_version.starts_with(flavor.api_major()) {
+            bail!(
+                "{} speaks libpod API {server_version:?} (server {:?}); {} needs {}x",
+                socket.display(),
+                ping.server.unwrap_or_default(),
+                flavor.profile(),
+                flavor.api_major()
+            );
+        }
+        let (images, containers) = (api.images()?, api.containers()?);
+        let empty = images.is_empty() && containers.is_empty();
+        if !empty && !opts.allow_default_socket {
+            bail!(
+                "the service at {} is not empty ({} images, {} containers): the harness deletes everything in it between \
+                 scenarios. Empty it, or pass --i-know-this-deletes-images.",
+                socket.display(),
+                images.len(),
+                containers.len()
+            );
+        }
+        let reset = Reset::from_env(Reset::Api)?;
+        if reset == Reset::FreshRoot {
+            bail!("RMISPEC_PODMAN_RESET=fresh-root needs a sandboxed service, not --socket");
+        }
+        Ok(PodmanBackend {
+            flavor,
+            reset,
+            dirty: !empty,
+            server_version,
+            timings: Timings::default(),
+            registry: None,
+            registry_dir: None,
+            engine: Engine::External { api },
+        })
+    }
+
+    /// The flavour it runs.
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
+    }
+
+    /// The API client.
+    pub fn api(&self) -> &Libpod {
+        match &self.engine {
+            Engine::Sandboxed {
+                service: Some(s), ..
+            } => s.api(),
+            Engine::Sandboxed { service: None, .. } => {
+                unreachable!("the service is restarted before it is used again")
+            }
+            Engine::External { api } => api,
+        }
+    }
+
+    /// The state directory of a sandboxed service.
+    pub fn state_dir(&self) -> Option<&Path> {
+        match &self.engine {
+            Engine::Sandboxed { dir, .. } => Some(dir.path()),
+            Engine::External { .. } => None,
+        }
+    }
+
+    /// How resets are done.
+    pub fn set_reset(&mut self, reset: Reset) -> anyhow::Result<()> {
+        if reset == Reset::FreshRoot && matches!(self.engine, Engine::External { .. }) {
+            bail!("a fresh root needs a sandboxed service");
+        }
+        self.reset = reset;
+        Ok(())
+    }
+
+    /// The local registry, started on first use. Pulls from it pass `tlsVerify=false`: a
+    /// running service does not read `registries.conf` again once it has parsed it.
+    pub fn registry(&mut self) -> anyhow::Result<&Registry> {
+        if self.registry.is_none() {
+            let dir = match &self.engine {
+                Engine::Sandboxed { dir, .. } => dir,
+                Engine::External { .. } => self.registry_dir.insert(StateDir::fresh(&format!(
+                    "{}-registry",
+                    self.flavor.profile().id()
+                ))?),
+            };
+            self.registry = Some(Registry::start(dir)?);
+        }
+        Ok(self.registry.as_ref().expect("just started"))
+    }
+
+    /// Marks the store as holding something (the next [`reset`](Self::reset) empties it).
+    pub fn touch(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Returns the store to empty if a scenario used it, and checks that it is.
+    pub fn reset(&mut self) -> anyhow::Result<Duration> {
+        let t0 = Instant::now();
+        if self.dirty {
+            match self.reset {
+                Reset::FreshRoot => self.fresh_root()?,
+                Reset::Api => self.remove_everything()?,
+            }
+            self.dirty = false;
+        }
+        let (images, containers) = (self.api().images()?, self.api().containers()?);
+        if !(images.is_empty() && containers.is_empty()) {
+            bail!(
+                "the store is not empty after a reset: {} images, {} containers",
+                images.len(),
+                containers.len()
+            );
+        }
+        let took = t0.elapsed();
+        self.timings.resets.push(took);
+        Ok(took)
+    }
+
+    /// Every container, then every image, through the API.
+    fn remove_everything(&self) -> anyhow::Result<()> {
+        service::remove_all_containers(self.api())?;
+        let report = self.api().remove_images(
+            &RemoveTarget::All,
+            RemoveFlags {
+                force: true,
+                ..Default::default()
+            },
+        )?;
+        if report.exit_code != 0 {
+            bail!(
+                "removing every image: exit code {}: {:?}",
+                report.exit_code,
+                report.errors.unwrap_or_default()
+            );
+        }
+        Ok(())
+    }
+
+    /// Stops the service (containers first), wipes the store's directories, starts again.
+    fn fresh_root(&mut self) -> anyhow::Result<()> {
+        let registry = self.registry.as_ref().map(Registry::host);
+        let Engine::Sandboxed { service, dir } = &mut self.engine else {
+            bail!("a fresh root needs a sandboxed service");
+        };
+        if let Some(mut s) = service.take() {
+            s.stop()?;
+        }
+        crate::live::sandbox::clean_dir(dir.path())?;
+        dir.wipe_only(Layout::store_dirs())?;
+        *service = Some(Service::start(self.flavor, dir, registry.as_deref())?);
+        Ok(())
+    }
+
+    /// Performs `request` on the batch remove endpoint (or the CLI, see [`cli`]).
+    pub fn remove(
+        &mut self,
+        request: &Request,
+    ) -> anyhow::Result<(Vec<Record>, Vec<Failure>, Status)> {
+        self.dirty = true;
+        if cli::needs_cli(self.flavor, request) {
+            let state = match &self.engine {
+                Engine::Sandboxed { dir, .. } => dir.path().to_path_buf(),
+                // The CLI's environment points at the registry's directory: it writes nothing there.
+                Engine::External { .. } => std::env::temp_dir(),
+            };
+            let o = cli::rmi(self.flavor, &state, self.api().socket(), request)?;
+            let failures = o
+                .errors
+                .iter()
+                .map(|e| observe::failure(self.flavor, e))
+                .collect();
+            return Ok((o.records, failures, o.status));
+        }
+        let target = if request.all {
+            RemoveTarget::All
+        } else {
+            RemoveTarget::Names(api::Names::new(request.names.clone())?)
+        };
+        let flags = RemoveFlags {
+            force: request.force,
+            ignore: request.ignore,
+            noprune: !request.prune,
+        };
+        let report = self.api().remove_images(&target, flags)?;
+        Ok((
+            observe::records(&report),
+            observe::failures(self.flavor, &report),
+            observe::status(&report)?,
+        ))
+    }
+
+    /// Every image and container, as the API lists them.
+    pub fn listing(&self) -> anyhow::Result<Listing> {
+        observe::listing(&self.api().images()?, &self.api().containers()?)
+    }
+}
+
+impl crate::backend::Backend for PodmanBackend {
+    fn profile(&self) -> Profile {
+        self.flavor.profile()
+    }
+
+    fn label(&self) -> String {
+        format!("live podman {}", self.server_version)
+    }
+
+    fn run(
+        &mut self,
+        _scenario: &crate::scenario::Scenario,
+    ) -> anyhow::Result<crate::observation::Observation> {
+        bail!(
+            "building a scenario's store on {} is not written yet",
+            self.flavor.profile()
+        )
+    }
+}
+
+impl Drop for PodmanBackend {
+    fn drop(&mut self) {
+        // A service the user pointed us at is left as empty as we found it; a sandboxed one
+        // removes its containers through the API when it stops (Service's Drop).
+        if let Engine::External { .. } = self.engine {
+            if self.dirty {
+                if let Err(e) = self.remove_everything() {
+                    eprintln!("rmispec: emptying {} failed: {e:#}", self.flavor.profile());
+                }
+            }
+        }
+    }
+}
+
+/// The sockets a Podman on this host listens on by default: the rootful service's, and the
+/// rootless one's under `$XDG_RUNTIME_DIR` (or `/run/user/<uid>`).
+pub fn default_sockets() -> Vec<PathBuf> {
+    let mut v = vec![
+        PathBuf::from("/run/podman/podman.sock"),
+        PathBuf::from("/var/run/podman/podman.sock"),
+    ];
+    if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR") {
+        v.push(Path::new(&x).join("podman/podman.sock"));
+    }
+    if let Ok(uid) = std::fs::read_to_string("/proc/self/loginuid").map(|s| s.trim().to_owned()) {
+        if uid.parse::<u32>().is_ok_and(|u| u != u32::MAX) {
+            v.push(PathBuf::from(format!("/run/user/{uid}/podman/podman.sock")));
+        }
+    }
+    v
+}
+
+/// Whether `socket` is (or resolves to) one of the [`default_sockets`].
+pub fn is_default_socket(socket: &Path) -> bool {
+    let s = resolve(socket);
+    default_sockets().iter().any(|d| resolve(d) == s)
+}
+
+/// `p` with symlinks resolved; a link whose target does not exist (yet) resolves to that
+/// target's path.
+fn resolve(p: &Path) -> PathBuf {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return c;
+    }
+    match std::fs::read_link(p) {
+        Ok(target) => resolve(&p.parent().unwrap_or(Path::new("/")).join(target)),
+        Err(_) => p.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_sockets_are_recognized_even_through_a_symlink() {
+        assert!(is_default_socket(Path::new("/run/podman/podman.sock")));
+        let dir = std::env::temp_dir().join(format!("rmispec-podman-sock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let link = dir.join("p.sock");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("/run/podman/podman.sock", &link).unwrap();
+        // The target need not exist: a dangling link to the default path still names it.
+        assert!(is_default_socket(&link));
+        assert!(!is_default_socket(&dir.join("other.sock")));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

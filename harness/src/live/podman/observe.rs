@@ -1,0 +1,285 @@
+//! From what the libpod API answered to the model's vocabulary: records, failures, status,
+//! and the store as listed.
+//!
+//! The surface is the batch remove `DELETE /libpod/images/remove` (what `podman rmi` calls
+//! through its bindings), on 4.x and on 3.0.1 alike. Its report carries `Untagged`, `Deleted`,
+//! `Errors` (each error's text) and `ExitCode` (what `podman rmi` exits with). The records
+//! are the report's lines in the order the CLI prints them: every `Untagged:` first, then every
+//! `Deleted:` (`podman@v4.3.1:cmd/podman/images/rm.go#L78-L87`, the same loop in
+//! `podman@v3.0.1:cmd/podman/images/rm.go#L57-L66`), and like the CLI the adapter skips the
+//! empty `Deleted` entries 3.0.1 reports for a name it only untagged.
+
+use super::api::{ContainerSummary, ImageSummary, RemoveReport};
+use super::config::Flavor;
+use anyhow::Context;
+use rmispec_model::{
+    ConflictReason, ContainerState, Digest, ErrorKind, Failure, ListedImage, Listing, Record,
+    Status,
+};
+
+/// The records of a report: `Untagged:` lines, then `Deleted:` lines (bare IDs), in the
+/// report's order.
+pub fn records(report: &RemoveReport) -> Vec<Record> {
+    let untagged = report
+        .untagged
+        .iter()
+        .flatten()
+        .map(|n| Record::Untagged(n.clone()));
+    let deleted = report
+        .deleted
+        .iter()
+        .flatten()
+        .filter(|d| !d.is_empty())
+        .map(|d| Record::Deleted(d.clone()));
+    untagged.chain(deleted).collect()
+}
+
+/// One failure per error text, classified.
+pub fn failures(flavor: Flavor, report: &RemoveReport) -> Vec<Failure> {
+    report
+        .errors
+        .iter()
+        .flatten()
+        .map(|e| failure(flavor, e))
+        .collect()
+}
+
+/// The status of the whole request: the report's `ExitCode`.
+pub fn status(report: &RemoveReport) -> anyhow::Result<Status> {
+    let code = u8::try_from(report.exit_code)
+        .with_context(|| format!("exit code {} out of range", report.exit_code))?;
+    Ok(Status::Exit(code))
+}
+
+/// One error text as a [`Failure`]: its kind, and as status the exit code this error alone
+/// would give (`removeErrorsToExitCode`: 1 for not-found, 2 for in-use, 125 otherwise;
+/// `podman@v4.3.1:pkg/domain/infra/abi/images.go#L515-L554`, `podman@v3.0.1:pkg/domain/infra/abi/images.go#L526-L566`).
+pub fn failure(flavor: Flavor, text: &str) -> Failure {
+    let (kind, class) = match flavor {
+        Flavor::Podman43 | Flavor::Podman54 => classify_libimage(text),
+        Flavor::Libpod301 => classify_legacy(text),
+    };
+    Failure {
+        kind,
+        message: text.to_owned(),
+        status: Status::Exit(class),
+    }
+}
+
+/// Texts that mean a name does not parse, on every version.
+fn invalid_reference(text: &str) -> bool {
+    [
+        "invalid reference format",
+        "invalid format: no 64-byte hexadecimal value",
+        "repository name must be lowercase",
+        "unsupported transport",
+        "repository name must be canonical",
+    ]
+    .iter()
+    .any(|n| text.contains(n))
+}
+
+/// Texts the CLI itself rejects before calling the service (`cmd/podman/images/rm.go`).
+fn invalid_argument(text: &str) -> bool {
+    text.contains("when using the --all switch")
+        || text.contains("image name or ID must be specified")
+}
+
+/// libimage (containers/common v0.50.1, v0.62.3). The sentinel errors' texts come last in a
+/// wrapped message: `storage.ErrImageUnknown` "image not known", `ErrLayerUnknown` "layer not
+/// known", `ErrImageUsedByContainer` "image is in use by a container"
+/// (`containers/storage@v1.43.0:types/errors.go`); the exit class follows them with
+/// `errors.Is`, so text that merely resembles them ("tag not known") is class 125.
+fn classify_libimage(text: &str) -> (ErrorKind, u8) {
+    let conflict = |reason| ErrorKind::Conflict {
+        reason,
+        forceable: true,
+    };
+    if text.contains("image is in use by a container") {
+        // `image used by <cid>: image is in use by a container: consider listing external
+        // containers and force-removing image` (libimage/image.go#L472-L477 @v0.50.1).
+        (conflict(ConflictReason::ContainerInUse), 2)
+    } else if text.contains("image not known") || text.contains("layer not known") {
+        (ErrorKind::NotFound, 1)
+    } else if text.contains("with more than one tag") {
+        // `unable to delete image "<id>" by ID|digest with more than one tag ([…]): please
+        // force removal` (libimage/image.go#L420-L426 @v0.50.1).
+        (conflict(ConflictReason::MultipleReferences), 125)
+    } else if text.contains("tag not known") {
+        (ErrorKind::NotFound, 125)
+    } else if invalid_reference(text) {
+        (ErrorKind::InvalidReference, 125)
+    } else if invalid_argument(text) {
+        (ErrorKind::InvalidArgument, 125)
+    } else {
+        (ErrorKind::Other, 125)
+    }
+}
+
+/// Podman 3.0.1 (`libpod/runtime_img.go#L34-L107 @v3.0.1`): conflicts wrap
+/// `define.ErrImageInUse` "image is being used", not-found is `define.ErrNoSuchImage` "no such
+/// image" (`libpod/image/utils.go#L48`).
+fn classify_legacy(text: &str) -> (ErrorKind, u8) {
+    let conflict = |reason, forceable| ErrorKind::Conflict { reason, forceable };
+    if text.contains("image has dependent child images") {
+        (conflict(ConflictReason::DependentChildren, false), 2)
+    } else if text.contains("image is referred to in multiple tags") {
+        (conflict(ConflictReason::MultipleReferences, true), 2)
+    } else if text.contains("as it is being used by")
+        || text.contains("image is in use by a container")
+    {
+        (conflict(ConflictReason::ContainerInUse, true), 2)
+    } else if text.ends_with("image is being used") {
+        (ErrorKind::Other, 2)
+    } else if text.contains("no such image") {
+        (ErrorKind::NotFound, 1)
+    } else if invalid_reference(text) {
+        (ErrorKind::InvalidReference, 125)
+    } else if invalid_argument(text) {
+        (ErrorKind::InvalidArgument, 125)
+    } else {
+        (ErrorKind::Other, 125)
+    }
+}
+
+/// The store as the API lists it: every image (`all=true`) with its stored `Names`, sorted,
+/// and every container with whether it runs.
+pub fn listing(
+    images: &[ImageSummary],
+    containers: &[ContainerSummary],
+) -> anyhow::Result<Listing> {
+    let images = images
+        .iter()
+        .map(|i| {
+            let mut names = i.names.clone().unwrap_or_default();
+            names.sort();
+            Ok(ListedImage {
+                id: Digest::parse(&i.id).with_context(|| format!("image ID {:?}", i.id))?,
+                names,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let containers = containers
+        .iter()
+        .map(|c| {
+            let state = if c.is_running() {
+                ContainerState::Running
+            } else {
+                ContainerState::Stopped
+            };
+            Ok((
+                Digest::parse(&c.id).with_context(|| format!("container ID {:?}", c.id))?,
+                state,
+            ))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Listing { images, containers })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(json: &str) -> RemoveReport {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn untagged_lines_come_before_deleted_lines_and_empty_ids_are_skipped() {
+        let r = report(
+            r#"{"Deleted":["","abc"],"Untagged":["localhost/a:1","localhost/b:1"],"ExitCode":0,"Errors":[]}"#,
+        );
+        assert_eq!(
+            records(&r),
+            vec![
+                Record::Untagged("localhost/a:1".into()),
+                Record::Untagged("localhost/b:1".into()),
+                Record::Deleted("abc".into())
+            ]
+        );
+        assert_eq!(status(&r).unwrap(), Status::Exit(0));
+    }
+
+    // The texts below are the ones the services answered on these machines.
+    #[test]
+    fn libimage_errors_are_classified_with_their_exit_class() {
+        let f = |t: &str| failure(Flavor::Podman43, t);
+        let in_use = f("image used by 119d7bd038fe5b37b26970f05ad8545578ed54ca0205f8f1d7d74325547c7eb4: image is in use by a container: consider listing external containers and force-removing image");
+        assert_eq!(
+            in_use.kind,
+            ErrorKind::Conflict {
+                reason: ConflictReason::ContainerInUse,
+                forceable: true
+            }
+        );
+        assert_eq!(in_use.status, Status::Exit(2));
+        let missing = f("nope: image not known");
+        assert_eq!(
+            (missing.kind, missing.status),
+            (ErrorKind::NotFound, Status::Exit(1))
+        );
+        let short = f("sha256:4cc2: invalid format: no 64-byte hexadecimal value");
+        assert_eq!(
+            (short.kind, short.status),
+            (ErrorKind::InvalidReference, Status::Exit(125))
+        );
+        let multi = f("unable to delete image \"4cc2\" by ID with more than one tag ([localhost/a:2 localhost/a:1]): please force removal");
+        assert_eq!(
+            multi.kind,
+            ErrorKind::Conflict {
+                reason: ConflictReason::MultipleReferences,
+                forceable: true
+            }
+        );
+        assert_eq!(multi.status, Status::Exit(125));
+    }
+
+    #[test]
+    fn legacy_errors_are_classified_with_their_exit_class() {
+        let f = |t: &str| failure(Flavor::Libpod301, t);
+        let in_use = f("could not remove image 4cc2daea1c535ae3a040316f3051396e7ec308764d10226c2c74ae6f3535d85a as it is being used by 1 containers: image is being used");
+        assert_eq!(
+            in_use.kind,
+            ErrorKind::Conflict {
+                reason: ConflictReason::ContainerInUse,
+                forceable: true
+            }
+        );
+        assert_eq!(in_use.status, Status::Exit(2));
+        let children = f("unable to delete \"2475e8c2113cd10fb306c002331af4cdb85ebf19b0e98c787f5328db1c719210\" (cannot be forced) - image has dependent child images: image is being used");
+        assert_eq!(
+            children.kind,
+            ErrorKind::Conflict {
+                reason: ConflictReason::DependentChildren,
+                forceable: false
+            }
+        );
+        let missing = f("unable to find a name and tag match for nope in repotags: no such image");
+        assert_eq!(
+            (missing.kind, missing.status),
+            (ErrorKind::NotFound, Status::Exit(1))
+        );
+    }
+
+    #[test]
+    fn the_listing_reads_stored_names_sorted_and_container_states() {
+        let images: Vec<ImageSummary> = serde_json::from_str(
+            r#"[{"Id":"4cc2daea1c535ae3a040316f3051396e7ec308764d10226c2c74ae6f3535d85a","ParentId":"","Names":["localhost/app:2","localhost/app:1"],"RepoDigests":["localhost/app@sha256:8f0e"]},
+                {"Id":"2475e8c2113cd10fb306c002331af4cdb85ebf19b0e98c787f5328db1c719210","ParentId":"","Names":null}]"#,
+        )
+        .unwrap();
+        let containers: Vec<ContainerSummary> = serde_json::from_str(
+            r#"[{"Id":"119d7bd038fe5b37b26970f05ad8545578ed54ca0205f8f1d7d74325547c7eb4","ImageID":"x","State":"running"},
+                {"Id":"cfe5b5562a38864d27c4c08fc8d615f203cc0ca7da3a951044c8f7ffa743aa12","ImageID":"x","State":"configured"}]"#,
+        )
+        .unwrap();
+        let l = listing(&images, &containers).unwrap();
+        assert_eq!(
+            l.images[0].names,
+            vec!["localhost/app:1", "localhost/app:2"]
+        );
+        assert!(l.images[1].names.is_empty());
+        assert_eq!(l.containers[0].1, ContainerState::Running);
+        assert_eq!(l.containers[1].1, ContainerState::Stopped);
+    }
+}
