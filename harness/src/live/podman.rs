@@ -14,6 +14,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod naming;
 pub mod observe;
 pub mod service;
 

@@ -142,8 +142,8 @@ fn classify_legacy(text: &str) -> (ErrorKind, u8) {
     }
 }
 
-/// The store as the API lists it: every image (`all=true`) with its stored `Names`, sorted,
-/// and every container with whether it runs.
+/// The store as the API lists it: every image (`all=true`) with its stored `Names` (tags,
+/// then digest names, each sorted), and every container with whether it runs.
 pub fn listing(
     images: &[ImageSummary],
     containers: &[ContainerSummary],
@@ -151,8 +151,16 @@ pub fn listing(
     let images = images
         .iter()
         .map(|i| {
-            let mut names = i.names.clone().unwrap_or_default();
+            // Tags first, then digest names, each sorted (as `ListedImage` lists them).
+            let (mut names, mut digests): (Vec<String>, Vec<String>) = i
+                .names
+                .iter()
+                .flatten()
+                .cloned()
+                .partition(|n| !n.contains('@'));
             names.sort();
+            digests.sort();
+            names.extend(digests);
             Ok(ListedImage {
                 id: Digest::parse(&i.id).with_context(|| format!("image ID {:?}", i.id))?,
                 names,
@@ -264,7 +272,7 @@ mod tests {
     #[test]
     fn the_listing_reads_stored_names_sorted_and_container_states() {
         let images: Vec<ImageSummary> = serde_json::from_str(
-            r#"[{"Id":"4cc2daea1c535ae3a040316f3051396e7ec308764d10226c2c74ae6f3535d85a","ParentId":"","Names":["localhost/app:2","localhost/app:1"],"RepoDigests":["localhost/app@sha256:8f0e"]},
+            r#"[{"Id":"4cc2daea1c535ae3a040316f3051396e7ec308764d10226c2c74ae6f3535d85a","ParentId":"","Names":["localhost/app@sha256:8f0e","localhost/app:2","localhost/app:1"],"RepoDigests":["localhost/app@sha256:99"]},
                 {"Id":"2475e8c2113cd10fb306c002331af4cdb85ebf19b0e98c787f5328db1c719210","ParentId":"","Names":null}]"#,
         )
         .unwrap();
@@ -276,7 +284,11 @@ mod tests {
         let l = listing(&images, &containers).unwrap();
         assert_eq!(
             l.images[0].names,
-            vec!["localhost/app:1", "localhost/app:2"]
+            vec![
+                "localhost/app:1",
+                "localhost/app:2",
+                "localhost/app@sha256:8f0e"
+            ]
         );
         assert!(l.images[1].names.is_empty());
         assert_eq!(l.containers[0].1, ContainerState::Running);
