@@ -2,6 +2,7 @@
 //! Steps several engines share live in the shared modules beside them.
 
 pub mod cri_containerd;
+pub mod docker;
 pub mod docker_classic;
 pub mod docker_containerd;
 pub mod libpod_legacy;

@@ -153,7 +153,7 @@ pub fn parse_in(dialect: Dialect, s: &str) -> Result<Parsed, GrammarError> {
     }
     let digest = match digest {
         None => None,
-        Some(d) => match validate_digest(d)? {
+        Some(d) => match parse_digest(d)? {
             Some(d) => Some(d),
             None => {
                 return Err(GrammarError::ForeignDigest {
@@ -274,7 +274,7 @@ pub fn parse_any_in(dialect: Dialect, s: &str) -> Result<AnyReference, GrammarEr
             .map(AnyReference::Digest)
             .map_err(|_| GrammarError::InvalidFormat);
     }
-    match validate_digest(s) {
+    match parse_digest(s) {
         Ok(Some(d)) => return Ok(AnyReference::Digest(d)),
         Ok(None) => {
             return Err(GrammarError::ForeignDigest {
@@ -298,8 +298,9 @@ pub fn parse_any(s: &str) -> Result<AnyReference, GrammarError> {
 /// nothing after it) is a format error; an unknown algorithm is "unsupported" if the string
 /// is otherwise well formed (`DigestRegexpAnchored`), else a format error; a known algorithm
 /// needs exactly its hex length (else "length") in lowercase hex (else "format").
-/// `Ok(None)`: a valid sha384/sha512 digest.
-fn validate_digest(s: &str) -> Result<Option<Digest>, GrammarError> {
+/// `Ok(None)`: a valid sha384/sha512 digest. Docker's classic digest-set search
+/// (`digestset.Lookup`) also branches on which of these errors it gets.
+pub fn parse_digest(s: &str) -> Result<Option<Digest>, GrammarError> {
     let Some((algorithm, encoded)) = s
         .split_once(':')
         .filter(|(a, e)| !a.is_empty() && !e.is_empty())

@@ -1,4 +1,0 @@
-//! (being written)
-/// Stub.
-#[derive(Debug)]
-pub struct Scenario;
