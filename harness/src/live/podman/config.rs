@@ -61,16 +61,21 @@ impl Flavor {
         }
     }
 
-    /// The `podman` binary: `RMISPEC_PODMAN` overrides; otherwise the system's for 4.3, and
-    /// the one unpacked under the engines prefix for the others.
+    /// The `podman` binary: the system's for 4.3, the one unpacked under the engines prefix
+    /// for the others.
     pub fn binary(self) -> PathBuf {
-        if let Some(p) = std::env::var_os("RMISPEC_PODMAN") {
-            return PathBuf::from(p);
-        }
         match self {
             Flavor::Podman43 => PathBuf::from("/usr/bin/podman"),
-            Flavor::Podman54 => engines_dir().join("trixie-podman/usr/bin/podman"),
-            Flavor::Libpod301 => engines_dir().join("bullseye/usr/bin/podman"),
+            Flavor::Podman54 | Flavor::Libpod301 => self.prefix().join("usr/bin/podman"),
+        }
+    }
+
+    /// Where the flavour's packages are unpacked (`/` for the system's Podman 4.3).
+    pub fn prefix(self) -> PathBuf {
+        match self {
+            Flavor::Podman43 => PathBuf::from("/"),
+            Flavor::Podman54 => engines_dir().join("trixie-podman"),
+            Flavor::Libpod301 => engines_dir().join("bullseye"),
         }
     }
 
@@ -159,11 +164,14 @@ impl Layout {
     }
 
     /// Creates the directories and writes the configuration files.
-    pub fn write(&self, registry: Option<&str>) -> std::io::Result<()> {
+    pub fn write(&self, flavor: Flavor, registry: Option<&str>) -> std::io::Result<()> {
         for d in Self::dirs() {
             std::fs::create_dir_all(self.path(d))?;
         }
-        std::fs::write(self.path("etc/containers.conf"), self.containers_conf())?;
+        std::fs::write(
+            self.path("etc/containers.conf"),
+            self.containers_conf(flavor),
+        )?;
         std::fs::write(self.path("etc/storage.conf"), self.storage_conf())?;
         std::fs::write(self.path("etc/registries.conf"), registries_conf(registry))?;
         // `podman run`/create fails with `stat …/auth.json: no such file` if it is missing.
@@ -175,15 +183,28 @@ impl Layout {
     /// CAP_SYS_RESOURCE: runc cannot raise rlimits to the defaults), `netns = "none"` keeps
     /// containers off CNI, `lock_type = "file"` replaces the `/dev/shm/libpod_lock` all Podman
     /// instances share, and the rest moves each path Podman would put in `/run` or
-    /// `/var/lib` under the state directory.
-    pub fn containers_conf(&self) -> String {
+    /// `/var/lib` under the state directory. Podman 5.4 runs with trixie's conmon and finds
+    /// netavark (which it needs even with `netns = "none"`) only through `helper_binaries_dir`.
+    pub fn containers_conf(&self, flavor: Flavor) -> String {
         let p = |r: &str| toml_str(&self.path(r));
+        let extra = match flavor {
+            Flavor::Podman54 => {
+                let prefix = flavor.prefix();
+                format!(
+                    "conmon_path = [{}]\nhelper_binaries_dir = [{}]\n",
+                    toml_str(&prefix.join("usr/bin/conmon")),
+                    toml_str(&prefix.join("usr/lib/podman"))
+                )
+            }
+            Flavor::Podman43 | Flavor::Libpod301 => String::new(),
+        };
         format!(
             "[containers]\n\
              default_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n\
              log_driver = \"k8s-file\"\n\
              netns = \"none\"\n\
              [engine]\n\
+             {extra}\
              cgroup_manager = \"cgroupfs\"\n\
              events_logger = \"file\"\n\
              events_logfile_path = {events}\n\
@@ -284,7 +305,11 @@ mod tests {
     #[test]
     fn every_configured_path_is_under_the_state_dir() {
         let l = Layout::new(Path::new("/s/podman"));
-        let text = format!("{}{}", l.containers_conf(), l.storage_conf());
+        let text = format!(
+            "{}{}",
+            l.containers_conf(Flavor::Podman43),
+            l.storage_conf()
+        );
         let paths: Vec<&str> = text.split('"').filter(|t| t.starts_with('/')).collect();
         assert!(paths.len() >= 8, "{text}");
         for p in paths {
@@ -311,7 +336,7 @@ mod tests {
 
     #[test]
     fn required_settings_are_present() {
-        let c = Layout::new(Path::new("/s")).containers_conf();
+        let c = Layout::new(Path::new("/s")).containers_conf(Flavor::Podman43);
         for needle in [
             "default_ulimits",
             "netns = \"none\"",

@@ -13,9 +13,13 @@
 //!   while it tries the OCI-archive format first (`containers/common@v0.50.1:libimage/load.go#L40-L60`,
 //!   big files go to `/var/tmp`: `containers/image@v5.23.1:internal/tmpdir/tmpdir.go#L10-L33`).
 //!
+//! Podman 5.4.2 adds `/run/containers/networks` and `/run/lock/netavark.lock` (netavark's
+//! run directory and lock, created even with `netns = "none"`).
+//!
 //! So the service runs in a **private mount namespace** (`unshare --mount`) in which
-//! `/var/lib`, `/var/cache` and `/var/tmp` are overlays whose upper layers are in the state
-//! directory: Podman reads the host's files as they are and every write lands in the sandbox.
+//! `/var/lib`, `/var/cache`, `/var/tmp` and `/run` are overlays whose upper layers are in the
+//! state directory: Podman reads the host's files as they are and every write lands in the
+//! sandbox.
 //! The mounts Podman makes itself (its graph root's bind mount, container root filesystems)
 //! stay in that namespace too and vanish with it. Containers' cgroups go under
 //! [`super::config::CGROUP_PARENT`], removed when the service stops.
@@ -33,16 +37,18 @@ use std::time::{Duration, Instant};
 /// How long the service gets to answer its first ping.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The directories of the host that are overlaid in the service's mount namespace.
-pub const OVERLAID: [&str; 3] = ["/var/lib", "/var/cache", "/var/tmp"];
+/// The directories of the host that are overlaid in the service's mount namespace (the
+/// script below names them too).
+pub const OVERLAID: [&str; 4] = ["/var/lib", "/var/cache", "/var/tmp", "/run"];
 
 /// The shell step inside the new mount namespace: overlay each directory of [`OVERLAID`]
 /// with an upper layer under `$1/host/`, then exec the rest of the command line.
 const NAMESPACE_SCRIPT: &str = r#"set -eu
 state=$1; shift
-for d in lib cache tmp; do
-  mkdir -p "$state/host/$d/upper" "$state/host/$d/work"
-  mount -t overlay overlay -o "lowerdir=/var/$d,upperdir=$state/host/$d/upper,workdir=$state/host/$d/work" "/var/$d"
+for d in /var/lib /var/cache /var/tmp /run; do
+  h="$state/host/$(echo "$d" | tr / _)"
+  mkdir -p "$h/upper" "$h/work"
+  mount -t overlay overlay -o "lowerdir=$d,upperdir=$h/upper,workdir=$h/work" "$d"
 done
 exec "$@"
 "#;
@@ -74,7 +80,7 @@ impl Service {
             );
         }
         layout
-            .write(registry)
+            .write(flavor, registry)
             .with_context(|| format!("writing the configuration in {}", dir.path().display()))?;
         let socket = layout.socket();
         let _ = std::fs::remove_file(&socket);
@@ -221,6 +227,7 @@ mod tests {
     fn state_dirs_below_overlaid_directories_are_refused() {
         assert!(check_state_path(Path::new("/var/tmp/rmispec")).is_err());
         assert!(check_state_path(Path::new("/var/lib/x")).is_err());
+        assert!(check_state_path(Path::new("/run/user/0/rmispec")).is_err());
         assert!(check_state_path(Path::new("/tmp/a,b")).is_err());
         assert!(check_state_path(Path::new("/tmp/rmispec-live/podman-1")).is_ok());
         // Only whole components count: /var/library is not below /var/lib.
