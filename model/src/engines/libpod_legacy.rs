@@ -1,6 +1,773 @@
-//! (being written)
-use crate::{Listing, Outcome, Profile, Request, Store};
-/// Stub.
-pub fn remove(_profile: Profile, _store: &Store, _request: &Request) -> Outcome { todo!() }
-/// Stub.
-pub fn listing(_store: &Store) -> Listing { todo!() }
+//! Podman before libimage: 3.0.1 ([`Profile::Libpod301`]: `libpod/image`, containers/storage
+//! v1.24.6, containers/image v5.10.2) and libpod 1.9.3 ([`Profile::Libpod19`]: containers/storage
+//! v1.18.2, containers/image v5.4.3).
+//!
+//! Both remove one name at a time through `Runtime.RemoveImage`
+//! (`containers/podman@v3.0.1:libpod/runtime_img.go#L32-L107`,
+//! `@v1.9.3:libpod/runtime_img.go#L29-L102`), after looking the name up with
+//! `getLocalImage`; there is no batching and no grouping of names by image.
+//!
+//! # The surfaces
+//!
+//! - **3.0.1: the libpod REST batch endpoint** `DELETE /libpod/images/remove?images=…&force=&all=`
+//!   (`containers/podman@v3.0.1:pkg/api/handlers/libpod/images.go#L677-L698`), which runs
+//!   beside a live engine. It answers HTTP 200 with `Untagged`, `Deleted`, `Errors` and
+//!   `ExitCode` (`pkg/domain/infra/abi/images.go#L526-L650`). It knows no `ignore` and no
+//!   `noprune` (parents are always pruned), so those request fields change nothing. The
+//!   report's `Deleted` holds an empty string for every name that was only untagged (the CLI
+//!   skips those, `cmd/podman/images/rm.go#L60-L66`); the model leaves them out. Pruned
+//!   parents are printed by the server process with a bare `fmt.Println`
+//!   (`libpod/image/image.go#L622-L654`), so the report never mentions them: they just
+//!   disappear from the store.
+//! - **1.9.3: the CLI** `podman rmi` (`containers/podman@v1.9.3:cmd/podman/rmi.go#L46-L156`),
+//!   since this version is model only. Its records are printed per image, in order
+//!   (`Untagged:` lines, then `Deleted:`), and its exit code follows the CLI's own rule
+//!   ([`ExitState`]). Pruned parent IDs appear on stdout as bare lines, which are no
+//!   records of ours; they are left out. No `--ignore`, no `--no-prune`.
+//!
+//! The argument checks (no names without `--all`, names with `--all`) are the CLI's in both
+//! (`@v3.0.1:cmd/podman/images/rm.go#L45-L51`, `@v1.9.3:cmd/podman/rmi.go#L60-L66`); the
+//! 3.0.1 endpoint itself would do nothing for no names, and ignore the names with `all`.
+//!
+//! # 3.0.1 and 1.9.3
+//!
+//! - Lookup order ([`get_local_image`]): 3.0.1 tries the raw input as ID / exact name / ID
+//!   prefix first, then `localhost/`, then docker.io; 1.9.3 first tries docker.io
+//!   normalization (through the storage transport, where an ID prefix of at least 3
+//!   characters wins over the name), then the raw input, then `localhost/`. 1.9.3's last
+//!   resort matches repository suffixes without a `/` boundary and calls every failure "no
+//!   such image"; 3.0.1's wants the `/` and reports several matches as its own error.
+//! - Containers: 1.9.3 checks (and with force removes) them only when the image has at most
+//!   one name; 3.0.1 also when force is given by ID ([`remove_image`]).
+//! - Messages: 3.0.1 appends `: image is being used` (`define.ErrImageInUse`) to its
+//!   conflicts; 1.9.3 does not.
+//! - Output and exit code: see the surfaces above.
+//!
+//! # Configuration modelled
+//!
+//! The same as for libimage: no unqualified-search registries, no short-name aliases
+//! ([`resolve_locally`](super::podman::resolve_locally)); 3.0.1 reads it from
+//! `REGISTRIES_CONFIG_PATH` (backends.md §4). 1.9.3 does not use short-name resolution.
+
+use super::podman::{
+    batch_status, fail, is_registry, records, resolve_locally, Class, DeleteError, Ref, Storage,
+};
+use crate::digest::{is_full_hex, Digest};
+use crate::outcome::{ConflictReason, ErrorKind, Failure, Outcome, Record, Status};
+use crate::store::{Listing, Store};
+use crate::{Profile, Request};
+
+/// The legacy version a profile models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Version {
+    /// Podman 3.0.1.
+    V3_0,
+    /// libpod 1.9.3.
+    V1_9,
+}
+
+/// What `profile` reports for `request`: the 3.0.1 batch endpoint, or the 1.9.3 CLI (see the
+/// module docs).
+pub fn remove(profile: Profile, store: &Store, request: &Request) -> Outcome {
+    debug_assert!(matches!(profile, Profile::Libpod301 | Profile::Libpod19));
+    if let Some(failure) = check_arguments(request) {
+        return Outcome {
+            records: Vec::new(),
+            status: failure.status,
+            errors: vec![failure],
+            after: store.clone(),
+        };
+    }
+    let mut storage = Storage(store.clone());
+    match profile {
+        Profile::Libpod19 => cli_1_9(&mut storage, request),
+        _ => rest_3_0(&mut storage, request),
+    }
+}
+
+/// How Podman lists a store: 3.0.1's `GET /libpod/images/json?all=true` shows the same
+/// `Names` as later versions ([`podman::listing`](super::podman::listing)).
+pub fn listing(store: &Store) -> Listing {
+    super::podman::listing(store)
+}
+
+/// The CLI's argument checks: plain errors, exit 125.
+fn check_arguments(request: &Request) -> Option<Failure> {
+    let message = match (request.names.is_empty(), request.all) {
+        (true, false) => "image name or ID must be specified",
+        (false, true) => "when using the --all switch, you may not pass any images names or IDs",
+        _ => return None,
+    };
+    Some(fail(ErrorKind::InvalidArgument, Class::Other, message))
+}
+
+/// What one `RemoveImage` call reports (`image.ImageDeleteResponse`).
+#[derive(Debug, Default)]
+struct Response {
+    untagged: Vec<String>,
+    deleted: Option<Digest>,
+}
+
+/// 3.0.1's `ImageEngine.Remove` behind the batch endpoint
+/// (`containers/podman@v3.0.1:pkg/domain/infra/abi/images.go#L568-L650`): names one by one,
+/// each looked up and removed before the next; `--all` removes the images without children
+/// ("leaves") pass after pass until none is left, giving up with an error when a pass removes
+/// nothing. The report lists every untagged name, then every deleted ID.
+fn rest_3_0(storage: &mut Storage, request: &Request) -> Outcome {
+    let v = Version::V3_0;
+    let mut untagged = Vec::new();
+    let mut deleted = Vec::new();
+    let mut errors = Vec::new();
+    let mut collect = |result: Result<Response, Failure>, errors: &mut Vec<Failure>| match result {
+        Ok(response) => {
+            untagged.extend(response.untagged);
+            deleted.extend(response.deleted);
+        }
+        Err(failure) => errors.push(failure),
+    };
+    if request.all {
+        let mut previous = 0;
+        loop {
+            let ids = storage.ids();
+            if ids.is_empty() {
+                break;
+            }
+            if previous == ids.len() {
+                errors.push(fail(
+                    ErrorKind::Other,
+                    Class::Other,
+                    "unable to delete all images, check errors and re-run image removal if needed",
+                ));
+                break;
+            }
+            previous = ids.len();
+            for id in ids {
+                if storage.image(&id).is_none() || storage.has_children(&id) {
+                    continue;
+                }
+                let input = id.hex().to_owned();
+                let result = remove_image(v, storage, &input, &id, request.force);
+                collect(result, &mut errors);
+            }
+        }
+    } else {
+        for name in &request.names {
+            let result = get_local_image(v, storage, name)
+                .and_then(|(input, id)| remove_image(v, storage, &input, &id, request.force));
+            collect(result, &mut errors);
+        }
+    }
+    Outcome {
+        records: records(untagged, deleted),
+        status: batch_status(&errors),
+        errors,
+        after: storage.0.clone(),
+    }
+}
+
+/// 1.9.3's `podman rmi` (`containers/podman@v1.9.3:cmd/podman/rmi.go#L46-L156`): names one by
+/// one; each image's `Untagged:` lines and `Deleted:` line are printed as it is removed.
+/// `--all` removes the leaves pass after pass, and stops with an error when a pass makes no
+/// progress (that error then replaces the last one, which is never printed).
+fn cli_1_9(storage: &mut Storage, request: &Request) -> Outcome {
+    let v = Version::V1_9;
+    let mut records = Vec::new();
+    let mut exit = ExitState::default();
+    let mut remove_one =
+        |storage: &mut Storage, input: &str, id: &Digest, exit: &mut ExitState| match remove_image(
+            v,
+            storage,
+            input,
+            id,
+            request.force,
+        ) {
+            Ok(response) => {
+                records.extend(response.untagged.into_iter().map(Record::Untagged));
+                records.extend(
+                    response
+                        .deleted
+                        .map(|d| Record::Deleted(d.hex().to_owned())),
+                );
+            }
+            Err(failure) => exit.removal_failed(failure),
+        };
+    if request.all {
+        let mut images = storage.ids();
+        let mut last = 0;
+        while !images.is_empty() {
+            if last == images.len() {
+                exit.give_up(fail(
+                    ErrorKind::Other,
+                    Class::Other,
+                    "unable to delete all images; re-run the rmi command again.",
+                ));
+                break;
+            }
+            for id in &images {
+                if storage.image(id).is_none() || storage.has_children(id) {
+                    continue;
+                }
+                remove_one(storage, id.hex(), id, &mut exit);
+            }
+            last = images.len();
+            images = storage.ids();
+            if images.is_empty() || (last == 1 && exit.last.is_some()) {
+                break;
+            }
+        }
+    } else {
+        for name in &request.names {
+            match get_local_image(v, storage, name) {
+                Ok((input, id)) => remove_one(storage, &input, &id, &mut exit),
+                Err(failure) => exit.lookup_failed(failure),
+            }
+        }
+    }
+    let (errors, status) = exit.finish();
+    Outcome {
+        records,
+        errors,
+        status,
+        after: storage.0.clone(),
+    }
+}
+
+/// How 1.9.3's `rmi` arrives at its exit code (`cmd/podman/rmi.go#L46-L156`,
+/// `cmd/podman/main.go#L25,L169-L183`): the code starts at 125; a removal that fails for any
+/// reason but "no such image" sets it to 2 and counts a failure; a lookup failure counts the
+/// *previous* error as a failure unless that one was "no such image"; at the end, if the last
+/// error is "no such image" and nothing was counted, the code is 1; without any error the
+/// command succeeds (0).
+#[derive(Debug, Default)]
+struct ExitState {
+    printed: Vec<Failure>,
+    last: Option<Failure>,
+    code: Option<u8>,
+    failures: usize,
+    replaced: Option<Failure>,
+}
+
+impl ExitState {
+    fn push(&mut self, failure: Failure) {
+        if let Some(previous) = self.last.replace(failure) {
+            self.printed.push(previous);
+        }
+    }
+
+    fn removal_failed(&mut self, failure: Failure) {
+        if failure.kind != ErrorKind::NotFound {
+            self.code = Some(2);
+            self.failures += 1;
+        }
+        self.push(failure);
+    }
+
+    fn lookup_failed(&mut self, failure: Failure) {
+        if self
+            .last
+            .as_ref()
+            .is_some_and(|last| last.kind != ErrorKind::NotFound)
+        {
+            self.failures += 1;
+        }
+        self.push(failure);
+    }
+
+    /// `--all` gave up: this error is returned instead of the last one.
+    fn give_up(&mut self, failure: Failure) {
+        self.replaced = Some(failure);
+    }
+
+    fn finish(self) -> (Vec<Failure>, Status) {
+        let mut errors = self.printed;
+        let code = self.code.unwrap_or(125);
+        let status = match (self.replaced, self.last) {
+            (Some(replaced), _) => {
+                errors.push(replaced);
+                Status::Exit(code)
+            }
+            (None, Some(last)) => {
+                let not_found = last.kind == ErrorKind::NotFound;
+                errors.push(last);
+                Status::Exit(if not_found && self.failures == 0 {
+                    1
+                } else {
+                    code
+                })
+            }
+            (None, None) => Status::Exit(0),
+        };
+        (errors, status)
+    }
+}
+
+/// A conflict of `reason`; in 3.0.1 wrapped around `define.ErrImageInUse` (`: image is being
+/// used`, exit 2), in 1.9.3 a plain error (the CLI's exit 2 for any failed removal).
+fn conflict(v: Version, reason: ConflictReason, forceable: bool, message: String) -> Failure {
+    let message = match v {
+        Version::V3_0 => format!("{message}: image is being used"),
+        Version::V1_9 => message,
+    };
+    fail(
+        ErrorKind::Conflict { reason, forceable },
+        Class::InUse,
+        message,
+    )
+}
+
+/// A failure outside the three classes (exit 125 in 3.0.1; in 1.9.3 exit 2 when a removal
+/// fails with it, 125 when a lookup does).
+fn other(message: String) -> Failure {
+    fail(ErrorKind::Other, Class::Other, message)
+}
+
+/// `Runtime.RemoveImage` (`containers/podman@v3.0.1:libpod/runtime_img.go#L32-L107`,
+/// `@v1.9.3:libpod/runtime_img.go#L29-L102`) for the image `id` that `input` (the "input
+/// name" the lookup settled on) found. "By ID" means the input is a prefix of the ID
+/// (`InputIsID`, `libpod/image/image.go#L1549-L1551`): a `sha256:` input never is.
+///
+/// 1. Containers count only when the image has at most one name (3.0.1: or when force is
+///    given by ID): with force they are removed (running ones stopped), without force
+///    `could not remove image <id> as it is being used by <n> containers` (exit 2). With
+///    several names, by name, containers do not matter.
+/// 2. With several names not by ID, or with **children**, only the name the input matches
+///    ([`match_repo_tag`]) is untagged. Children and no matching name (by ID):
+///    `unable to delete "<id>" (cannot be forced) - image has dependent child images`
+///    (exit 2, force or not). So a parent named by its only tag loses the tag and stays.
+/// 3. Several names, by ID, without force:
+///    `unable to delete <id> (must force) - image is referred to in multiple tags` (exit 2).
+/// 4. Else the image is deleted with all its names; its parents are then deleted while they
+///    have no names and no other children ([`prune_parents`]).
+fn remove_image(
+    v: Version,
+    storage: &mut Storage,
+    input: &str,
+    id: &Digest,
+    force: bool,
+) -> Result<Response, Failure> {
+    let names = storage.names(id);
+    let users = storage.users(id);
+    let by_id = id.hex().starts_with(input);
+    let several = names.len() > 1;
+    let check_containers = names.len() <= 1 || (v == Version::V3_0 && force && by_id);
+    if !users.is_empty() && check_containers {
+        if force {
+            storage.remove_containers_of(id);
+        } else {
+            return Err(conflict(
+                v,
+                ConflictReason::ContainerInUse,
+                true,
+                format!(
+                    "could not remove image {} as it is being used by {} containers",
+                    id.hex(),
+                    users.len()
+                ),
+            ));
+        }
+    }
+    let has_children = storage.has_children(id);
+    if (several && !by_id) || has_children {
+        let name = match match_repo_tag(input, &names) {
+            Ok(name) => name,
+            Err(RepoTagError::NotFound) if has_children => return Err(conflict(
+                v,
+                ConflictReason::DependentChildren,
+                false,
+                format!(
+                    "unable to delete \"{}\" (cannot be forced) - image has dependent child images",
+                    id.hex()
+                ),
+            )),
+            Err(e) => return Err(other(e.to_string())),
+        };
+        storage.remove_name(id, &name);
+        return Ok(Response {
+            untagged: vec![name],
+            deleted: None,
+        });
+    }
+    if several && by_id && !force {
+        return Err(conflict(
+            v,
+            ConflictReason::MultipleReferences,
+            true,
+            format!(
+                "unable to delete {} (must force) - image is referred to in multiple tags",
+                id.hex()
+            ),
+        ));
+    }
+    let parent = storage.parent(id);
+    match storage.delete_image(id) {
+        Ok(()) => {}
+        Err(DeleteError::UsedBy(_)) => {
+            // Containers only containers/storage knows are left: `rmStorageContainers`
+            // (`runtime_img.go#L109-L127`) refuses without force (a bare
+            // `storage.ErrImageUsedByContainer`) and deletes their storage with force, then
+            // the image is deleted again. In the model this happens when 1.9.3 removes an
+            // image with several names by ID with force while libpod containers use it: their
+            // storage goes, their libpod records stay (and stay listed).
+            if !force {
+                return Err(fail(
+                    ErrorKind::Conflict {
+                        reason: ConflictReason::ContainerInUse,
+                        forceable: true,
+                    },
+                    Class::InUse,
+                    "image is in use by a container",
+                ));
+            }
+            storage.delete_image_under_containers(id);
+        }
+        Err(DeleteError::NotAnImage) => {
+            return Err(other("identifier is not an image".to_owned()));
+        }
+    }
+    prune_parents(storage, parent);
+    Ok(Response {
+        untagged: names,
+        deleted: Some(id.clone()),
+    })
+}
+
+/// `Image.Remove`'s walk up the parents (`containers/podman@v3.0.1:libpod/image/image.go#L622-L654`,
+/// the same at v1.9.3 L410-L443): each parent with no names and no children left is
+/// deleted; the first one with a name or another child stops the walk. A parent a container
+/// uses cannot be deleted: that is only logged, and the walk moves on to its parent, which
+/// still has it as a child and so stops it.
+fn prune_parents(storage: &mut Storage, mut parent: Option<Digest>) {
+    while let Some(id) = parent {
+        let next = storage.parent(&id);
+        if storage.has_children(&id) || !storage.names(&id).is_empty() {
+            return;
+        }
+        let _ = storage.delete_image(&id);
+        parent = next;
+    }
+}
+
+/// Why [`match_repo_tag`] found no name.
+#[derive(Debug, PartialEq, Eq)]
+enum RepoTagError {
+    /// `ErrRepoTagNotFound`.
+    NotFound,
+    /// Several names score the same.
+    Several,
+    /// The input does not parse.
+    Parse(String),
+}
+
+impl std::fmt::Display for RepoTagError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // `libpod/image/image.go#L87-L88` at v3.0.1.
+            RepoTagError::NotFound => {
+                f.write_str("unable to match user input to any specific repotag")
+            }
+            RepoTagError::Several => {
+                f.write_str("user input matched multiple repotags for the image")
+            }
+            RepoTagError::Parse(e) => f.write_str(e),
+        }
+    }
+}
+
+/// `MatchRepoTag` (`containers/podman@v3.0.1:libpod/image/image.go#L1370-L1414`, the same at
+/// v1.9.3 L1078-L1122): the input itself if it is one of the names; else each name scores a
+/// point for the same registry, for the same repository path (or the same last path
+/// component), and for the same tag ([`search_values`]); the best score wins, a tie is an
+/// error, and no point at all is "not found".
+///
+/// A consequence: an ID typed for an image with children is matched as a name too, and the
+/// tag `latest` scores, so a parent whose only name is `…:latest` loses that name instead of
+/// failing with "dependent child images".
+fn match_repo_tag(input: &str, names: &[String]) -> Result<String, RepoTagError> {
+    if names.iter().any(|n| n == input) {
+        return Ok(input.to_owned());
+    }
+    let parse = |s: &str| Ref::parse(s).map_err(|e| RepoTagError::Parse(e.to_string()));
+    let (registry, path, tag) = search_values(&parse(input)?);
+    let last = |p: &str| p.rsplit('/').next().unwrap_or_default().to_owned();
+    let mut best: (usize, Vec<&String>) = (0, Vec::new());
+    for name in names {
+        let (r, p, t) = search_values(&parse(name)?);
+        let score = usize::from(r == registry && !registry.is_empty())
+            + usize::from((p == path && !path.is_empty()) || last(&p) == last(&path))
+            + usize::from(t == tag);
+        if score > best.0 {
+            best = (score, vec![name]);
+        } else if score == best.0 {
+            best.1.push(name);
+        }
+    }
+    match best {
+        (0, _) => Err(RepoTagError::NotFound),
+        (_, names) if names.len() > 1 => Err(RepoTagError::Several),
+        (_, names) => Ok(names[0].clone()),
+    }
+}
+
+/// `suspiciousRefNameTagValuesForSearch` (`containers/podman@v3.0.1:libpod/image/parts.go#L53-L74`,
+/// the same at v1.9.3): registry, repository path and tag of a name as typed; a first
+/// component that is no registry belongs to the path; the tag is `none` for a digest
+/// reference and `latest` when neither is given.
+fn search_values(r: &Ref) -> (String, String, String) {
+    let (registry, path) = match r.domain.as_deref() {
+        Some(domain) if is_registry(domain) => (domain.to_owned(), r.path.clone()),
+        Some(domain) => (String::new(), format!("{domain}/{}", r.path)),
+        None => (String::new(), r.path.clone()),
+    };
+    let tag = match (&r.tag, &r.digest) {
+        (Some(tag), _) => tag.clone(),
+        (None, Some(_)) => "none".to_owned(),
+        (None, None) => "latest".to_owned(),
+    };
+    (registry, path, tag)
+}
+
+/// `stripSha256` (`libpod/image/image.go#L396-L403` at v3.0.1): `sha256:` is dropped when
+/// something follows it.
+fn strip_sha256(input: &str) -> &str {
+    match input.strip_prefix("sha256:") {
+        Some(rest) if !rest.is_empty() => rest,
+        _ => input,
+    }
+}
+
+/// `getLocalImage`: the image an input means, and the "input name" `RemoveImage` will judge
+/// it by (`containers/podman@v3.0.1:libpod/image/image.go#L406-L500`,
+/// `@v1.9.3:libpod/image/image.go#L235-L296`).
+///
+/// 3.0.1:
+/// 1. the input (without `sha256:`) as an ID, an exact stored name, or an ID prefix of any
+///    length (`store.Image`): so an ID prefix beats a short name that is also a tag;
+/// 2. an input that does not parse is an error (exit 125); one with a registry is looked up
+///    through the storage transport (docker.io normalization, `latest`, a digest matching
+///    an image of the same repository), else
+///    `unable to find '<input>' in local storage: no such image` (exit 1);
+/// 3. a short name: `localhost/<name>` (and the search registries), as stored names; the
+///    input name becomes that candidate;
+/// 4. the storage transport (docker.io normalization);
+/// 5. the last resort [`find_in_repotags`].
+///
+/// 1.9.3:
+/// 1. the storage transport first (docker.io normalization; an input of 3 or more
+///    characters without `@`/`:` that is an ID prefix is taken as the ID), then the raw
+///    input as ID / exact name / ID prefix;
+/// 2. as 3.0.1 step 2, without the second try;
+/// 3. `localhost/<name>` through the same two tries, keeping the input as typed;
+/// 4. the last resort [`find_in_repotags`].
+fn get_local_image(
+    v: Version,
+    storage: &Storage,
+    input: &str,
+) -> Result<(String, Digest), Failure> {
+    if input.is_empty() {
+        return Err(fail(
+            ErrorKind::InvalidReference,
+            Class::Other,
+            "input name is blank",
+        ));
+    }
+    let stripped = strip_sha256(input);
+    let first = match v {
+        Version::V3_0 => storage.lookup(stripped),
+        Version::V1_9 => get_image(storage, stripped),
+    };
+    if let Some(id) = first {
+        return Ok((input.to_owned(), id));
+    }
+    let parts = Ref::parse(input)
+        .map_err(|e| fail(ErrorKind::InvalidReference, Class::Other, e.to_string()))?;
+    if !parts.is_short() {
+        if v == Version::V3_0 {
+            if let Some(id) = store_image(storage, input) {
+                return Ok((input.to_owned(), id));
+            }
+        }
+        return Err(fail(
+            ErrorKind::NotFound,
+            Class::NotFound,
+            format!("unable to find '{input}' in local storage: no such image"),
+        ));
+    }
+    match v {
+        Version::V3_0 => {
+            let candidates = resolve_locally(input).map_err(|e| other(e.to_string()))?;
+            for candidate in candidates {
+                let candidate = candidate.to_string();
+                if let Some(id) = storage.lookup(&candidate) {
+                    return Ok((candidate, id));
+                }
+            }
+            if let Some(id) = store_image(storage, input) {
+                return Ok((input.to_owned(), id));
+            }
+        }
+        Version::V1_9 => {
+            // `referenceWithRegistry("localhost")`: normalized, no `latest` added here
+            // (`libpod/image/parts.go`); `getImage` adds it.
+            if let Ok(local) = Ref::parse_normalized(&format!("localhost/{input}")) {
+                if let Some(id) = get_image(storage, &local.to_string()) {
+                    return Ok((input.to_owned(), id));
+                }
+            }
+        }
+    }
+    find_in_repotags(v, storage, &parts).map(|id| (input.to_owned(), id))
+}
+
+/// 1.9.3's `getImage` (`libpod/image/image.go#L450-L470` at v1.9.3): the storage transport,
+/// else `store.Image` on the raw string.
+fn get_image(storage: &Storage, s: &str) -> Option<Digest> {
+    store_image(storage, s).or_else(|| storage.lookup(s))
+}
+
+/// A storage-transport reference: a name and/or an ID.
+struct StoreRef {
+    named: Option<Ref>,
+    id: Option<Digest>,
+}
+
+/// `ParseStoreReference` then `GetStoreImage`
+/// (`containers/image@v5.10.2:storage/storage_transport.go#L117-L188,L297-L311`; the same at
+/// v5.4.3).
+fn store_image(storage: &Storage, s: &str) -> Option<Digest> {
+    let reference = parse_store_reference(storage, s)?;
+    if let Some(named) = &reference.named {
+        if let Some(id) = storage.resolve(named) {
+            return Some(id);
+        }
+    }
+    let id = reference.id?;
+    let image = storage.image(&id)?;
+    match &reference.named {
+        Some(named) => image
+            .refs
+            .iter()
+            .any(|r| r.repo().full() == named.name())
+            .then_some(id),
+        None => Some(id),
+    }
+}
+
+/// `ParseStoreReference` (`containers/image@v5.10.2:storage/storage_transport.go#L117-L188`):
+/// a trailing `@<ID or ID prefix of 3+ characters>` is an image ID; a whole input of 3+
+/// characters without `@`/`:` that is an ID prefix is an image ID; anything else is a name,
+/// normalized Docker-style with `latest` added. (A leading `[store]` is not modelled.)
+fn parse_store_reference(storage: &Storage, s: &str) -> Option<StoreRef> {
+    const MINIMUM_TRUNCATED_ID_LENGTH: usize = 3;
+    if s.is_empty() || s.starts_with('[') {
+        return None;
+    }
+    let mut rest = s;
+    let mut id = None;
+    if let Some((head, possible)) = s.rsplit_once('@') {
+        if possible.is_empty() {
+            return None;
+        }
+        if !go_digest_valid(possible) {
+            if is_full_hex(possible) {
+                id = Digest::parse(possible).ok();
+            } else {
+                let found = storage.lookup(possible).filter(|f| {
+                    possible.len() >= MINIMUM_TRUNCATED_ID_LENGTH && f.hex().starts_with(possible)
+                });
+                id = Some(found?);
+            }
+            rest = head;
+        }
+    }
+    if id.is_none() && rest.len() >= MINIMUM_TRUNCATED_ID_LENGTH && !rest.contains(['@', ':']) {
+        if let Some(found) = storage.lookup(rest).filter(|f| f.hex().starts_with(rest)) {
+            id = Some(found);
+            rest = "";
+        }
+    }
+    let named = if rest.is_empty() {
+        None
+    } else {
+        Some(Ref::parse_normalized(rest).ok()?.tag_name_only())
+    };
+    Some(StoreRef { named, id })
+}
+
+/// go-digest's `Parse` accepting the input: a known algorithm with its hex length.
+fn go_digest_valid(s: &str) -> bool {
+    let Some((algorithm, hex)) = s.split_once(':') else {
+        return false;
+    };
+    let size = match algorithm {
+        "sha256" => 64,
+        "sha384" => 96,
+        "sha512" => 128,
+        _ => return false,
+    };
+    hex.len() == size && crate::digest::is_hex(hex)
+}
+
+/// `findImageInRepotags`, the last resort of both versions: stored names whose tag (`none`
+/// for a digest name, [`search_values`]) equals the input's and whose repository path is the
+/// input's or ends in it.
+///
+/// - 3.0.1 (`libpod/image/utils.go#L19-L76`): the path must end in `/<input path>`; one
+///   matching name finds its image; several are
+///   `found multiple read/write images <names>: found multiple name and tag matches`
+///   (exit 125; Go prints the names in map order, the model in store order); none is
+///   `unable to find a name and tag match for <path> in repotags: no such image` (exit 1).
+/// - 1.9.3 (`libpod/image/utils.go#L19-L45`): any suffix will do (`app` matches
+///   `localhost/myapp`); several matches are
+///   `found multiple name and tag matches for <path> in repotags: no such image`, and like
+///   none a "no such image" error (exit 1).
+fn find_in_repotags(v: Version, storage: &Storage, input: &Ref) -> Result<Digest, Failure> {
+    let (_, path, tag) = search_values(input);
+    let mut matches: Vec<(String, Digest)> = Vec::new();
+    for image in &storage.0.images {
+        for name in super::podman::names(image) {
+            let Ok(stored) = Ref::parse(&name) else {
+                continue;
+            };
+            let (_, p, t) = search_values(&stored);
+            let suffix = match v {
+                Version::V3_0 => p.ends_with(&format!("/{path}")),
+                Version::V1_9 => p.ends_with(path.as_str()),
+            };
+            if t == tag && (p == path || suffix) {
+                matches.push((name, image.config.clone()));
+            }
+        }
+    }
+    let not_found = |what: String| {
+        fail(
+            ErrorKind::NotFound,
+            Class::NotFound,
+            format!("{what} in repotags: no such image"),
+        )
+    };
+    match (matches.len(), v) {
+        (0, _) => Err(not_found(format!(
+            "unable to find a name and tag match for {path}"
+        ))),
+        (1, _) => Ok(matches.remove(0).1),
+        (_, Version::V1_9) => Err(not_found(format!(
+            "found multiple name and tag matches for {path}"
+        ))),
+        (_, Version::V3_0) => {
+            let mut names: Vec<String> = Vec::new();
+            for (name, _) in matches {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            Err(fail(
+                ErrorKind::Ambiguous,
+                Class::Other,
+                format!(
+                    "found multiple read/write images {}: found multiple name and tag matches",
+                    names.join(",")
+                ),
+            ))
+        }
+    }
+}

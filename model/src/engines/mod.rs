@@ -6,4 +6,5 @@ pub mod docker;
 pub mod docker_classic;
 pub mod docker_containerd;
 pub mod libpod_legacy;
+mod podman;
 pub mod podman_libimage;

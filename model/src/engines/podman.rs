@@ -1,0 +1,765 @@
+//! What Podman's two families share: how containers/storage keeps and finds images, the
+//! reference helpers both use, the exit-code classes, the spelling of reports, and the
+//! listing.
+//!
+//! Both libimage (Podman 4.3.1, 5.4.2: [`podman_libimage`](super::podman_libimage)) and the
+//! legacy `libpod/image` code (Podman 3.0.1, 1.9.3: [`libpod_legacy`](super::libpod_legacy))
+//! sit on containers/storage and containers/image, so the store lookups, the storage
+//! transport's name resolution, the short-name candidates and the exit-code mapping are the
+//! same code underneath; each family's own rules stay in its module.
+//!
+//! # What the model's store stands for here
+//!
+//! - An image's **names** are containers/storage's `Image.Names`: its tags and its
+//!   `repo@sha256:…` digest names, stored fully qualified ([`names`]).
+//! - Its **digests** (`Image.Digests`) are the digests of its manifests: the one
+//!   [`Image::manifest`] here.
+//! - Its **parent** is the layer-tree parent Podman computes from layers and history
+//!   (`containers/common@v0.50.1:libimage/layer_tree.go#L233-L299`,
+//!   `containers/podman@v3.0.1:libpod/image/image.go#L1470-L1514`); the model takes the
+//!   store's [`Image::parent`] for it, and an image's children are the images whose parent
+//!   it is.
+//! - Every container is a libpod container (created through Podman). Containers that exist
+//!   only in containers/storage (Buildah's, CRI-O's: "external") are not modelled, and
+//!   neither are read-only images of additional stores, manifest lists, pods, image-backed
+//!   volumes, or transport prefixes (`containers-storage:`, `oci:`, …) on names.
+
+use crate::digest::{find_prefix, Digest, PrefixMatch};
+use crate::outcome::{ErrorKind, Failure, Record, Status};
+use crate::reference::grammar::{self, Dialect, GrammarError, Parsed};
+use crate::store::{Image, ListedImage, Listing, Store};
+use std::fmt;
+
+/// The exit code of a batch without errors.
+pub(crate) const OK: Status = Status::Exit(0);
+
+/// The error classes Podman maps to exit codes (`removeErrorsToExitCode`,
+/// `containers/podman@v4.3.1:pkg/domain/infra/abi/images.go#L515-L554`, unchanged in
+/// `@v5.4.2#L602-L640`; the same shape in `@v3.0.1#L526-L565`). `podman-rmi(1)` documents
+/// them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// No such image (`storage.ErrImageUnknown`, `ErrLayerUnknown`; 3.0.1
+    /// `define.ErrNoSuchImage`): exit 1.
+    NotFound,
+    /// The image is in use (`storage.ErrImageUsedByContainer`; 3.0.1 also
+    /// `define.ErrImageInUse`, which it uses for children and "must force" too): exit 2.
+    InUse,
+    /// Anything else: exit 125.
+    Other,
+}
+
+impl Class {
+    /// The exit code of the class.
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Class::NotFound => 1,
+            Class::InUse => 2,
+            Class::Other => 125,
+        }
+    }
+}
+
+/// A failure of `class`, whose status is the class's exit code.
+pub(crate) fn fail(kind: ErrorKind, class: Class, message: impl Into<String>) -> Failure {
+    Failure {
+        kind,
+        message: message.into(),
+        status: Status::Exit(class.code()),
+    }
+}
+
+/// `removeErrorsToExitCode`: no errors → 0; any in-use error → 2; only not-found errors → 1;
+/// else 125. The classes are read back from each failure's status ([`fail`]).
+pub(crate) fn batch_status(errors: &[Failure]) -> Status {
+    let has = |class: Class| {
+        errors
+            .iter()
+            .any(|f| f.status == Status::Exit(class.code()))
+    };
+    if errors.is_empty() {
+        OK
+    } else if has(Class::InUse) {
+        Status::Exit(Class::InUse.code())
+    } else if has(Class::NotFound) && !has(Class::Other) {
+        Status::Exit(Class::NotFound.code())
+    } else {
+        Status::Exit(Class::Other.code())
+    }
+}
+
+/// A batch report as the libpod endpoints build it: every `Untagged` name, then every
+/// `Deleted` ID (`entities.ImageRemoveReport`, two lists), IDs spelled as Podman spells them,
+/// bare 64 hex.
+pub(crate) fn records(untagged: Vec<String>, deleted: Vec<Digest>) -> Vec<Record> {
+    untagged
+        .into_iter()
+        .map(Record::Untagged)
+        .chain(
+            deleted
+                .into_iter()
+                .map(|d| Record::Deleted(d.hex().to_owned())),
+        )
+        .collect()
+}
+
+/// The image's names in containers/storage's order.
+///
+/// The store lists names in the order they were given; containers/storage keeps the newest
+/// first, because every way a name arrives through containers/image puts it in front: a
+/// pull or load commits each name with `AddNames`
+/// (`containers/image@v5.23.0:storage/storage_dest.go#L868-L872`), which prepends
+/// (`containers/storage@v1.43.0:utils.go#L66-L69`), and the older copy used by Podman 3.0.1
+/// calls `SetNames(new + old)` (`containers/image@v5.10.2:storage/storage_image.go#L806-L816`).
+/// So an image loaded with the tags `a`, `b` has `Names = [b a]`, as Podman 4.3.1 shows in its
+/// "more than one tag ([…b …a])" message. (Podman 4.3.1's own `podman tag` appends instead,
+/// `containers/common@v0.50.1:libimage/image.go#L539-L541`; a store built that way would
+/// list those names in the given order.)
+pub(crate) fn names(image: &Image) -> Vec<String> {
+    image.refs.iter().rev().map(|r| r.full()).collect()
+}
+
+/// Go's `fmt` spelling of a `[]string` with `%s`/`%v`: `[a b]`.
+pub(crate) fn go_list(items: &[String]) -> String {
+    format!("[{}]", items.join(" "))
+}
+
+/// Go's `%q` for the strings the model quotes (names, IDs): printable ASCII, so only `"` and
+/// `\` need escaping.
+pub(crate) fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A reference as containers/image's `docker/reference` package holds one: a name (as typed,
+/// or normalized), a tag, a digest. The digest is kept as written (`algorithm:hex`) because a
+/// valid sha384/sha512 digest parses but can never match a stored (sha256) image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Ref {
+    /// The domain as `reference.Domain` reports it, if any.
+    pub domain: Option<String>,
+    /// The path below the domain (`reference.Path`).
+    pub path: String,
+    /// The tag, if any.
+    pub tag: Option<String>,
+    /// The digest as written, if any.
+    pub digest: Option<String>,
+}
+
+impl Ref {
+    /// `reference.Parse`: no normalization. The domain is the one the grammar's own split gives
+    /// (`Domain(named)` on a parsed reference). A valid digest of an algorithm the model does
+    /// not store (sha384, sha512) parses too.
+    pub(crate) fn parse(s: &str) -> Result<Ref, GrammarError> {
+        let (name, tag, digest) = match grammar::parse(s) {
+            Ok(p) => (p.name, p.tag, p.digest.map(|d| d.to_string())),
+            Err(GrammarError::ForeignDigest { name, tag, digest }) => (name, tag, Some(digest)),
+            Err(e) => return Err(e),
+        };
+        let probe = Parsed {
+            name,
+            tag: None,
+            digest: None,
+        };
+        let (domain, path) = probe.domain_and_path(Dialect::Distribution2_8);
+        Ok(Ref {
+            domain: domain.map(str::to_owned),
+            path: path.to_owned(),
+            tag,
+            digest,
+        })
+    }
+
+    /// `reference.ParseNormalizedNamed`: `docker.io` and `library/` filled in.
+    pub(crate) fn parse_normalized(s: &str) -> Result<Ref, GrammarError> {
+        let (repo, tag, digest) = match grammar::parse_normalized(s) {
+            Ok((repo, tag, digest)) => (repo, tag, digest.map(|d| d.to_string())),
+            Err(GrammarError::ForeignDigest { name, tag, digest }) => {
+                let (repo, _, _) = grammar::parse_normalized(&name)?;
+                (repo, tag, Some(digest))
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Ref {
+            domain: Some(repo.domain).filter(|d| !d.is_empty()),
+            path: repo.path,
+            tag,
+            digest,
+        })
+    }
+
+    /// `reference.ParseDockerRef` (`containers/image@v5.23.0:docker/reference/normalize.go#L58-L85`):
+    /// normalized, the tag dropped when a digest is present, `latest` added when neither is.
+    pub(crate) fn parse_docker(s: &str) -> Result<Ref, GrammarError> {
+        Ok(Ref::parse_normalized(s)?
+            .without_tag_if_digested()
+            .tag_name_only())
+    }
+
+    /// `Named.Name()`: the domain and path.
+    pub(crate) fn name(&self) -> String {
+        match &self.domain {
+            Some(domain) => format!("{domain}/{}", self.path),
+            None => self.path.clone(),
+        }
+    }
+
+    /// Whether it is a short name: its domain (if any) is not a registry, i.e. has no `.` or
+    /// `:` and is not `localhost` (`containers/image@v5.23.0:pkg/shortnames/shortnames.go#L33-L56`,
+    /// the same test as libpod 3.0.1's `isRegistry`, `libpod/image/parts.go#L16-L20`).
+    pub(crate) fn is_short(&self) -> bool {
+        !self.domain.as_deref().is_some_and(is_registry)
+    }
+
+    /// `reference.TagNameOnly`: `latest` when there is neither tag nor digest.
+    pub(crate) fn tag_name_only(mut self) -> Ref {
+        if self.tag.is_none() && self.digest.is_none() {
+            self.tag = Some(grammar::DEFAULT_TAG.to_owned());
+        }
+        self
+    }
+
+    /// libimage's `normalizeTaggedDigestedNamed`: drop the tag of a tagged and digested
+    /// reference (`containers/common@v0.50.1:libimage/normalize.go#L121-L143`).
+    pub(crate) fn without_tag_if_digested(mut self) -> Ref {
+        if self.digest.is_some() {
+            self.tag = None;
+        }
+        self
+    }
+
+    /// `reference.TrimNamed`: the name alone.
+    pub(crate) fn trimmed(&self) -> Ref {
+        Ref {
+            tag: None,
+            digest: None,
+            ..self.clone()
+        }
+    }
+}
+
+impl fmt::Display for Ref {
+    /// `String()`: `name[:tag][@digest]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())?;
+        if let Some(tag) = &self.tag {
+            write!(f, ":{tag}")?;
+        }
+        if let Some(digest) = &self.digest {
+            write!(f, "@{digest}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether a domain names a registry: it has `.` or `:`, or is `localhost`.
+pub(crate) fn is_registry(domain: &str) -> bool {
+    domain.contains(['.', ':']) || domain == "localhost"
+}
+
+/// The registries the live engines search for short names:
+/// `unqualified-search-registries = []` in our `registries.conf` (and
+/// `short-name-mode = "disabled"`, which only matters for pulls).
+pub(crate) const SEARCH_REGISTRIES: [&str; 0] = [];
+
+/// `shortnames.ResolveLocally` (`containers/image@v5.23.0:pkg/shortnames/shortnames.go#L414-L477`;
+/// the same in `@v5.10.2#L400-L463`, used by Podman 3.0.1): a name with a registry is its
+/// own single candidate (normalized, `latest` added); a short name gives `localhost/<name>`
+/// first, then one candidate per unqualified-search registry.
+///
+/// Short-name **aliases** would come first; the model has none. Our `registries.conf`
+/// defines none, but containers/image also reads the drop-in directory
+/// `/etc/containers/registries.conf.d` when only the file is overridden
+/// (`pkg/sysregistriesv2/system_registries_v2.go#L541-L579`), and Debian's
+/// `golang-github-containers-common` ships `shortnames.conf` there (`busybox`, `alpine`,
+/// `debian`, `fedora`, … → their registries). Scenarios that rely on short names should avoid
+/// those.
+pub(crate) fn resolve_locally(input: &str) -> Result<Vec<Ref>, GrammarError> {
+    let parsed = Ref::parse(input)?;
+    if !parsed.is_short() {
+        return Ok(vec![Ref::parse_normalized(input)?.tag_name_only()]);
+    }
+    std::iter::once("localhost")
+        .chain(SEARCH_REGISTRIES)
+        .map(|registry| Ok(Ref::parse_normalized(&format!("{registry}/{input}"))?.tag_name_only()))
+        .collect()
+}
+
+/// Why containers/storage's `DeleteImage` refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum DeleteError {
+    /// No image has that ID (any more): `ErrNotAnImage`.
+    NotAnImage,
+    /// A container uses it: `image used by <cid>: image is in use by a container`.
+    UsedBy(Digest),
+}
+
+/// containers/storage as one request changes it: the images (with their names) and the
+/// containers, plus the lookups every Podman version makes on them.
+#[derive(Clone, Debug)]
+pub(crate) struct Storage(pub(crate) Store);
+
+impl Storage {
+    /// The image with this ID.
+    pub(crate) fn image(&self, id: &Digest) -> Option<&Image> {
+        self.0.image(id)
+    }
+
+    /// Its names, in containers/storage's order ([`names`]); none if it is gone.
+    pub(crate) fn names(&self, id: &Digest) -> Vec<String> {
+        self.image(id).map(names).unwrap_or_default()
+    }
+
+    /// Every image ID, in containers/storage's order (`Images()`: creation order; `Delete`
+    /// keeps the others in order, `containers/storage@v1.43.0:images.go#L559-L602`).
+    pub(crate) fn ids(&self) -> Vec<Digest> {
+        self.0.images.iter().map(|i| i.config.clone()).collect()
+    }
+
+    /// `store.Image(id)` → `imageStore.lookup` (`containers/storage@v1.43.0:images.go#L376-L386`,
+    /// `@v1.57.2#L652-L662`; the same in the versions under Podman 3.0.1 and 1.9.3): a full ID,
+    /// else an exact stored name, else an ID prefix through the truncindex
+    /// (`pkg/truncindex/truncindex.go#L100-L126`): any length but empty, and a prefix shared by
+    /// several IDs finds nothing.
+    pub(crate) fn lookup(&self, key: &str) -> Option<Digest> {
+        let images = &self.0.images;
+        if let Some(image) = images.iter().find(|i| i.config.hex() == key) {
+            return Some(image.config.clone());
+        }
+        if let Some(image) = images
+            .iter()
+            .find(|i| i.refs.iter().any(|r| r.full() == key))
+        {
+            return Some(image.config.clone());
+        }
+        if key.is_empty() {
+            return None;
+        }
+        match find_prefix(images.iter().map(|i| &i.config), key) {
+            PrefixMatch::One(id) => Some(id.clone()),
+            PrefixMatch::None | PrefixMatch::Many => None,
+        }
+    }
+
+    /// The storage transport's `resolveImage` for a named reference
+    /// (`containers/image@v5.34.3:storage/storage_reference.go#L113-L190`; the same in
+    /// `@v5.10.2#L140-L200` and `@v5.4.3`): the image that has the reference as a stored name;
+    /// else, for a digested reference, the first image (store order) whose manifest has that
+    /// digest **and** that has some name in the same repository (`imageMatchesRepo`, L54-L63).
+    pub(crate) fn resolve(&self, named: &Ref) -> Option<Digest> {
+        let repo = named.name();
+        let in_repo = |image: &Image| image.refs.iter().any(|r| r.repo().full() == repo);
+        if let Some(id) = self.lookup(&named.to_string()) {
+            return self
+                .image(&id)
+                .filter(|i| in_repo(i))
+                .map(|i| i.config.clone());
+        }
+        let digest = named.digest.as_deref()?;
+        self.0
+            .images
+            .iter()
+            .find(|i| i.manifest.to_string() == digest && in_repo(i))
+            .map(|i| i.config.clone())
+    }
+
+    /// Whether any image has this one as its parent.
+    pub(crate) fn has_children(&self, id: &Digest) -> bool {
+        self.0.children(id).next().is_some()
+    }
+
+    /// The parent of this image, if both still exist.
+    pub(crate) fn parent(&self, id: &Digest) -> Option<Digest> {
+        let parent = self.image(id)?.parent.as_ref()?;
+        self.image(parent).map(|p| p.config.clone())
+    }
+
+    /// Dangling: no names and no children (`containers/common@v0.50.1:libimage/image.go#L154-L165`;
+    /// libpod 3.0.1 prunes on the same test, `libpod/image/image.go#L640-L643`).
+    pub(crate) fn is_dangling(&self, id: &Digest) -> bool {
+        self.image(id).is_some_and(|i| i.refs.is_empty()) && !self.has_children(id)
+    }
+
+    /// The containers created from this image, in creation order.
+    pub(crate) fn users(&self, id: &Digest) -> Vec<Digest> {
+        self.0.containers_of(id).map(|c| c.id.clone()).collect()
+    }
+
+    /// Removes every container of this image, running or not.
+    pub(crate) fn remove_containers_of(&mut self, id: &Digest) {
+        self.0.containers.retain(|c| &c.image != id);
+    }
+
+    /// containers/storage's `DeleteImage(id, commit=true)`
+    /// (`containers/storage@v1.43.0:store.go#L2396-L2521`): refuses while a container uses the
+    /// image, naming the **last** such container (a map from image ID to container ID is filled
+    /// in container order, L2436-L2442); children do not stop it (their layers stay).
+    pub(crate) fn delete_image(&mut self, id: &Digest) -> Result<(), DeleteError> {
+        if self.image(id).is_none() {
+            return Err(DeleteError::NotAnImage);
+        }
+        if let Some(last) = self.users(id).pop() {
+            return Err(DeleteError::UsedBy(last));
+        }
+        self.0.images.retain(|i| &i.config != id);
+        Ok(())
+    }
+
+    /// Deletes the image although containers still use it: what is left when their storage
+    /// was deleted behind libpod's back (see `libpod_legacy`).
+    pub(crate) fn delete_image_under_containers(&mut self, id: &Digest) {
+        self.0.images.retain(|i| &i.config != id);
+    }
+
+    /// Removes one stored name (`SetNames` / `RemoveNames` without it); whether it was there.
+    pub(crate) fn remove_name(&mut self, id: &Digest, name: &str) -> bool {
+        let Some(image) = self.0.images.iter_mut().find(|i| &i.config == id) else {
+            return false;
+        };
+        let before = image.refs.len();
+        image.refs.retain(|r| r.full() != name);
+        image.refs.len() != before
+    }
+}
+
+/// How both Podman families list a store (`GET /libpod/images/json?all=true`, and
+/// `/libpod/containers/json?all=true`): every image, intermediate ones included, by its config
+/// digest, with its stored names (`Names`: tags and `repo@sha256:…` digest names, fully
+/// qualified; tags first, then digest names, each sorted); and every container with its state.
+///
+/// This is `Names`, not the `RepoDigests` column: Podman shows every name crossed with every
+/// manifest digest there (backends.md §4), which says nothing about what a removal changed.
+pub(crate) fn listing(store: &Store) -> Listing {
+    let images = store
+        .images
+        .iter()
+        .map(|image| {
+            let sorted = |tags: bool| {
+                let mut names: Vec<String> = image
+                    .refs
+                    .iter()
+                    .filter(|r| r.is_tag() == tags)
+                    .map(|r| r.full())
+                    .collect();
+                names.sort();
+                names
+            };
+            let mut names = sorted(true);
+            names.extend(sorted(false));
+            ListedImage {
+                id: image.config.clone(),
+                names,
+            }
+        })
+        .collect();
+    let containers = store
+        .containers
+        .iter()
+        .map(|c| (c.id.clone(), c.state))
+        .collect();
+    Listing { images, containers }
+}
+
+/// Small stores for the Podman engines' tests.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use crate::digest::Digest;
+    use crate::reference::{grammar, Reference};
+    use crate::store::{Container, ContainerState, Image, Store};
+
+    /// A digest whose hex starts with `prefix`, padded with `0`.
+    pub(crate) fn d(prefix: &str) -> Digest {
+        Digest::parse(&format!("{prefix:0<64}")).unwrap()
+    }
+
+    /// A stored name from its fully qualified spelling.
+    pub(crate) fn name(full: &str) -> Reference {
+        let (repo, tag, digest) = grammar::parse_normalized(full).unwrap();
+        match digest {
+            Some(digest) => Reference::Digested { repo, digest },
+            None => Reference::Tagged {
+                repo,
+                tag: tag.unwrap(),
+            },
+        }
+    }
+
+    /// An image with config digest `id…`, manifest digest `e<id>…`, names given in this order.
+    pub(crate) fn image(id: &str, names: &[&str]) -> Image {
+        Image {
+            config: d(id),
+            manifest: d(&format!("e{id}")),
+            layers: vec![d("1a")],
+            parent: None,
+            refs: names.iter().map(|n| name(n)).collect(),
+        }
+    }
+
+    /// The same, built on `parent`.
+    pub(crate) fn child(id: &str, parent: &str, names: &[&str]) -> Image {
+        Image {
+            parent: Some(d(parent)),
+            ..image(id, names)
+        }
+    }
+
+    /// A container `id…` of image `image…`.
+    pub(crate) fn container(id: &str, image: &str, state: ContainerState) -> Container {
+        Container {
+            id: d(id),
+            image: d(image),
+            state,
+        }
+    }
+
+    /// A store of these images and no containers.
+    pub(crate) fn store(images: Vec<Image>) -> Store {
+        Store {
+            images,
+            containers: Vec::new(),
+        }
+    }
+
+    /// The images left, as `id4:name,name` (names in the store's order), space separated.
+    pub(crate) fn left(store: &Store) -> String {
+        store
+            .images
+            .iter()
+            .map(|i| {
+                let names: Vec<String> = i.refs.iter().map(|r| r.full()).collect();
+                format!("{}:{}", i.config.short(4), names.join(","))
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The records as `Untagged: x` / `Deleted: <4 hex>` lines.
+    pub(crate) fn lines(records: &[crate::Record]) -> Vec<String> {
+        records
+            .iter()
+            .map(|r| match r {
+                crate::Record::Untagged(n) => format!("Untagged: {n}"),
+                crate::Record::Deleted(id) => format!("Deleted: {}", &id[..4]),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixture::{container, d, image, name, store};
+    use super::*;
+    use crate::store::ContainerState::{Running, Stopped};
+    use rstest::rstest;
+
+    fn exit(code: u8) -> Status {
+        Status::Exit(code)
+    }
+
+    #[rstest]
+    #[case::none(&[], 0)]
+    #[case::not_found(&[Class::NotFound], 1)]
+    #[case::two_not_found(&[Class::NotFound, Class::NotFound], 1)]
+    #[case::in_use(&[Class::InUse], 2)]
+    #[case::in_use_beats_all(&[Class::NotFound, Class::Other, Class::InUse], 2)]
+    #[case::other(&[Class::Other], 125)]
+    #[case::not_found_and_other(&[Class::NotFound, Class::Other], 125)]
+    fn the_batch_exit_code_ranks_in_use_then_only_not_found(
+        #[case] classes: &[Class],
+        #[case] code: u8,
+    ) {
+        let errors: Vec<Failure> = classes
+            .iter()
+            .map(|c| fail(ErrorKind::Other, *c, "x"))
+            .collect();
+        assert_eq!(batch_status(&errors), exit(code));
+    }
+
+    #[test]
+    fn names_are_kept_newest_first() {
+        let img = image(
+            "aa",
+            &["localhost/app:a", "localhost/app:b", "quay.io/x/y:1"],
+        );
+        assert_eq!(
+            names(&img),
+            ["quay.io/x/y:1", "localhost/app:b", "localhost/app:a"]
+        );
+        assert_eq!(
+            go_list(&names(&img)[1..]),
+            "[localhost/app:b localhost/app:a]"
+        );
+    }
+
+    fn lookup_store() -> Storage {
+        Storage(store(vec![
+            image("ab12", &["localhost/app:1"]),
+            image("ab34", &["docker.io/library/busybox:latest"]),
+            image("cd", &[]),
+        ]))
+    }
+
+    #[rstest]
+    #[case::full_id(&d("cd").hex().to_owned(), Some("cd00"))]
+    #[case::stored_name("localhost/app:1", Some("ab12"))]
+    #[case::unique_prefix("ab3", Some("ab34"))]
+    #[case::one_char_prefix("c", Some("cd00"))]
+    #[case::ambiguous_prefix("ab", None)]
+    #[case::empty(" ", None)]
+    #[case::really_empty("", None)]
+    #[case::short_name_is_no_stored_name("busybox", None)]
+    #[case::unnormalized_name_is_no_stored_name("localhost/app", None)]
+    #[case::uppercase_hex("AB3", None)]
+    #[case::sha256_prefix_is_not_stripped("sha256:ab3", None)]
+    fn storage_lookup_is_id_then_name_then_unique_prefix(
+        #[case] key: &str,
+        #[case] found: Option<&str>,
+    ) {
+        let storage = lookup_store();
+        assert_eq!(
+            storage.lookup(key).map(|id| id.short(4).to_owned()),
+            found.map(str::to_owned)
+        );
+    }
+
+    #[rstest]
+    #[case::stored_tag("docker.io/library/app:1", Some("aa00"))]
+    #[case::stored_digest_name(&format!("127.0.0.1:5000/pin@{}", d("eb")), Some("bb00"))]
+    #[case::digest_of_a_tagged_repository(&format!("docker.io/library/app@{}", d("eaa")), Some("aa00"))]
+    #[case::digest_of_another_repository(&format!("docker.io/library/other@{}", d("eaa")), None)]
+    #[case::unknown_digest(&format!("docker.io/library/app@{}", d("ff")), None)]
+    #[case::other_tag("docker.io/library/app:2", None)]
+    fn the_storage_transport_resolves_names_and_digests_within_a_repository(
+        #[case] reference: &str,
+        #[case] found: Option<&str>,
+    ) {
+        let storage = Storage(store(vec![
+            image("aa", &["docker.io/library/app:1"]),
+            image(
+                "bb",
+                &[
+                    &format!("127.0.0.1:5000/pin@{}", d("eb")),
+                    "127.0.0.1:5000/pin:2",
+                ],
+            ),
+        ]));
+        let named = Ref::parse_normalized(reference).unwrap();
+        assert_eq!(
+            storage.resolve(&named).map(|id| id.short(4).to_owned()),
+            found.map(str::to_owned)
+        );
+    }
+
+    #[test]
+    fn delete_image_names_the_last_container_using_it() {
+        let mut s = store(vec![image("aa", &["localhost/app:1"]), image("bb", &[])]);
+        s.containers = vec![
+            container("c1", "aa", Stopped),
+            container("c2", "aa", Running),
+            container("c3", "bb", Stopped),
+        ];
+        let mut storage = Storage(s);
+        assert_eq!(
+            storage.delete_image(&d("aa")),
+            Err(DeleteError::UsedBy(d("c2")))
+        );
+        assert_eq!(storage.delete_image(&d("ff")), Err(DeleteError::NotAnImage));
+        storage.remove_containers_of(&d("aa"));
+        assert_eq!(storage.delete_image(&d("aa")), Ok(()));
+        assert_eq!(storage.0.images.len(), 1);
+        assert_eq!(storage.0.containers.len(), 1, "only c3 is left");
+    }
+
+    #[rstest]
+    #[case::short("busybox", &["localhost/busybox:latest"])]
+    #[case::short_tagged("busybox:1", &["localhost/busybox:1"])]
+    #[case::short_path("library/busybox", &["localhost/library/busybox:latest"])]
+    #[case::short_digested("app@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        &["localhost/app@sha256:0000000000000000000000000000000000000000000000000000000000000000"])]
+    #[case::qualified_is_its_own_candidate("docker.io/busybox", &["docker.io/library/busybox:latest"])]
+    #[case::localhost("localhost/app", &["localhost/app:latest"])]
+    #[case::registry_with_port("127.0.0.1:5000/app:1", &["127.0.0.1:5000/app:1"])]
+    fn short_names_resolve_to_localhost_first(#[case] input: &str, #[case] candidates: &[&str]) {
+        let got: Vec<String> = resolve_locally(input)
+            .unwrap()
+            .iter()
+            .map(Ref::to_string)
+            .collect();
+        assert_eq!(got, candidates);
+    }
+
+    #[rstest]
+    #[case::plain("busybox", None, "busybox", true)]
+    #[case::path_with_pseudo_domain("library/busybox:1", Some("library"), "busybox", true)]
+    #[case::localhost("localhost/app", Some("localhost"), "app", false)]
+    #[case::dotted("quay.io/a/b@sha512:00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000", Some("quay.io"), "a/b", false)]
+    #[case::port("host:5000/app", Some("host:5000"), "app", false)]
+    fn parse_keeps_the_name_as_typed(
+        #[case] input: &str,
+        #[case] domain: Option<&str>,
+        #[case] path: &str,
+        #[case] short: bool,
+    ) {
+        let r = Ref::parse(input).unwrap();
+        assert_eq!((r.domain.as_deref(), r.path.as_str()), (domain, path));
+        assert_eq!(r.is_short(), short);
+        assert_eq!(r.to_string(), input, "String() gives the input back");
+    }
+
+    #[test]
+    fn the_listing_shows_every_image_with_tags_then_digest_names_sorted() {
+        let digest_name = format!("quay.io/a/b@{}", d("ea"));
+        let mut s = store(vec![
+            image(
+                "aa",
+                &[
+                    "quay.io/a/b:2",
+                    &digest_name,
+                    "localhost/z:1",
+                    "localhost/a:9",
+                ],
+            ),
+            image("bb", &[]),
+        ]);
+        s.containers = vec![container("c1", "bb", Running)];
+        let listing = listing(&s);
+        assert_eq!(listing.images.len(), 2, "dangling images are listed too");
+        assert_eq!(listing.images[0].id, d("aa"));
+        assert_eq!(
+            listing.images[0].names,
+            [
+                "localhost/a:9",
+                "localhost/z:1",
+                "quay.io/a/b:2",
+                digest_name.as_str()
+            ]
+        );
+        assert!(listing.images[1].names.is_empty());
+        assert_eq!(listing.containers, [(d("c1"), Running)]);
+    }
+
+    #[rstest]
+    #[case::plain("abc", "\"abc\"")]
+    #[case::quote("a\"b", "\"a\\\"b\"")]
+    fn go_quote_escapes_quotes(#[case] input: &str, #[case] quoted: &str) {
+        assert_eq!(go_quote(input), quoted);
+    }
+
+    #[test]
+    fn the_fixture_spells_names_fully() {
+        assert_eq!(name("localhost/app:1").full(), "localhost/app:1");
+    }
+}
