@@ -1,0 +1,400 @@
+//! The names a scenario uses: handles for images and containers, layer names, and the
+//! stored names (tags, digest references) of its images.
+//!
+//! Each is checked when it is parsed, so a bad one fails with the line and column of the
+//! YAML value that holds it.
+
+use serde::de::Error as _;
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! name_type {
+    ($(#[$doc:meta])* $ty:ident, $check:path, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $ty(String);
+
+        impl $ty {
+            /// Checks and wraps `s`.
+            pub fn new(s: impl Into<String>) -> Result<Self, String> {
+                let s = s.into();
+                if $check(&s) {
+                    Ok($ty(s))
+                } else {
+                    Err(format!(concat!("invalid ", $what, " {:?}")  , s))
+                }
+            }
+
+            /// The name as written.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                $ty::new(s)
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.0, f)
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $ty {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                $ty::new(s).map_err(D::Error::custom)
+            }
+        }
+    };
+}
+
+name_type!(
+    /// An image handle: `A`, `Base`, `App2`. Starts with an upper-case ASCII letter, then
+    /// letters and digits only, so that `<A.config:12>` parses without doubt.
+    ImageHandle,
+    is_image_handle,
+    "image handle (expected an upper-case letter, then letters and digits: `A`, `Base`)"
+);
+
+name_type!(
+    /// A container handle: `c1`, `web`. Starts with a lower-case ASCII letter, then
+    /// lower-case letters, digits and `-`.
+    ContainerHandle,
+    is_lower_name,
+    "container handle (expected a lower-case letter, then lower-case letters, digits and `-`: `c1`)"
+);
+
+name_type!(
+    /// A layer name: `base` (the layer every image starts from) or an extra layer `x`.
+    /// Same spelling rules as a container handle; the two share the `<name>` symbol space.
+    LayerName,
+    is_lower_name,
+    "layer name (expected a lower-case letter, then lower-case letters, digits and `-`: `x`)"
+);
+
+impl LayerName {
+    /// The layer every image starts from: it holds `/bin/pause`, the containers' process.
+    pub fn base() -> Self {
+        LayerName("base".to_owned())
+    }
+
+    /// Whether this is [`LayerName::base`].
+    pub fn is_base(&self) -> bool {
+        self.0 == "base"
+    }
+}
+
+fn is_image_handle(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_uppercase()) && chars.all(|c| c.is_ascii_alphanumeric())
+}
+
+fn is_lower_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// Where a stored name lives.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Domain {
+    /// `<reg>`: the local registry, whose `host:port` is only known at run time.
+    Registry,
+    /// A literal domain: `localhost`, `docker.io`, `quay.io`, `example.com:5000`.
+    Named(String),
+}
+
+/// A stored name of an image, fully qualified, as a scenario writes it.
+///
+/// A digest reference always names the image's own manifest and always lives in `<reg>`:
+/// that is the only way a live engine gets one (push, then pull by digest), so the type
+/// keeps no digest and no domain for it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StoredName {
+    /// `domain/path:tag`.
+    Tagged {
+        /// The registry domain.
+        domain: Domain,
+        /// The repository path below the domain: `app`, `library/busybox`.
+        path: String,
+        /// The tag.
+        tag: String,
+    },
+    /// `<reg>/path@sha256:<X.manifest>`, where `X` is the image that holds the name.
+    Digested {
+        /// The repository path below `<reg>`.
+        path: String,
+        /// The handle the scenario wrote in `<X.manifest>`. The loader checks that it is the
+        /// image's own handle.
+        of: ImageHandle,
+    },
+}
+
+impl StoredName {
+    /// The repository path below the domain.
+    pub fn path(&self) -> &str {
+        match self {
+            StoredName::Tagged { path, .. } | StoredName::Digested { path, .. } => path,
+        }
+    }
+
+    /// Whether this is a tag.
+    pub fn is_tag(&self) -> bool {
+        matches!(self, StoredName::Tagged { .. })
+    }
+
+    /// The real, fully qualified name, given the registry's `host:port` and the image's
+    /// manifest digest: `127.0.0.1:5000/app@sha256:…`, `localhost/app:1`.
+    pub fn expand(&self, registry: &str, manifest: &rmispec_model::Digest) -> String {
+        self.to_reference(registry, manifest).full()
+    }
+
+    /// The model's stored reference, given the registry's `host:port` and the image's
+    /// manifest digest.
+    pub fn to_reference(
+        &self,
+        registry: &str,
+        manifest: &rmispec_model::Digest,
+    ) -> rmispec_model::Reference {
+        use rmispec_model::{Reference, Repository};
+        match self {
+            StoredName::Tagged { domain, path, tag } => {
+                let domain = match domain {
+                    Domain::Registry => registry.to_owned(),
+                    Domain::Named(d) => d.clone(),
+                };
+                Reference::Tagged {
+                    repo: Repository::new(domain, path.clone()),
+                    tag: tag.clone(),
+                }
+            }
+            StoredName::Digested { path, .. } => Reference::Digested {
+                repo: Repository::new(registry, path.clone()),
+                digest: manifest.clone(),
+            },
+        }
+    }
+}
+
+impl fmt::Display for StoredName {
+    /// The symbolic spelling, as a scenario writes it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoredName::Tagged {
+                domain: Domain::Registry,
+                path,
+                tag,
+            } => write!(f, "<reg>/{path}:{tag}"),
+            StoredName::Tagged {
+                domain: Domain::Named(d),
+                path,
+                tag,
+            } => write!(f, "{d}/{path}:{tag}"),
+            StoredName::Digested { path, of } => write!(f, "<reg>/{path}@sha256:<{of}.manifest>"),
+        }
+    }
+}
+
+impl FromStr for StoredName {
+    type Err = String;
+
+    /// Parses a fully qualified stored name: `localhost/app:1`, `<reg>/app:1`,
+    /// `<reg>/app@sha256:<A.manifest>`. The grammar is distribution/reference's
+    /// (distribution/reference@v0.5.0:regexp.go), restricted to the normalized forms an
+    /// engine stores: a domain (`localhost`, or with a `.` or a `:port`), lower-case path
+    /// components, and a tag or a digest.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (domain, rest) = s.split_once('/').ok_or_else(|| not_qualified(s))?;
+        let domain = if domain == "<reg>" {
+            Domain::Registry
+        } else if is_domain(domain) {
+            Domain::Named(domain.to_owned())
+        } else {
+            return Err(not_qualified(s));
+        };
+        if let Some((path, digest)) = rest.split_once('@') {
+            check_path(s, path)?;
+            if domain != Domain::Registry {
+                return Err(format!(
+                    "digest reference {s:?} must live in the local registry: `<reg>/{path}@sha256:<X.manifest>`"
+                ));
+            }
+            let of = digest
+                .strip_prefix("sha256:<")
+                .and_then(|d| d.strip_suffix(".manifest>"))
+                .and_then(|h| ImageHandle::new(h).ok())
+                .ok_or_else(|| {
+                    format!("digest reference {s:?} must name an image's manifest: `<reg>/{path}@sha256:<X.manifest>`")
+                })?;
+            return Ok(StoredName::Digested {
+                path: path.to_owned(),
+                of,
+            });
+        }
+        let (path, tag) = rest.rsplit_once(':').ok_or_else(|| {
+            format!("stored name {s:?} has no tag: write it fully qualified, `{s}:latest` or `{s}@sha256:<X.manifest>`")
+        })?;
+        check_path(s, path)?;
+        if !is_tag(tag) {
+            return Err(format!(
+                "invalid tag {tag:?} in {s:?}: expected [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}"
+            ));
+        }
+        if domain == Domain::Named("docker.io".to_owned()) && !path.contains('/') {
+            return Err(format!("{s:?} is not normalized: Docker Hub official images live under `docker.io/library/`"));
+        }
+        Ok(StoredName::Tagged {
+            domain,
+            path: path.to_owned(),
+            tag: tag.to_owned(),
+        })
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StoredName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(D::Error::custom)
+    }
+}
+
+fn not_qualified(s: &str) -> String {
+    format!(
+        "stored name {s:?} is not fully qualified: expected `domain/path:tag` with a domain such as \
+         `localhost`, `docker.io` or `<reg>` (engines store normalized names)"
+    )
+}
+
+/// distribution/reference's domain: host components separated by `.`, optional `:port`;
+/// a domain is told from a path component by a `.`, a `:` or being `localhost`.
+fn is_domain(s: &str) -> bool {
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (s, None),
+    };
+    let looks_like_domain = s == "localhost" || s.contains('.') || port.is_some();
+    let host_ok = !host.is_empty()
+        && host.split('.').all(|c| {
+            !c.is_empty()
+                && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+                && !c.starts_with('-')
+                && !c.ends_with('-')
+        });
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
+    looks_like_domain && host_ok && port_ok
+}
+
+/// Path components `[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*` separated by `/`.
+fn check_path(full: &str, path: &str) -> Result<(), String> {
+    let component_ok = |c: &str| {
+        let b = c.as_bytes();
+        let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
+        if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+            return false;
+        }
+        let mut i = 0;
+        while i < b.len() {
+            if alnum(b[i]) {
+                i += 1;
+                continue;
+            }
+            // a separator run: `.`, `_`, `__`, or any number of `-`
+            let start = i;
+            while i < b.len() && !alnum(b[i]) {
+                i += 1;
+            }
+            let sep = &c[start..i];
+            if !(sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-')) {
+                return false;
+            }
+        }
+        true
+    };
+    if path.split('/').all(component_ok) {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid repository path {path:?} in {full:?}: expected lower-case components \
+             [a-z0-9]+ joined by `.`, `_`, `__` or `-`, separated by `/`"
+        ))
+    }
+}
+
+fn is_tag(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles() {
+        assert!(ImageHandle::new("A").is_ok());
+        assert!(ImageHandle::new("Base2").is_ok());
+        assert!(ImageHandle::new("a").is_err());
+        assert!(ImageHandle::new("A.b").is_err());
+        assert!(ContainerHandle::new("c1").is_ok());
+        assert!(ContainerHandle::new("C1").is_err());
+        assert!(LayerName::new("x-1").is_ok());
+        assert!(LayerName::new("").is_err());
+    }
+
+    #[test]
+    fn stored_names() {
+        let ok = [
+            "localhost/app:1",
+            "docker.io/library/busybox:latest",
+            "<reg>/app:1",
+            "example.com:5000/a/b-c:v1.0",
+        ];
+        for s in ok {
+            let n: StoredName = s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
+            assert_eq!(n.to_string(), s);
+        }
+        let d: StoredName = "<reg>/app@sha256:<A.manifest>".parse().unwrap();
+        assert_eq!(
+            d,
+            StoredName::Digested {
+                path: "app".into(),
+                of: ImageHandle::new("A").unwrap()
+            }
+        );
+        assert_eq!(d.to_string(), "<reg>/app@sha256:<A.manifest>");
+        let bad = [
+            "app:1",                             // no domain
+            "localhost/app",                     // no tag
+            "cbe/app:1",                         // `cbe` is not a domain
+            "localhost/App:1",                   // upper case path
+            "docker.io/busybox:latest",          // not normalized
+            "localhost/app@sha256:<A.manifest>", // digest outside <reg>
+            "<reg>/app@sha256:<A.config>",       // not a manifest
+            "localhost/app:-x",                  // bad tag
+        ];
+        for s in bad {
+            assert!(s.parse::<StoredName>().is_err(), "{s} parsed");
+        }
+    }
+}
