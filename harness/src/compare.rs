@@ -5,8 +5,111 @@
 //! against the model and the snapshot. Everything compared is a [`Normalized`] value, so real
 //! IDs never matter here; this module only decides and explains.
 
-use crate::observation::Normalized;
+use crate::observation::{Normalized, NormalizedError, NormalizedStore};
+use crate::scenario::ExpectedOutcome;
+use crate::symbols::Symbols;
+use rmispec_model::{ConflictReason, ContainerState, ErrorKind};
 use std::fmt;
+
+/// A scenario's expectation for one profile, in the form it is compared in: every string
+/// canonicalized with the backend's own symbol table (expanded, then symbolized again), so
+/// `<A.manifest>` and `<A>` mean the same on docker-containerd.
+///
+/// Fails if a field is missing (the loader reports incomplete expectations, so this is a
+/// harness error) or a symbol is not in the table.
+pub fn expected(e: &ExpectedOutcome, symbols: &Symbols) -> anyhow::Result<Normalized> {
+    let missing = e.missing();
+    anyhow::ensure!(
+        missing.is_empty(),
+        "the expectation has no {}",
+        missing.join(", no ")
+    );
+    let canon = |s: &str| {
+        symbols
+            .canonicalize(s)
+            .map_err(|err| anyhow::anyhow!("in {s:?}: {err}"))
+    };
+    let records = e
+        .records
+        .iter()
+        .flatten()
+        .map(|r| canon(r))
+        .collect::<anyhow::Result<_>>()?;
+    let errors = e
+        .errors
+        .iter()
+        .flatten()
+        .map(|err| {
+            let (kind, reason, forceable) = kind_fields(err.kind);
+            Ok(NormalizedError {
+                kind: kind.to_owned(),
+                reason: reason.map(str::to_owned),
+                forceable,
+                message: canon(&err.message)?,
+                status: err.status.to_string(),
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let after = e
+        .after
+        .as_ref()
+        .map(|a| -> anyhow::Result<NormalizedStore> {
+            let images = a
+                .images
+                .iter()
+                .map(|(handle, names)| {
+                    Ok((
+                        canon(handle)?,
+                        names
+                            .iter()
+                            .map(|n| canon(n))
+                            .collect::<anyhow::Result<Vec<_>>>()?,
+                    ))
+                })
+                .collect::<anyhow::Result<_>>()?;
+            let containers = a
+                .containers
+                .iter()
+                .map(|(handle, state)| (handle.to_string(), state_name(state.0).to_owned()))
+                .collect();
+            Ok(NormalizedStore { images, containers })
+        });
+    Ok(Normalized {
+        records,
+        errors,
+        status: e.status.map(|s| s.to_string()).unwrap_or_default(),
+        after: after.transpose()?.unwrap_or_default(),
+    })
+}
+
+/// The scenario format's spelling of an error kind: `kind`, and for conflicts `reason` and
+/// `forceable`.
+fn kind_fields(kind: ErrorKind) -> (&'static str, Option<&'static str>, Option<bool>) {
+    match kind {
+        ErrorKind::NotFound => ("not-found", None, None),
+        ErrorKind::Ambiguous => ("ambiguous", None, None),
+        ErrorKind::InvalidReference => ("invalid-reference", None, None),
+        ErrorKind::InvalidArgument => ("invalid-argument", None, None),
+        ErrorKind::Other => ("other", None, None),
+        ErrorKind::Conflict { reason, forceable } => {
+            let reason = match reason {
+                ConflictReason::RunningContainer => "running-container",
+                ConflictReason::StoppedContainer => "stopped-container",
+                ConflictReason::ContainerInUse => "container-in-use",
+                ConflictReason::MultipleReferences => "multiple-references",
+                ConflictReason::DependentChildren => "dependent-children",
+            };
+            ("conflict", Some(reason), Some(forceable))
+        }
+    }
+}
+
+fn state_name(state: ContainerState) -> &'static str {
+    match state {
+        ContainerState::Running => "running",
+        ContainerState::Stopped => "stopped",
+    }
+}
 
 /// What an outcome was checked against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -380,6 +483,84 @@ mod tests {
                 containers: [("c1".to_owned(), "running".to_owned())].into(),
             },
         }
+    }
+
+    fn table(profile: rmispec_model::Profile) -> Symbols {
+        let d = |c: char| rmispec_model::Digest::parse(&c.to_string().repeat(64)).expect("hex");
+        let mut s = Symbols::new(profile, "127.0.0.1:5000");
+        s.add_image(
+            crate::scenario::ImageHandle::new("A").expect("handle"),
+            d('a'),
+            d('b'),
+        );
+        s
+    }
+
+    const EXPECTATION: &str = r#"
+records: ["Untagged: <reg>/app@sha256:<A.manifest>", "Deleted: sha256:<A.manifest>"]
+errors:
+  - kind: conflict
+    reason: stopped-container
+    forceable: true
+    message: "unable to delete <A.config:12>"
+    status: http 409
+status: http 200
+after:
+  images:
+    "<?1>": [localhost/app:1]
+  containers:
+    c1: stopped
+source: moby/moby@v26.1.5:daemon/containerd/image_delete.go#L1-L2
+"#;
+
+    #[test]
+    fn expectations_are_canonicalized_with_the_backends_table() {
+        let e: ExpectedOutcome = serde_norway::from_str(EXPECTATION).expect("valid expectation");
+        let dk = expected(&e, &table(rmispec_model::Profile::DockerContainerd)).expect("complete");
+        assert_eq!(
+            dk.records,
+            ["Untagged: <reg>/app@sha256:<A>", "Deleted: sha256:<A>"]
+        );
+        assert_eq!(dk.errors[0].message, "unable to delete <A.config:12>");
+        assert_eq!(
+            (
+                dk.errors[0].kind.as_str(),
+                dk.errors[0].reason.as_deref(),
+                dk.errors[0].forceable
+            ),
+            ("conflict", Some("stopped-container"), Some(true))
+        );
+        assert_eq!(dk.errors[0].status, "http 409");
+        assert_eq!(dk.status, "http 200");
+        assert_eq!(dk.after.images.get("<?1>").map(Vec::len), Some(1));
+        assert_eq!(
+            dk.after.containers.get("c1").map(String::as_str),
+            Some("stopped")
+        );
+
+        let dc = expected(&e, &table(rmispec_model::Profile::DockerClassic)).expect("complete");
+        assert_eq!(
+            dc.records,
+            [
+                "Untagged: <reg>/app@sha256:<A.manifest>",
+                "Deleted: sha256:<A.manifest>"
+            ]
+        );
+        assert_eq!(dc.errors[0].message, "unable to delete <A:12>");
+    }
+
+    #[test]
+    fn incomplete_or_unknown_expectations_are_errors() {
+        let e: ExpectedOutcome =
+            serde_norway::from_str("records: []\nstatus: http 200\n").expect("valid");
+        let err =
+            expected(&e, &table(rmispec_model::Profile::DockerClassic)).expect_err("no after");
+        assert!(err.to_string().contains("after"), "{err}");
+        let e: ExpectedOutcome = serde_norway::from_str(
+            "records: [\"Deleted: <B>\"]\nstatus: http 200\nafter: {images: {}}\n",
+        )
+        .expect("valid");
+        assert!(expected(&e, &table(rmispec_model::Profile::DockerClassic)).is_err());
     }
 
     #[test]
