@@ -526,3 +526,552 @@ fn lookup_in_digests_and_repo_tags(
     }
     Err(not_known(name))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::podman::fixture::{child, container, d, image, left, lines, store};
+    use super::*;
+    use crate::outcome::Status;
+    use crate::store::ContainerState::{Running, Stopped};
+    use crate::Record;
+    use rstest::rstest;
+
+    const P43: Profile = Profile::Podman43;
+    const P54: Profile = Profile::Podman54;
+
+    /// `<aa>`'s full ID, spelled out for the tables.
+    const AA: &str = "aa00000000000000000000000000000000000000000000000000000000000000";
+    /// The same with `sha256:`.
+    const SHA_AA: &str = "sha256:aa00000000000000000000000000000000000000000000000000000000000000";
+
+    #[test]
+    fn the_spelled_out_ids_are_the_fixtures() {
+        assert_eq!((AA.to_owned(), SHA_AA.to_owned()), (hex("aa"), dg("aa")));
+    }
+
+    fn dg(prefix: &str) -> String {
+        d(prefix).to_string()
+    }
+
+    fn hex(prefix: &str) -> String {
+        d(prefix).hex().to_owned()
+    }
+
+    /// `names…` with `force`, `ignore`, `noprune`, `all` as flags in `flags`.
+    fn request(names: &[&str], flags: &str) -> Request {
+        Request {
+            names: names.iter().map(|n| (*n).to_owned()).collect(),
+            force: flags.contains("force"),
+            prune: !flags.contains("noprune"),
+            ignore: flags.contains("ignore"),
+            all: flags.contains("all"),
+        }
+    }
+
+    /// The outcome in short: records, `status message` per error, status code, images left.
+    fn run(profile: Profile, s: &Store, r: Request) -> (Vec<String>, Vec<String>, u8, String) {
+        let outcome = remove(profile, s, &r);
+        let errors = outcome
+            .errors
+            .iter()
+            .map(|f| format!("{} {}", f.status, f.message))
+            .collect();
+        let Status::Exit(code) = outcome.status else {
+            panic!("libpod reports exit codes, got {}", outcome.status)
+        };
+        (lines(&outcome.records), errors, code, left(&outcome.after))
+    }
+
+    // ----- Resolution -------------------------------------------------------------------
+
+    /// A `localhost/app:1`; B `docker.io/library/app:1`; C `quay.io/libpod/cirros:latest`;
+    /// D `127.0.0.1:5000/dig:1` (manifest `edd44…`); E `127.0.0.1:5000/pin@<E.manifest>` and
+    /// `…/pin:2`; T `localhost/cafe:latest` (ID `0123…`); U ID `cafe…`; V dangling, ID `ab…`.
+    fn resolution_store() -> Storage {
+        let pin = format!("127.0.0.1:5000/pin@{}", dg("eee55"));
+        Storage(store(vec![
+            image("aa11", &["localhost/app:1"]),
+            image("bb22", &["docker.io/library/app:1"]),
+            image("cc33", &["quay.io/libpod/cirros:latest"]),
+            image("dd44", &["127.0.0.1:5000/dig:1"]),
+            image("ee55", &[&pin, "127.0.0.1:5000/pin:2"]),
+            image("0123", &["localhost/cafe:latest"]),
+            image("cafe", &["localhost/other:1"]),
+            image("ab00", &[]),
+        ]))
+    }
+
+    type Found = Result<(&'static str, String), String>;
+
+    fn found(id: &'static str, name: impl Into<String>) -> Found {
+        Ok((id, name.into()))
+    }
+
+    fn unknown(name: impl std::fmt::Display) -> Found {
+        Err(format!("exit 1 {name}: image not known"))
+    }
+
+    #[rstest]
+    #[case::localhost_first("app:1", found("aa11", "localhost/app:1"))]
+    #[case::docker_io_familiar("docker.io/app:1", found("bb22", "docker.io/library/app:1"))]
+    #[case::library_path_is_a_short_name("library/app:1", found("bb22", "docker.io/library/app:1"))]
+    #[case::no_tag_means_latest("app", unknown("app"))]
+    #[case::repository_suffix("cirros", found("cc33", "quay.io/libpod/cirros:latest"))]
+    #[case::repository_path_suffix("libpod/cirros", found("cc33", "quay.io/libpod/cirros:latest"))]
+    #[case::suffix_needs_a_slash("irros", unknown("irros"))]
+    #[case::suffix_needs_the_tag("cirros:1", unknown("cirros:1"))]
+    #[case::qualified_names_get_no_suffix_match(
+        "example.com/cirros",
+        unknown("example.com/cirros")
+    )]
+    #[case::id_prefix("aa1", found("aa11", "aa1"))]
+    #[case::one_character_prefix("d", found("dd44", "d"))]
+    #[case::ambiguous_prefix_is_unknown("a", unknown("a"))]
+    #[case::tag_beats_id_prefix("cafe", found("0123", "localhost/cafe:latest"))]
+    #[case::prefix_without_such_tag("caf", found("cafe", "caf"))]
+    #[case::full_id(&hex("aa11"), found("aa11", hex("aa11")))]
+    #[case::sha256_full_id(&dg("aa11"), found("aa11", dg("aa11")))]
+    #[case::unknown_full_id(&hex("ff"), unknown(hex("ff")))]
+    #[case::unknown_sha256_id(&dg("ff"), unknown(dg("ff")))]
+    #[case::sha256_needs_64_hex("sha256:aa11", Err("exit 125 sha256:aa11: invalid format: no 64-byte hexadecimal value".into()))]
+    #[case::stored_digest_name(&format!("127.0.0.1:5000/pin@{}", dg("eee55")), found("ee55", format!("127.0.0.1:5000/pin@{}", dg("eee55"))))]
+    #[case::tag_dropped_before_digest(&format!("127.0.0.1:5000/pin:9@{}", dg("eee55")), found("ee55", format!("127.0.0.1:5000/pin@{}", dg("eee55"))))]
+    #[case::digest_of_a_tagged_image(&format!("127.0.0.1:5000/dig@{}", dg("edd44")), found("dd44", format!("127.0.0.1:5000/dig@{}", dg("edd44"))))]
+    fn names_resolve_alike_in_4_3_and_5_4(
+        #[case] input: &str,
+        #[case] expected: Found,
+        #[values(P43, P54)] profile: Profile,
+    ) {
+        assert_eq!(resolve(profile, input), expected);
+    }
+
+    fn resolve(profile: Profile, input: &str) -> Found {
+        let ids = [
+            "aa11", "bb22", "cc33", "dd44", "ee55", "0123", "cafe", "ab00",
+        ];
+        lookup(Version::of(profile), &resolution_store(), input)
+            .map(|(id, name)| {
+                let id = ids.into_iter().find(|p| d(p) == id).unwrap();
+                (id, name)
+            })
+            .map_err(|f| format!("{} {}", f.status, f.message))
+    }
+
+    #[rstest]
+    #[case::uppercase(
+        "Foo",
+        Err("exit 125 repository name must be lowercase".into()),
+        Err("exit 125 parsing reference \"Foo\": repository name must be lowercase".into())
+    )]
+    #[case::empty(
+        "",
+        Err("exit 125 repository name must have at least one component".into()),
+        Err("exit 125 parsing reference \"\": repository name must have at least one component".into())
+    )]
+    #[case::digest_of_another_repository(
+        &format!("127.0.0.1:5000/other@{}", dg("edd44")),
+        found("dd44", format!("127.0.0.1:5000/other@{}", dg("edd44"))),
+        unknown(format!("127.0.0.1:5000/other@{}", dg("edd44")))
+    )]
+    #[case::short_digested_name(
+        &format!("dig@{}", dg("edd44")),
+        found("dd44", format!("dig@{}", dg("edd44"))),
+        found("dd44", format!("127.0.0.1:5000/dig@{}", dg("edd44")))
+    )]
+    #[case::short_digested_name_of_another_repository(
+        &format!("nodig@{}", dg("edd44")),
+        found("dd44", format!("nodig@{}", dg("edd44"))),
+        unknown(format!("nodig@{}", dg("edd44")))
+    )]
+    fn where_4_3_and_5_4_resolve_differently(
+        #[case] input: &str,
+        #[case] v4_3: Found,
+        #[case] v5_4: Found,
+    ) {
+        assert_eq!((resolve(P43, input), resolve(P54, input)), (v4_3, v5_4));
+    }
+
+    // ----- Names, IDs, force ------------------------------------------------------------
+
+    /// M `aa…` named `localhost/app:a` then `:b` (stored `[b a]`); S `bb…` `localhost/solo:1`.
+    fn multi() -> Store {
+        store(vec![
+            image("aa", &["localhost/app:a", "localhost/app:b"]),
+            image("bb", &["localhost/solo:1"]),
+        ])
+    }
+
+    const UNCHANGED: &str = "aa00:localhost/app:a,localhost/app:b bb00:localhost/solo:1";
+
+    #[rstest]
+    #[case::one_of_two_names_is_untagged(&["localhost/app:a"], "", &["Untagged: localhost/app:a"], "aa00:localhost/app:b bb00:localhost/solo:1")]
+    #[case::short_name_untags_the_stored_name(&["app:b"], "", &["Untagged: localhost/app:b"], "aa00:localhost/app:a bb00:localhost/solo:1")]
+    #[case::force_still_only_untags(&["localhost/app:a"], "force", &["Untagged: localhost/app:a"], "aa00:localhost/app:b bb00:localhost/solo:1")]
+    #[case::both_names_remove_the_image(&["app:a", "app:b"], "", &["Untagged: localhost/app:a", "Untagged: localhost/app:b", "Deleted: aa00"], "bb00:localhost/solo:1")]
+    #[case::only_name_removes_the_image(&["solo:1"], "", &["Untagged: localhost/solo:1", "Deleted: bb00"], "aa00:localhost/app:a,localhost/app:b")]
+    #[case::id_of_a_one_name_image(&["bb"], "", &["Untagged: localhost/solo:1", "Deleted: bb00"], "aa00:localhost/app:a,localhost/app:b")]
+    #[case::force_by_id_untags_every_name_newest_first(&["aa"], "force", &["Untagged: localhost/app:b", "Untagged: localhost/app:a", "Deleted: aa00"], "bb00:localhost/solo:1")]
+    #[case::force_by_digest(&[SHA_AA], "force", &["Untagged: localhost/app:b", "Untagged: localhost/app:a", "Deleted: aa00"], "bb00:localhost/solo:1")]
+    #[case::same_image_twice_is_one_removal(&["localhost/solo:1", "solo:1", "bb"], "", &["Untagged: localhost/solo:1", "Deleted: bb00"], "aa00:localhost/app:a,localhost/app:b")]
+    #[case::every_untagged_before_every_deleted(&["solo:1", "aa"], "force", &["Untagged: localhost/solo:1", "Untagged: localhost/app:b", "Untagged: localhost/app:a", "Deleted: bb00", "Deleted: aa00"], "")]
+    fn a_name_untags_and_the_last_name_removes(
+        #[case] names: &[&str],
+        #[case] flags: &str,
+        #[case] records: &[&str],
+        #[case] after: &str,
+        #[values(P43, P54)] profile: Profile,
+    ) {
+        let (got, errors, code, left) = run(profile, &multi(), request(names, flags));
+        assert_eq!(
+            (got, errors, code),
+            (records.iter().map(|r| r.to_string()).collect(), vec![], 0)
+        );
+        assert_eq!(left, after);
+    }
+
+    #[rstest]
+    #[case::by_id(&["aa"], "ID")]
+    #[case::by_full_id(&[AA], "ID")]
+    #[case::by_sha256_digest(&[SHA_AA], "digest")]
+    fn an_id_or_digest_of_a_multi_name_image_needs_force(
+        #[case] names: &[&str],
+        #[case] how: &str,
+        #[values(P43, P54)] profile: Profile,
+    ) {
+        let (records, errors, code, after) = run(profile, &multi(), request(names, ""));
+        let message = format!(
+            "exit 125 unable to delete image \"{}\" by {how} with more than one tag ([localhost/app:b localhost/app:a]): please force removal",
+            hex("aa")
+        );
+        assert_eq!((records, errors, code), (vec![], vec![message], 125));
+        assert_eq!(after, UNCHANGED);
+    }
+
+    #[rstest]
+    fn the_id_error_does_not_stop_the_other_names(#[values(P43, P54)] profile: Profile) {
+        // Both names find M; the ID is tried first and fails, the name still untags.
+        let (records, errors, code, after) =
+            run(profile, &multi(), request(&["aa", "localhost/app:a"], ""));
+        assert_eq!(records, ["Untagged: localhost/app:a"]);
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].starts_with("exit 125 unable to delete image"));
+        assert_eq!(code, 125);
+        assert_eq!(after, "aa00:localhost/app:b bb00:localhost/solo:1");
+    }
+
+    #[rstest]
+    #[case::not_found(&["nope"], "", vec!["exit 1 nope: image not known"], 1)]
+    #[case::force_does_not_hide_it_on_the_endpoint(&["nope"], "force", vec!["exit 1 nope: image not known"], 1)]
+    #[case::ignore_skips_it(&["nope"], "ignore", vec![], 0)]
+    #[case::ignore_keeps_other_errors(&["nope", "sha256:ab"], "ignore", vec!["exit 125 sha256:ab: invalid format: no 64-byte hexadecimal value"], 125)]
+    #[case::not_found_and_other_is_125(&["nope", "sha256:ab"], "", vec!["exit 1 nope: image not known", "exit 125 sha256:ab: invalid format: no 64-byte hexadecimal value"], 125)]
+    fn unknown_names_are_reported_unless_ignored(
+        #[case] names: &[&str],
+        #[case] flags: &str,
+        #[case] errors: Vec<&str>,
+        #[case] code: u8,
+        #[values(P43, P54)] profile: Profile,
+    ) {
+        let mut all = names.to_vec();
+        all.push("solo:1");
+        let (records, got, status, after) = run(profile, &multi(), request(&all, flags));
+        assert_eq!(
+            records,
+            ["Untagged: localhost/solo:1", "Deleted: bb00"],
+            "the other names are still removed"
+        );
+        assert_eq!(
+            (got, status),
+            (errors.iter().map(|e| e.to_string()).collect(), code)
+        );
+        assert_eq!(after, "aa00:localhost/app:a,localhost/app:b");
+    }
+
+    #[test]
+    fn deleted_ids_are_bare_hex_and_names_fully_qualified() {
+        let outcome = remove(P43, &multi(), &request(&["solo:1"], ""));
+        assert_eq!(
+            outcome.records,
+            [
+                Record::Untagged("localhost/solo:1".into()),
+                Record::Deleted(hex("bb"))
+            ]
+        );
+    }
+
+    // ----- Containers -------------------------------------------------------------------
+
+    /// I `aa…` `localhost/app:1`, with a stopped c1 and a running c2; J `bb…` with two names
+    /// and a stopped c3.
+    fn in_use() -> Store {
+        let mut s = store(vec![
+            image("aa", &["localhost/app:1"]),
+            image("bb", &["localhost/two:1", "localhost/two:2"]),
+        ]);
+        s.containers = vec![
+            container("c1", "aa", Stopped),
+            container("c2", "aa", Running),
+            container("c3", "bb", Stopped),
+        ];
+        s
+    }
+
+    fn in_use_error(container: &str) -> String {
+        format!(
+            "exit 2 image used by {}: image is in use by a container: consider listing external containers and force-removing image",
+            hex(container)
+        )
+    }
+
+    #[rstest]
+    #[case::by_its_only_name(&["app:1"])]
+    #[case::by_id(&["aa"])]
+    fn a_container_blocks_removal_naming_the_last_one(
+        #[case] names: &[&str],
+        #[values(P43, P54)] profile: Profile,
+    ) {
+        let before = in_use();
+        let outcome = remove(profile, &before, &request(names, ""));
+        assert_eq!(outcome.records, []);
+        assert_eq!(
+            outcome
+                .errors
+                .iter()
+                .map(|f| format!("{} {}", f.status, f.message))
+                .collect::<Vec<_>>(),
+            [in_use_error("c2")]
+        );
+        assert_eq!(
+            outcome.errors[0].kind,
+            ErrorKind::Conflict {
+                reason: ConflictReason::ContainerInUse,
+                forceable: true
+            }
+        );
+        assert_eq!(outcome.status, Status::Exit(2));
+        assert_eq!(outcome.after, before);
+    }
+
+    #[rstest]
+    #[case::by_name(&["app:1"], &["Untagged: localhost/app:1", "Deleted: aa00"], 1)]
+    #[case::by_id_of_a_multi_name_image(&["bb"], &["Untagged: localhost/two:2", "Untagged: localhost/two:1", "Deleted: bb00"], 2)]
+    fn force_removes_the_containers_first(
+        #[case] names: &[&str],
+        #[case] records: &[&str],
+        #[case] containers_left: usize,
+        #[values(P43, P54)] profile: Profile,
+    ) {
+        let outcome = remove(profile, &in_use(), &request(names, "force"));
+        assert_eq!(lines(&outcome.records), records);
+        assert_eq!((outcome.errors.len(), outcome.status), (0, Status::Exit(0)));
+        assert_eq!(outcome.after.containers.len(), containers_left);
+    }
+
+    #[rstest]
+    fn untagging_one_of_several_names_ignores_containers(
+        #[values("", "force")] flags: &str,
+        #[values(P43, P54)] profile: Profile,
+    ) {
+        let outcome = remove(profile, &in_use(), &request(&["two:1"], flags));
+        assert_eq!(lines(&outcome.records), ["Untagged: localhost/two:1"]);
+        assert_eq!(outcome.after.containers.len(), 3);
+    }
+
+    #[rstest]
+    fn in_use_outranks_not_found(#[values(P43, P54)] profile: Profile) {
+        let (_, errors, code, _) = run(profile, &in_use(), request(&["nope", "app:1"], ""));
+        assert_eq!(
+            errors,
+            [
+                "exit 1 nope: image not known".to_owned(),
+                in_use_error("c2")
+            ]
+        );
+        assert_eq!(code, 2);
+    }
+
+    // ----- Parents and children ---------------------------------------------------------
+
+    #[rstest]
+    #[case::parent_by_name(&["par:1"], "", &["Untagged: localhost/par:1"], "bb00:localhost/child:1")]
+    #[case::parent_by_id(&["aa"], "", &["Untagged: localhost/par:1"], "bb00:localhost/child:1")]
+    #[case::child_keeps_a_named_parent(&["child:1"], "", &["Untagged: localhost/child:1", "Deleted: bb00"], "aa00:localhost/par:1")]
+    fn an_image_with_children_loses_its_record_but_is_reported_untagged(
+        #[case] names: &[&str],
+        #[case] flags: &str,
+        #[case] records: &[&str],
+        #[case] after: &str,
+        #[values(P43, P54)] profile: Profile,
+    ) {
+        let s = store(vec![
+            image("aa", &["localhost/par:1"]),
+            child("bb", "aa", &["localhost/child:1"]),
+        ]);
+        let (got, errors, code, left) = run(profile, &s, request(names, flags));
+        assert_eq!(
+            (got, errors, code, left),
+            (
+                records.iter().map(|r| r.to_string()).collect(),
+                vec![],
+                0,
+                after.to_owned()
+            )
+        );
+    }
+
+    /// G ← P ← C: G and P dangling, C `localhost/child:1`; `users` containers on P.
+    fn chain(users: &[(&str, crate::store::ContainerState)]) -> Store {
+        let mut s = store(vec![
+            image("aa", &[]),
+            child("bb", "aa", &[]),
+            child("cc", "bb", &["localhost/child:1"]),
+        ]);
+        s.containers = users
+            .iter()
+            .map(|(id, state)| container(id, "bb", *state))
+            .collect();
+        s
+    }
+
+    #[rstest]
+    #[case::dangling_parents_are_pruned(&[], "", &["Untagged: localhost/child:1", "Deleted: cc00", "Deleted: bb00", "Deleted: aa00"], vec![], 0, "")]
+    #[case::noprune_keeps_them(&[], "noprune", &["Untagged: localhost/child:1", "Deleted: cc00"], vec![], 0, "aa00: bb00:")]
+    #[case::a_container_on_a_parent_is_an_error(&[("c1", Stopped)], "", &["Untagged: localhost/child:1", "Deleted: cc00"], vec![in_use_error("c1")], 2, "aa00: bb00:")]
+    #[case::force_reaches_the_parents_containers(&[("c1", Running)], "force", &["Untagged: localhost/child:1", "Deleted: cc00", "Deleted: bb00", "Deleted: aa00"], vec![], 0, "")]
+    fn parents_left_dangling_are_removed_with_the_same_force(
+        #[case] users: &[(&str, crate::store::ContainerState)],
+        #[case] flags: &str,
+        #[case] records: &[&str],
+        #[case] errors: Vec<String>,
+        #[case] code: u8,
+        #[case] after: &str,
+        #[values(P43, P54)] profile: Profile,
+    ) {
+        let (got, got_errors, got_code, left) =
+            run(profile, &chain(users), request(&["child:1"], flags));
+        assert_eq!(got, records);
+        assert_eq!((got_errors, got_code, left.as_str()), (errors, code, after));
+    }
+
+    // ----- --all and the arguments ------------------------------------------------------
+
+    #[rstest]
+    #[case::every_image_whole(multi(), &["Untagged: localhost/app:b", "Untagged: localhost/app:a", "Untagged: localhost/solo:1", "Deleted: aa00", "Deleted: bb00"])]
+    #[case::a_parent_first_is_only_untagged(
+        store(vec![image("aa", &["localhost/par:1"]), child("bb", "aa", &["localhost/child:1"])]),
+        &["Untagged: localhost/par:1", "Untagged: localhost/child:1", "Deleted: bb00"]
+    )]
+    fn all_removes_every_image_in_store_order(
+        #[case] s: Store,
+        #[case] records: &[&str],
+        #[values(P43, P54)] profile: Profile,
+    ) {
+        let (got, errors, code, after) = run(profile, &s, request(&[], "all"));
+        assert_eq!(
+            (got, errors, code, after),
+            (
+                records.iter().map(|r| r.to_string()).collect(),
+                vec![],
+                0,
+                String::new()
+            )
+        );
+    }
+
+    #[rstest]
+    fn all_stops_at_containers_without_force(#[values(P43, P54)] profile: Profile) {
+        let (records, errors, code, after) = run(profile, &in_use(), request(&[], "all"));
+        assert_eq!(records, [] as [String; 0]);
+        assert_eq!(errors, [in_use_error("c2"), in_use_error("c3")]);
+        assert_eq!(code, 2);
+        assert_eq!(
+            after,
+            "aa00:localhost/app:1 bb00:localhost/two:1,localhost/two:2"
+        );
+    }
+
+    #[rstest]
+    #[case::nothing_named(&[], "", "image name or ID must be specified")]
+    #[case::nothing_named_with_force(&[], "force", "image name or ID must be specified")]
+    #[case::names_and_all(&["solo:1"], "all", "when using the --all switch, you may not pass any images names or IDs")]
+    fn the_arguments_are_checked_first(
+        #[case] names: &[&str],
+        #[case] flags: &str,
+        #[case] message: &str,
+        #[values(P43, P54)] profile: Profile,
+    ) {
+        let before = multi();
+        let outcome = remove(profile, &before, &request(names, flags));
+        assert_eq!(
+            outcome.errors,
+            [Failure {
+                kind: ErrorKind::InvalidArgument,
+                message: message.into(),
+                status: Status::Exit(125)
+            }]
+        );
+        assert_eq!(
+            (outcome.status, outcome.records.len()),
+            (Status::Exit(125), 0)
+        );
+        assert_eq!(outcome.after, before, "never \"remove everything\"");
+    }
+
+    // ----- Digest names -----------------------------------------------------------------
+
+    /// E: `127.0.0.1:5000/pin@<E.manifest>` and `…/pin:2`; F: `127.0.0.1:5000/dig:1` and
+    /// `:2` (manifest `eff…`, no digest name); G: `127.0.0.1:5000/one:1` (manifest `e77…`).
+    fn digests() -> Store {
+        let pin = format!("127.0.0.1:5000/pin@{}", dg("eee"));
+        store(vec![
+            image("ee", &[&pin, "127.0.0.1:5000/pin:2"]),
+            image("ff", &["127.0.0.1:5000/dig:1", "127.0.0.1:5000/dig:2"]),
+            image("77", &["127.0.0.1:5000/one:1"]),
+        ])
+    }
+
+    #[rstest]
+    #[case::a_stored_digest_name_is_untagged(
+        &format!("127.0.0.1:5000/pin@{}", dg("eee")),
+        vec![format!("Untagged: 127.0.0.1:5000/pin@{}", dg("eee"))], vec![], 0
+    )]
+    #[case::a_digest_that_is_no_name_cannot_be_untagged(
+        &format!("127.0.0.1:5000/dig@{}", dg("eff")),
+        vec![], vec![format!("exit 125 127.0.0.1:5000/dig@{}: tag not known", dg("eff"))], 125
+    )]
+    #[case::the_digest_of_a_one_name_image_removes_it(
+        &format!("127.0.0.1:5000/one@{}", dg("e77")),
+        vec!["Untagged: 127.0.0.1:5000/one:1".to_owned(), "Deleted: 7700".to_owned()], vec![], 0
+    )]
+    fn digest_references_untag_only_stored_digest_names(
+        #[case] name: &str,
+        #[case] records: Vec<String>,
+        #[case] errors: Vec<String>,
+        #[case] code: u8,
+        #[values(P43, P54)] profile: Profile,
+    ) {
+        let (got, got_errors, got_code, _) = run(profile, &digests(), request(&[name], ""));
+        assert_eq!((got, got_errors, got_code), (records, errors, code));
+    }
+
+    #[test]
+    fn only_4_3_removes_by_a_digest_of_another_repository() {
+        let name = format!("127.0.0.1:5000/elsewhere@{}", dg("e77"));
+        let (r43, _, c43, _) = run(P43, &digests(), request(&[&name], ""));
+        let (r54, e54, c54, _) = run(P54, &digests(), request(&[&name], ""));
+        assert_eq!(
+            (r43, c43),
+            (
+                vec![
+                    "Untagged: 127.0.0.1:5000/one:1".to_owned(),
+                    "Deleted: 7700".to_owned()
+                ],
+                0
+            )
+        );
+        assert_eq!(
+            (r54, e54, c54),
+            (vec![], vec![format!("exit 1 {name}: image not known")], 1)
+        );
+    }
+}
