@@ -12,6 +12,7 @@
 //! `--i-know-this-deletes-images`).
 
 pub mod api;
+pub mod build;
 pub mod cli;
 pub mod config;
 pub mod naming;
@@ -21,6 +22,9 @@ pub mod service;
 use crate::live::options::LiveOptions;
 use crate::live::registry::Registry;
 use crate::live::sandbox::StateDir;
+use crate::observation::Observation;
+use crate::scenario::{Domain, Scenario, StoredName};
+use crate::symbols::Symbols;
 use anyhow::{bail, Context};
 use api::{Libpod, RemoveFlags, RemoveTarget};
 use config::{Flavor, Layout};
@@ -334,6 +338,79 @@ impl PodmanBackend {
         ))
     }
 
+    /// Runs `scenario` from an empty store: builds its `given` store from `source`, performs
+    /// its request, lists what is left. `symbols` is the synthesized images' table (with the
+    /// registry's `host:port` if the scenario uses `<reg>`: see [`Self::needs_registry`]);
+    /// the engine's own IDs (committed children, containers) are added to it.
+    pub fn run_with(
+        &mut self,
+        scenario: &Scenario,
+        source: &dyn build::ImageSource,
+        mut symbols: Symbols,
+    ) -> anyhow::Result<Observation> {
+        self.reset()?;
+        self.dirty = true;
+        let t0 = Instant::now();
+        if Self::needs_registry(scenario) {
+            self.registry()?;
+        }
+        build::build(
+            self.flavor,
+            self.api(),
+            &scenario.given,
+            source,
+            self.registry.as_ref(),
+            &mut symbols,
+        )
+        .with_context(|| {
+            format!(
+                "building the store of {} on {}",
+                scenario.name,
+                self.flavor.profile()
+            )
+        })?;
+        let t1 = Instant::now();
+        let request = scenario.request(&mut symbols)?;
+        let (records, errors, status) = self.remove(&request)?;
+        let after = self.listing()?;
+        self.timings.build += t1 - t0;
+        self.timings.observe += t1.elapsed();
+        self.timings.scenarios += 1;
+        Ok(Observation {
+            records,
+            errors,
+            status,
+            after,
+            symbols,
+        })
+    }
+
+    /// Whether `scenario` mentions the local registry (a `<reg>` name in its store or its
+    /// request), so that it must run before the symbol table is made.
+    pub fn needs_registry(scenario: &Scenario) -> bool {
+        let in_store = scenario
+            .given
+            .images
+            .values()
+            .flat_map(|i| &i.tags)
+            .any(|n| {
+                matches!(
+                    n,
+                    StoredName::Digested { .. }
+                        | StoredName::Tagged {
+                            domain: Domain::Registry,
+                            ..
+                        }
+                )
+            });
+        in_store || scenario.when.rmi.iter().any(|n| n.contains("<reg>"))
+    }
+
+    /// The registry's `host:port` if it runs, for the symbol table.
+    pub fn registry_host(&self) -> Option<String> {
+        self.registry.as_ref().map(Registry::host)
+    }
+
     /// Every image and container, as the API lists them.
     pub fn listing(&self) -> anyhow::Result<Listing> {
         observe::listing(&self.api().images()?, &self.api().containers()?)
@@ -349,12 +426,9 @@ impl crate::backend::Backend for PodmanBackend {
         format!("live podman {}", self.server_version)
     }
 
-    fn run(
-        &mut self,
-        _scenario: &crate::scenario::Scenario,
-    ) -> anyhow::Result<crate::observation::Observation> {
+    fn run(&mut self, _scenario: &Scenario) -> anyhow::Result<Observation> {
         bail!(
-            "building a scenario's store on {} is not written yet",
+            "building a scenario's store on {} needs the image synthesizer, not written yet",
             self.flavor.profile()
         )
     }

@@ -1,0 +1,213 @@
+//! Building a scenario's `given` store in a Podman, through the libpod API.
+//!
+//! - **Images without a parent** come from the synthesized archive (`POST /libpod/images/load`;
+//!   `POST /libpod/images/pull` refuses every transport but `docker://`, so `docker-archive:`
+//!   is not an option: `podman@v4.3.1:pkg/api/handlers/libpod/images_pull.go#L49-L53`). Their
+//!   names are given in the order [`super::naming`] works out, so the stored names list comes
+//!   out as the scenario writes it; tags with `POST /libpod/images/{id}/tag`, digest names
+//!   by pushing the image to the local registry and pulling `<reg>/repo@sha256:<manifest>`.
+//! - **Children** (`parent: P`) are commits of a container created from P
+//!   (`POST /libpod/commit`): Podman records the container's empty diff as one more layer and
+//!   one more history entry, which is what makes P the child's parent in libimage's layer
+//!   tree (`containers/common@v0.50.1:libimage/layer_tree.go`, `areParentAndChild` in
+//!   `libimage/oci.go#L63-L95`). The child's ID depends on the commit's time, so the symbol
+//!   table learns it from the engine. Its extra layers are not reproduced (a commit of an
+//!   unchanged container adds an empty layer); Podman reports no layer IDs, so nothing
+//!   observable depends on them.
+//! - **Dangling images** (no names, no parent) are loaded under a temporary tag, removed once
+//!   their children and containers exist.
+//! - **Containers** are created from the image's ID (`POST /libpod/containers/create`), and
+//!   started if running. Their process is the synthesized image's, whose `StopSignal` is
+//!   SIGKILL, so a forced removal does not wait out a 10 s stop timeout.
+//!
+//! After building, the stored names of every image are checked against the scenario (raw
+//! order included): a build that does not reproduce the `given` store fails loudly.
+
+use super::api::Libpod;
+use super::config::{Flavor, CGROUP_PARENT};
+use super::naming::{self, Op};
+use crate::live::registry::Registry;
+use crate::scenario::{Given, ImageHandle, StoredName};
+use crate::symbols::Symbols;
+use anyhow::{bail, Context};
+use rmispec_model::{ContainerState, Digest};
+use std::collections::HashMap;
+
+/// What the builder needs from the synthesized images.
+pub trait ImageSource {
+    /// An image's config and manifest digests.
+    fn digests(&self, image: &ImageHandle) -> anyhow::Result<(Digest, Digest)>;
+    /// A `docker save`-style archive holding `images`, each named by the one tag given.
+    fn archive(&self, images: &[(&ImageHandle, String)]) -> anyhow::Result<Vec<u8>>;
+    /// Pushes an image's blobs and manifest to `repo` in the registry; returns the manifest
+    /// digest.
+    fn push(&self, registry: &Registry, image: &ImageHandle, repo: &str) -> anyhow::Result<Digest>;
+}
+
+/// The temporary tag a dangling image is loaded under.
+fn temporary_tag(image: &ImageHandle) -> String {
+    format!(
+        "localhost/rmispec-dangling/{}:build",
+        image.as_str().to_ascii_lowercase()
+    )
+}
+
+/// Builds `given` through `api`. `registry` is needed only when a name is a digest
+/// reference. Adds the IDs only the engine knows (committed children, containers) to
+/// `symbols`.
+pub fn build(
+    flavor: Flavor,
+    api: &Libpod,
+    given: &Given,
+    source: &dyn ImageSource,
+    registry: Option<&Registry>,
+    symbols: &mut Symbols,
+) -> anyhow::Result<()> {
+    let reg_host = registry.map(Registry::host).unwrap_or_default();
+    // The engine's ID of each image built so far.
+    let mut ids: HashMap<&ImageHandle, String> = HashMap::new();
+    let mut dangling: Vec<(String, String)> = Vec::new();
+
+    for (handle, spec) in &given.images {
+        if spec.tags.iter().any(|n| !n.is_tag()) && spec.parent.is_some() {
+            bail!("{handle}: a digest reference on a committed child is not supported on Podman");
+        }
+        let manifest = match &spec.parent {
+            None => source.digests(handle)?.1,
+            // A committed image's manifest only exists once it is pushed; its names are tags.
+            Some(_) => Digest::parse(&"0".repeat(64)).expect("valid"),
+        };
+        let names: Vec<String> = spec
+            .tags
+            .iter()
+            .map(|n| n.expand(&reg_host, &manifest))
+            .collect();
+        let is_tag: Vec<bool> = spec.tags.iter().map(StoredName::is_tag).collect();
+
+        let id = match &spec.parent {
+            Some(parent) => {
+                let parent_id = ids
+                    .get(parent)
+                    .with_context(|| format!("{handle}: parent {parent} not built"))?;
+                if spec.id.is_some() {
+                    bail!("{handle}: an ID prefix on a committed child cannot be honoured (its ID depends on the commit time)");
+                }
+                let id = commit_child(api, parent_id, handle)?;
+                // Tags only: 3.0/4.3 append them, 5.4 puts each first.
+                let order: Vec<usize> = if flavor == Flavor::Podman54 {
+                    (0..names.len()).rev().collect()
+                } else {
+                    (0..names.len()).collect()
+                };
+                for i in order {
+                    api.tag(&id, &names[i])?;
+                }
+                let config = Digest::parse(&id).with_context(|| format!("committed ID {id:?}"))?;
+                symbols.add_image(handle.clone(), config.clone(), config);
+                id
+            }
+            None => {
+                let (config, _) = source.digests(handle)?;
+                let id = config.hex().to_owned();
+                let ops = naming::plan(flavor, &is_tag);
+                if ops.is_empty() {
+                    let tag = temporary_tag(handle);
+                    api.load(source.archive(&[(handle, tag.clone())])?)?;
+                    dangling.push((id.clone(), tag));
+                }
+                for op in ops {
+                    match op {
+                        Op::Load(i) => {
+                            api.load(source.archive(&[(handle, names[i].clone())])?)?;
+                        }
+                        Op::Pull(i) => {
+                            let registry =
+                                registry.context("a digest reference needs the local registry")?;
+                            let repo = spec.tags[i].path();
+                            let pushed = source.push(registry, handle, repo)?;
+                            if pushed != manifest {
+                                bail!("{handle}: the registry stored manifest {pushed}, not {manifest}");
+                            }
+                            let got = api.pull(&names[i])?;
+                            if got != id {
+                                bail!("{handle}: pulling {} gave image {got}, not {id}", names[i]);
+                            }
+                        }
+                        Op::Tag(i) => api.tag(&id, &names[i])?,
+                    }
+                }
+                id
+            }
+        };
+        ids.insert(handle, id);
+    }
+
+    for (handle, spec) in &given.containers {
+        let image = ids
+            .get(&spec.image)
+            .with_context(|| format!("container {handle}: image {} not built", spec.image))?;
+        let id = api.create_container(image, handle.as_str(), CGROUP_PARENT)?;
+        if spec.state == ContainerState::Running {
+            api.start_container(&id)?;
+        }
+        symbols.add_container(
+            handle.clone(),
+            Digest::parse(&id).with_context(|| format!("container ID {id:?}"))?,
+        );
+    }
+
+    for (id, tag) in &dangling {
+        api.untag(id, tag)?;
+    }
+
+    check(api, given, &ids, &reg_host, source)
+}
+
+/// A child: a container from the parent, committed without a name, the container removed.
+fn commit_child(api: &Libpod, parent_id: &str, handle: &ImageHandle) -> anyhow::Result<String> {
+    let helper = format!("rmispec-commit-{}", handle.as_str().to_ascii_lowercase());
+    let container = api.create_container(parent_id, &helper, CGROUP_PARENT)?;
+    let id = api.commit(&container);
+    api.remove_container(&container)?;
+    let id = id?;
+    Ok(id.trim_start_matches("sha256:").to_owned())
+}
+
+/// Every image exists with exactly the scenario's names, in the scenario's order.
+fn check(
+    api: &Libpod,
+    given: &Given,
+    ids: &HashMap<&ImageHandle, String>,
+    reg_host: &str,
+    source: &dyn ImageSource,
+) -> anyhow::Result<()> {
+    let listed = api.images()?;
+    for (handle, spec) in &given.images {
+        let id = &ids[handle];
+        let manifest = match spec.parent {
+            None => source.digests(handle)?.1,
+            Some(_) => Digest::parse(&"0".repeat(64)).expect("valid"),
+        };
+        let want: Vec<String> = spec
+            .tags
+            .iter()
+            .map(|n| n.expand(reg_host, &manifest))
+            .collect();
+        let Some(image) = listed.iter().find(|i| &i.id == id) else {
+            bail!("built {handle} ({id}), but the engine does not list it");
+        };
+        let got = image.names.clone().unwrap_or_default();
+        if got != want {
+            bail!("built {handle} with names {got:?}, wanted {want:?} (in this order)");
+        }
+    }
+    if listed.len() != given.images.len() {
+        let extra: Vec<_> = listed
+            .iter()
+            .filter(|i| !ids.values().any(|id| id == &i.id))
+            .map(|i| &i.id)
+            .collect();
+        bail!("the store holds images the scenario does not: {extra:?}");
+    }
+    Ok(())
+}
