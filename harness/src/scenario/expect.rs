@@ -1,6 +1,6 @@
 //! What a scenario expects, per engine and profile, and the small parsers its fields need.
 
-use super::names::ContainerHandle;
+use super::names::{parse_str, ContainerHandle};
 use indexmap::IndexMap;
 use rmispec_model::{ConflictReason, ContainerState, Engine, ErrorKind, Profile, Status};
 use serde::de::{Error as _, MapAccess, SeqAccess, Visitor};
@@ -55,12 +55,13 @@ fn target_ids() -> String {
 
 impl<'de> Deserialize<'de> for Target {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Target::from_id(&s).ok_or_else(|| {
-            D::Error::custom(format!(
-                "unknown engine or profile id `{s}`, expected one of: {}",
-                target_ids()
-            ))
+        parse_str(d, "an engine or profile id", |s| {
+            Target::from_id(s).ok_or_else(|| {
+                format!(
+                    "unknown engine or profile id `{s}`, expected one of: {}",
+                    target_ids()
+                )
+            })
         })
     }
 }
@@ -133,15 +134,16 @@ enum ExpectKey {
 
 impl<'de> Deserialize<'de> for ExpectKey {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        if s == "default" {
-            return Ok(ExpectKey::Default);
-        }
-        Target::from_id(&s).map(ExpectKey::Target).ok_or_else(|| {
-            D::Error::custom(format!(
-                "unknown engine or profile id `{s}`, expected `default` or one of: {}",
-                target_ids()
-            ))
+        parse_str(d, "`default`, an engine id or a profile id", |s| {
+            if s == "default" {
+                return Ok(ExpectKey::Default);
+            }
+            Target::from_id(s).map(ExpectKey::Target).ok_or_else(|| {
+                format!(
+                    "unknown engine or profile id `{s}`, expected `default` or one of: {}",
+                    target_ids()
+                )
+            })
         })
     }
 }
@@ -358,12 +360,12 @@ impl Source {
 
 impl<'de> Deserialize<'de> for Source {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Source::new(String::deserialize(d)?).map_err(D::Error::custom)
+        parse_str(d, "an upstream citation", |s| Source::new(s))
     }
 }
 
 pub(super) fn de_status<'de, D: Deserializer<'de>>(d: D) -> Result<Status, D::Error> {
-    String::deserialize(d)?.parse().map_err(D::Error::custom)
+    parse_str(d, "a status", str::parse)
 }
 
 fn de_status_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Status>, D::Error> {
@@ -371,13 +373,13 @@ fn de_status_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Status>, D::E
 }
 
 pub(super) fn de_state<'de, D: Deserializer<'de>>(d: D) -> Result<ContainerState, D::Error> {
-    match String::deserialize(d)?.as_str() {
+    parse_str(d, "`running` or `stopped`", |s| match s {
         "running" => Ok(ContainerState::Running),
         "stopped" => Ok(ContainerState::Stopped),
-        other => Err(D::Error::custom(format!(
+        other => Err(format!(
             "invalid state `{other}`, expected `running` or `stopped`"
-        ))),
-    }
+        )),
+    })
 }
 
 fn de_records<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
@@ -398,14 +400,15 @@ fn de_records<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D:
 pub const MAX_ID_PREFIX: usize = 5;
 
 pub(super) fn de_id_prefix<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let s = String::deserialize(d)?;
-    if (1..=MAX_ID_PREFIX).contains(&s.len()) && rmispec_model::digest::is_hex(&s) {
-        Ok(Some(s))
-    } else {
-        Err(D::Error::custom(format!(
-            "invalid id prefix {s:?}: expected 1 to {MAX_ID_PREFIX} lower-case hex characters (quote it: id: \"7f\")"
-        )))
-    }
+    parse_str(d, "a hex prefix", |s| {
+        if (1..=MAX_ID_PREFIX).contains(&s.len()) && rmispec_model::digest::is_hex(s) {
+            Ok(Some(s.to_owned()))
+        } else {
+            Err(format!(
+                "invalid id prefix {s:?}: expected 1 to {MAX_ID_PREFIX} lower-case hex characters (quote it: id: \"7f\")"
+            ))
+        }
+    })
 }
 
 pub(super) fn de_one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {

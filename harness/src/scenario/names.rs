@@ -4,7 +4,6 @@
 //! Each is checked when it is parsed, so a bad one fails with the line and column of the
 //! YAML value that holds it.
 
-use serde::de::Error as _;
 use std::fmt;
 use std::str::FromStr;
 
@@ -59,8 +58,7 @@ macro_rules! name_type {
 
         impl<'de> serde::Deserialize<'de> for $ty {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                $ty::new(s).map_err(D::Error::custom)
+                parse_str(d, $what, |s| $ty::new(s))
             }
         }
     };
@@ -271,8 +269,33 @@ impl FromStr for StoredName {
 
 impl<'de> serde::Deserialize<'de> for StoredName {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(D::Error::custom)
+        parse_str(d, "a fully qualified name", str::parse)
     }
+}
+
+/// Deserializes a string through `parse`. The error is raised inside the visitor, while the
+/// YAML deserializer still knows where the scalar is, so it carries the scalar's line,
+/// column and key path (an error raised after `String::deserialize` returns would only get
+/// the enclosing map's).
+pub(super) fn parse_str<'de, D, T>(
+    d: D,
+    expecting: &'static str,
+    parse: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct V<F>(&'static str, F);
+    impl<'de, T, F: FnOnce(&str) -> Result<T, String>> serde::de::Visitor<'de> for V<F> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+            (self.1)(v).map_err(E::custom)
+        }
+    }
+    d.deserialize_str(V(expecting, parse))
 }
 
 fn not_qualified(s: &str) -> String {
