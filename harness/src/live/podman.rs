@@ -294,7 +294,13 @@ impl PodmanBackend {
         if let Some(mut s) = service.take() {
             s.stop()?;
         }
-        crate::live::sandbox::clean_dir(dir.path())?;
+        // Only the store's directories: the registry runs from the same state directory.
+        for d in Layout::store_dirs() {
+            let p = dir.join(d);
+            if p.is_dir() {
+                crate::live::sandbox::clean_dir(&p)?;
+            }
+        }
         dir.wipe_only(Layout::store_dirs())?;
         *service = Some(Service::start(self.flavor, dir, registry.as_deref())?);
         Ok(())
