@@ -370,15 +370,17 @@ fn remove_image(
     if (several && !by_id) || has_children {
         let name = match match_repo_tag(input, &names) {
             Ok(name) => name,
-            Err(RepoTagError::NotFound) if has_children => return Err(conflict(
-                v,
-                ConflictReason::DependentChildren,
-                false,
-                format!(
+            Err(RepoTagError::NotFound) if has_children => {
+                return Err(conflict(
+                    v,
+                    ConflictReason::DependentChildren,
+                    false,
+                    format!(
                     "unable to delete \"{}\" (cannot be forced) - image has dependent child images",
                     id.hex()
                 ),
-            )),
+                ))
+            }
             Err(e) => return Err(other(e.to_string())),
         };
         storage.remove_name(id, &name);
@@ -769,5 +771,524 @@ fn find_in_repotags(v: Version, storage: &Storage, input: &Ref) -> Result<Digest
                 ),
             ))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::podman::fixture::{child, container, d, image, left, lines, store};
+    use super::*;
+    use crate::store::ContainerState::{self, Running, Stopped};
+    use rstest::rstest;
+
+    const P3: Profile = Profile::Libpod301;
+    const P1: Profile = Profile::Libpod19;
+
+    fn dg(prefix: &str) -> String {
+        d(prefix).to_string()
+    }
+
+    fn hex(prefix: &str) -> String {
+        d(prefix).hex().to_owned()
+    }
+
+    /// `<aa>` spelled out for the tables (checked against the fixture below).
+    const AA: &str = "aa00000000000000000000000000000000000000000000000000000000000000";
+    const SHA_AA: &str = "sha256:aa00000000000000000000000000000000000000000000000000000000000000";
+
+    #[test]
+    fn the_spelled_out_ids_are_the_fixtures() {
+        assert_eq!((AA.to_owned(), SHA_AA.to_owned()), (hex("aa"), dg("aa")));
+    }
+
+    fn request(names: &[&str], flags: &str) -> Request {
+        Request {
+            names: names.iter().map(|n| (*n).to_owned()).collect(),
+            force: flags.contains("force"),
+            prune: !flags.contains("noprune"),
+            ignore: flags.contains("ignore"),
+            all: flags.contains("all"),
+        }
+    }
+
+    /// Records, `status message` per error, exit code, images left.
+    fn run(profile: Profile, s: &Store, r: Request) -> (Vec<String>, Vec<String>, u8, String) {
+        let outcome = remove(profile, s, &r);
+        let errors = outcome
+            .errors
+            .iter()
+            .map(|f| format!("{} {}", f.status, f.message))
+            .collect();
+        let Status::Exit(code) = outcome.status else {
+            panic!("exit codes expected, got {}", outcome.status)
+        };
+        (lines(&outcome.records), errors, code, left(&outcome.after))
+    }
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    // ----- Resolution -------------------------------------------------------------------
+
+    /// A `localhost/app:1`; B `docker.io/library/app:1`; C `quay.io/libpod/cirros:latest`;
+    /// D `127.0.0.1:5000/dig:1` (manifest `edd44…`); E `127.0.0.1:5000/pin@<E.manifest>` and
+    /// `…/pin:2`; T `localhost/cafe:latest` (ID `0123…`); U ID `cafe…`; W
+    /// `docker.io/library/fe:latest` (ID `0fe0…`); Y ID `fe99…`; V dangling `ab…`.
+    fn resolution_store() -> Storage {
+        let pin = format!("127.0.0.1:5000/pin@{}", dg("eee55"));
+        Storage(store(vec![
+            image("aa11", &["localhost/app:1"]),
+            image("bb22", &["docker.io/library/app:1"]),
+            image("cc33", &["quay.io/libpod/cirros:latest"]),
+            image("dd44", &["127.0.0.1:5000/dig:1"]),
+            image("ee55", &[&pin, "127.0.0.1:5000/pin:2"]),
+            image("0123", &["localhost/cafe:latest"]),
+            image("cafe", &["localhost/other:1"]),
+            image("0fe0", &["docker.io/library/fe:latest"]),
+            image("fe99", &[]),
+            image("ab00", &[]),
+        ]))
+    }
+
+    type Found = Result<(&'static str, String), String>;
+
+    fn found(id: &'static str, input: impl Into<String>) -> Found {
+        Ok((id, input.into()))
+    }
+
+    fn no_match(path: &str) -> Found {
+        Err(format!(
+            "exit 1 unable to find a name and tag match for {path} in repotags: no such image"
+        ))
+    }
+
+    fn resolve(profile: Profile, input: &str) -> Found {
+        let ids = [
+            "aa11", "bb22", "cc33", "dd44", "ee55", "0123", "cafe", "0fe0", "fe99", "ab00",
+        ];
+        let v = match profile {
+            Profile::Libpod19 => Version::V1_9,
+            _ => Version::V3_0,
+        };
+        get_local_image(v, &resolution_store(), input)
+            .map(|(name, id)| (ids.into_iter().find(|p| d(p) == id).unwrap(), name))
+            .map_err(|f| format!("{} {}", f.status, f.message))
+    }
+
+    #[rstest]
+    #[case::qualified_name("docker.io/app:1", found("bb22", "docker.io/app:1"))]
+    #[case::library_path_goes_to_docker_io("library/app:1", found("bb22", "library/app:1"))]
+    #[case::no_tag_means_latest("app", no_match("app"))]
+    #[case::repository_suffix("cirros", found("cc33", "cirros"))]
+    #[case::id_prefix("aa1", found("aa11", "aa1"))]
+    #[case::one_character_prefix("d", found("dd44", "d"))]
+    #[case::ambiguous_prefix_is_no_match("a", no_match("a"))]
+    #[case::id_prefix_beats_a_short_tag("cafe", found("cafe", "cafe"))]
+    #[case::full_id(&hex("aa11"), found("aa11", hex("aa11")))]
+    #[case::sha256_short_id_keeps_its_prefix("sha256:aa11", found("aa11", "sha256:aa11"))]
+    #[case::unknown_sha256_id(&dg("ff"), no_match("sha256"))]
+    #[case::unknown_full_id(&hex("ff"), no_match(&hex("ff")))]
+    #[case::qualified_unknown("example.com/app:1", Err("exit 1 unable to find 'example.com/app:1' in local storage: no such image".into()))]
+    #[case::uppercase("Foo", Err("exit 125 repository name must be lowercase".into()))]
+    #[case::blank("", Err("exit 125 input name is blank".into()))]
+    #[case::digest_of_the_repository(&format!("127.0.0.1:5000/dig@{}", dg("edd44")), found("dd44", format!("127.0.0.1:5000/dig@{}", dg("edd44"))))]
+    #[case::digest_of_another_repository(&format!("127.0.0.1:5000/other@{}", dg("edd44")), Err(format!("exit 1 unable to find '127.0.0.1:5000/other@{}' in local storage: no such image", dg("edd44"))))]
+    #[case::any_digest_matches_a_digest_name_by_repository(&format!("pin@{}", dg("ff")), found("ee55", format!("pin@{}", dg("ff"))))]
+    fn names_resolve_alike_in_3_0_and_1_9(
+        #[case] input: &str,
+        #[case] expected: Found,
+        #[values(P3, P1)] profile: Profile,
+    ) {
+        assert_eq!(resolve(profile, input), expected);
+    }
+
+    #[rstest]
+    #[case::localhost_or_docker_io(
+        "app:1",
+        found("aa11", "localhost/app:1"),
+        found("bb22", "app:1")
+    )]
+    #[case::short_prefix_or_docker_io_tag("fe", found("fe99", "fe"), found("0fe0", "fe"))]
+    #[case::prefix_of_three("fe9", found("fe99", "fe9"), found("fe99", "fe9"))]
+    #[case::suffix_with_or_without_slash("irros", no_match("irros"), found("cc33", "irros"))]
+    fn where_3_0_and_1_9_resolve_differently(
+        #[case] input: &str,
+        #[case] v3_0: Found,
+        #[case] v1_9: Found,
+    ) {
+        assert_eq!((resolve(P3, input), resolve(P1, input)), (v3_0, v1_9));
+    }
+
+    #[rstest]
+    #[case::v3_0(P3, "exit 125 found multiple read/write images quay.io/a/x:latest,localhost/b/x:latest: found multiple name and tag matches")]
+    #[case::v1_9(
+        P1,
+        "exit 1 found multiple name and tag matches for x in repotags: no such image"
+    )]
+    fn several_suffix_matches(#[case] profile: Profile, #[case] message: &str) {
+        let s = store(vec![
+            image("aa", &["quay.io/a/x:latest"]),
+            image("bb", &["localhost/b/x:latest"]),
+        ]);
+        let (_, errors, _, _) = run(profile, &s, request(&["x"], ""));
+        assert_eq!(errors, [message]);
+    }
+
+    // ----- Names, IDs, force ------------------------------------------------------------
+
+    /// M `aa…` named `localhost/app:a` then `:b` (stored `[b a]`); S `bb…` `localhost/solo:1`.
+    fn multi() -> Store {
+        store(vec![
+            image("aa", &["localhost/app:a", "localhost/app:b"]),
+            image("bb", &["localhost/solo:1"]),
+        ])
+    }
+
+    const UNCHANGED: &str = "aa00:localhost/app:a,localhost/app:b bb00:localhost/solo:1";
+
+    #[rstest]
+    #[case::one_of_two_names(&["localhost/app:a"], "", &["Untagged: localhost/app:a"], "aa00:localhost/app:b bb00:localhost/solo:1")]
+    #[case::short_name_matches_the_repo_tag(&["app:a"], "", &["Untagged: localhost/app:a"], "aa00:localhost/app:b bb00:localhost/solo:1")]
+    #[case::force_still_only_untags(&["app:b"], "force", &["Untagged: localhost/app:b"], "aa00:localhost/app:a bb00:localhost/solo:1")]
+    #[case::only_name(&["solo:1"], "", &["Untagged: localhost/solo:1", "Deleted: bb00"], "aa00:localhost/app:a,localhost/app:b")]
+    #[case::force_by_id(&["aa"], "force", &["Untagged: localhost/app:b", "Untagged: localhost/app:a", "Deleted: aa00"], "bb00:localhost/solo:1")]
+    #[case::full_id_with_force(&[AA], "force", &["Untagged: localhost/app:b", "Untagged: localhost/app:a", "Deleted: aa00"], "bb00:localhost/solo:1")]
+    fn a_name_untags_and_the_last_name_removes(
+        #[case] names: &[&str],
+        #[case] flags: &str,
+        #[case] records: &[&str],
+        #[case] after: &str,
+        #[values(P3, P1)] profile: Profile,
+    ) {
+        let (got, errors, code, left) = run(profile, &multi(), request(names, flags));
+        assert_eq!((got, errors, code), (strings(records), vec![], 0));
+        assert_eq!(left, after);
+    }
+
+    #[rstest]
+    #[case::v3_0(P3, ": image is being used")]
+    #[case::v1_9(P1, "")]
+    fn an_id_of_a_multi_name_image_needs_force(#[case] profile: Profile, #[case] suffix: &str) {
+        let (records, errors, code, after) = run(profile, &multi(), request(&["aa"], ""));
+        let message = format!(
+            "exit 2 unable to delete {AA} (must force) - image is referred to in multiple tags{suffix}"
+        );
+        assert_eq!((records, errors, code), (vec![], vec![message], 2));
+        assert_eq!(after, UNCHANGED);
+    }
+
+    /// A `sha256:` input is no "ID" to `InputIsID`, so an image with several names is matched
+    /// as a name, which fails.
+    #[rstest]
+    #[case::v3_0(P3, "", 125)]
+    #[case::v3_0_force(P3, "force", 125)]
+    #[case::v1_9(P1, "", 2)]
+    fn a_sha256_id_of_a_multi_name_image_matches_no_name(
+        #[case] profile: Profile,
+        #[case] flags: &str,
+        #[case] code: u8,
+    ) {
+        let (records, errors, got, after) = run(profile, &multi(), request(&[SHA_AA], flags));
+        assert_eq!(records, [] as [String; 0]);
+        assert_eq!(
+            errors,
+            ["exit 125 unable to match user input to any specific repotag"]
+        );
+        assert_eq!((got, after.as_str()), (code, UNCHANGED));
+    }
+
+    #[rstest]
+    fn names_are_removed_one_by_one(#[values(P3, P1)] profile: Profile) {
+        // The same image twice: the second lookup finds nothing.
+        let (records, errors, code, _) = run(profile, &multi(), request(&["solo:1", "solo:1"], ""));
+        assert_eq!(records, ["Untagged: localhost/solo:1", "Deleted: bb00"]);
+        assert_eq!(
+            (errors, code),
+            (vec!["exit 1 unable to find a name and tag match for solo in repotags: no such image".to_owned()], 1)
+        );
+    }
+
+    #[rstest]
+    #[case::v3_0_lists_untagged_then_deleted(P3, &["Untagged: localhost/solo:1", "Untagged: localhost/app:b", "Untagged: localhost/app:a", "Deleted: bb00", "Deleted: aa00"])]
+    #[case::v1_9_prints_per_image(P1, &["Untagged: localhost/solo:1", "Deleted: bb00", "Untagged: localhost/app:b", "Untagged: localhost/app:a", "Deleted: aa00"])]
+    fn record_order(#[case] profile: Profile, #[case] records: &[&str]) {
+        let (got, _, _, _) = run(profile, &multi(), request(&["solo:1", "aa"], "force"));
+        assert_eq!(got, records);
+    }
+
+    #[rstest]
+    #[case::not_found(&["nope"], 1, 1)]
+    #[case::bad_name(&["Foo"], 125, 125)]
+    #[case::not_found_then_bad_name(&["nope", "Foo"], 125, 125)]
+    #[case::bad_name_then_not_found(&["Foo", "nope"], 125, 125)]
+    #[case::two_not_found(&["nope", "nada"], 1, 1)]
+    #[case::conflict_then_not_found(&["aa", "nope"], 2, 2)]
+    #[case::not_found_then_conflict(&["nope", "aa"], 2, 2)]
+    #[case::match_error(&[SHA_AA], 125, 2)]
+    #[case::ok(&["solo:1"], 0, 0)]
+    fn exit_codes(
+        #[case] names: &[&str],
+        #[case] v3_0: u8,
+        #[case] v1_9: u8,
+        #[values("", "force", "ignore")] flags: &str,
+    ) {
+        // Neither version has `--ignore`; force hides no not-found error in either.
+        let (_, _, c3, _) = run(P3, &multi(), request(names, flags));
+        let (_, _, c1, _) = run(P1, &multi(), request(names, flags));
+        if flags == "force" && names.contains(&"aa") {
+            return; // force by ID removes M instead of failing
+        }
+        assert_eq!((c3, c1), (v3_0, v1_9));
+    }
+
+    // ----- Containers -------------------------------------------------------------------
+
+    /// I `aa…` `localhost/app:1` with a stopped c1 and a running c2; J `bb…` with two names
+    /// and a stopped c3.
+    fn in_use() -> Store {
+        let mut s = store(vec![
+            image("aa", &["localhost/app:1"]),
+            image("bb", &["localhost/two:1", "localhost/two:2"]),
+        ]);
+        s.containers = vec![
+            container("c1", "aa", Stopped),
+            container("c2", "aa", Running),
+            container("c3", "bb", Stopped),
+        ];
+        s
+    }
+
+    #[rstest]
+    #[case::v3_0(P3, ": image is being used")]
+    #[case::v1_9(P1, "")]
+    fn containers_block_an_image_with_one_name(#[case] profile: Profile, #[case] suffix: &str) {
+        let before = in_use();
+        let outcome = remove(profile, &before, &request(&["app:1"], ""));
+        assert_eq!(
+            outcome.errors,
+            [Failure {
+                kind: ErrorKind::Conflict {
+                    reason: ConflictReason::ContainerInUse,
+                    forceable: true
+                },
+                message: format!(
+                    "could not remove image {} as it is being used by 2 containers{suffix}",
+                    hex("aa")
+                ),
+                status: Status::Exit(2),
+            }]
+        );
+        assert_eq!((outcome.status, outcome.after), (Status::Exit(2), before));
+    }
+
+    #[rstest]
+    #[case::by_name(&["app:1"], &["Untagged: localhost/app:1", "Deleted: aa00"], "c3", "c3")]
+    #[case::multi_name_image_by_id(&["bb"], &["Untagged: localhost/two:2", "Untagged: localhost/two:1", "Deleted: bb00"], "c1 c2", "c1 c2 c3")]
+    fn force_removes_containers(
+        #[case] names: &[&str],
+        #[case] records: &[&str],
+        #[case] v3_0_left: &str,
+        #[case] v1_9_left: &str,
+    ) {
+        let containers = |o: &Outcome| {
+            o.after
+                .containers
+                .iter()
+                .map(|c| c.id.short(2).to_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let o3 = remove(P3, &in_use(), &request(names, "force"));
+        let o1 = remove(P1, &in_use(), &request(names, "force"));
+        assert_eq!(
+            (lines(&o3.records), lines(&o1.records)),
+            (strings(records), strings(records))
+        );
+        // 1.9.3 does not look at containers of an image with several names; their storage
+        // goes with the image, their libpod records stay.
+        assert_eq!(
+            (containers(&o3), containers(&o1)),
+            (v3_0_left.to_owned(), v1_9_left.to_owned())
+        );
+    }
+
+    #[rstest]
+    fn one_of_several_names_is_untagged_despite_containers(
+        #[values(P3, P1)] profile: Profile,
+        #[values("", "force")] flags: &str,
+    ) {
+        let outcome = remove(profile, &in_use(), &request(&["two:1"], flags));
+        assert_eq!(lines(&outcome.records), ["Untagged: localhost/two:1"]);
+        assert_eq!(outcome.after.containers.len(), 3);
+    }
+
+    // ----- Parents and children ---------------------------------------------------------
+
+    fn family(parent_tag: &str) -> Store {
+        store(vec![
+            image("aa", &[parent_tag]),
+            child("bb", "aa", &["localhost/child:1"]),
+        ])
+    }
+
+    #[rstest]
+    #[case::by_its_only_name_untags_it(P3, "par:1", "localhost/par:1")]
+    #[case::by_its_only_name_untags_it_1_9(P1, "par:1", "localhost/par:1")]
+    fn a_parent_named_by_name_is_untagged_and_kept(
+        #[case] profile: Profile,
+        #[case] name: &str,
+        #[case] untagged: &str,
+        #[values("", "force")] flags: &str,
+    ) {
+        let (records, errors, code, after) =
+            run(profile, &family("localhost/par:1"), request(&[name], flags));
+        assert_eq!(
+            (records, errors, code),
+            (vec![format!("Untagged: {untagged}")], vec![], 0)
+        );
+        assert_eq!(after, "aa00: bb00:localhost/child:1");
+    }
+
+    #[rstest]
+    #[case::v3_0(P3, ": image is being used")]
+    #[case::v1_9(P1, "")]
+    fn a_parent_by_id_cannot_be_removed(
+        #[case] profile: Profile,
+        #[case] suffix: &str,
+        #[values("", "force")] flags: &str,
+    ) {
+        let before = family("localhost/par:1");
+        let outcome = remove(profile, &before, &request(&["aa"], flags));
+        assert_eq!(
+            outcome.errors,
+            [Failure {
+                kind: ErrorKind::Conflict {
+                    reason: ConflictReason::DependentChildren,
+                    forceable: false
+                },
+                message: format!(
+                    "unable to delete \"{}\" (cannot be forced) - image has dependent child images{suffix}",
+                    hex("aa")
+                ),
+                status: Status::Exit(2),
+            }]
+        );
+        assert_eq!(outcome.after, before);
+    }
+
+    #[rstest]
+    fn a_parent_tagged_latest_by_id_loses_the_tag(#[values(P3, P1)] profile: Profile) {
+        // `MatchRepoTag` scores the default tag `latest` of the typed ID.
+        let (records, errors, _, after) = run(
+            profile,
+            &family("localhost/par:latest"),
+            request(&["aa"], ""),
+        );
+        assert_eq!(
+            (records, errors),
+            (strings(&["Untagged: localhost/par:latest"]), vec![])
+        );
+        assert_eq!(after, "aa00: bb00:localhost/child:1");
+    }
+
+    /// G ← P ← C: G and P dangling, C `localhost/child:1`; `users` on P.
+    fn chain(users: &[(&str, ContainerState)]) -> Store {
+        let mut s = store(vec![
+            image("aa", &[]),
+            child("bb", "aa", &[]),
+            child("cc", "bb", &["localhost/child:1"]),
+        ]);
+        s.containers = users
+            .iter()
+            .map(|(id, st)| container(id, "bb", *st))
+            .collect();
+        s
+    }
+
+    #[rstest]
+    #[case::pruned_silently(&[], "", "")]
+    #[case::noprune_does_not_exist(&[], "noprune", "")]
+    #[case::a_container_stops_the_walk_quietly(&[("c1", Stopped)], "", "aa00: bb00:")]
+    #[case::even_with_force(&[("c1", Running)], "force", "aa00: bb00:")]
+    fn dangling_parents_are_pruned_without_records(
+        #[case] users: &[(&str, ContainerState)],
+        #[case] flags: &str,
+        #[case] after: &str,
+        #[values(P3, P1)] profile: Profile,
+    ) {
+        let (records, errors, code, left) =
+            run(profile, &chain(users), request(&["child:1"], flags));
+        assert_eq!(
+            (records, errors, code, left.as_str()),
+            (
+                strings(&["Untagged: localhost/child:1", "Deleted: cc00"]),
+                vec![],
+                0,
+                after
+            )
+        );
+    }
+
+    // ----- --all and the arguments ------------------------------------------------------
+
+    #[rstest]
+    #[case::v3_0(P3, &["Untagged: localhost/solo:1", "Deleted: bb00"], vec![
+        format!("exit 2 unable to delete {AA} (must force) - image is referred to in multiple tags: image is being used"),
+        format!("exit 2 unable to delete {AA} (must force) - image is referred to in multiple tags: image is being used"),
+        "exit 125 unable to delete all images, check errors and re-run image removal if needed".to_owned(),
+    ])]
+    #[case::v1_9(P1, &["Untagged: localhost/solo:1", "Deleted: bb00"], vec![
+        format!("exit 2 unable to delete {AA} (must force) - image is referred to in multiple tags"),
+        format!("exit 2 unable to delete {AA} (must force) - image is referred to in multiple tags"),
+    ])]
+    fn all_retries_the_leaves_until_no_progress(
+        #[case] profile: Profile,
+        #[case] records: &[&str],
+        #[case] errors: Vec<String>,
+    ) {
+        let (got, got_errors, code, after) = run(profile, &multi(), request(&[], "all"));
+        assert_eq!((got, got_errors, code), (strings(records), errors, 2));
+        assert_eq!(after, "aa00:localhost/app:a,localhost/app:b");
+    }
+
+    #[rstest]
+    #[case::v3_0(P3, &["Untagged: localhost/child:1", "Untagged: localhost/par:1", "Deleted: bb00", "Deleted: aa00"])]
+    #[case::v1_9(P1, &["Untagged: localhost/child:1", "Deleted: bb00", "Untagged: localhost/par:1", "Deleted: aa00"])]
+    fn all_removes_children_before_parents(#[case] profile: Profile, #[case] records: &[&str]) {
+        let (got, errors, code, after) =
+            run(profile, &family("localhost/par:1"), request(&[], "all"));
+        assert_eq!(
+            (got, errors, code, after),
+            (strings(records), vec![], 0, String::new())
+        );
+    }
+
+    #[rstest]
+    #[case::nothing_named(&[], "image name or ID must be specified")]
+    #[case::names_and_all(&["solo:1"], "when using the --all switch, you may not pass any images names or IDs")]
+    fn the_arguments_are_checked_first(
+        #[case] names: &[&str],
+        #[case] message: &str,
+        #[values(P3, P1)] profile: Profile,
+    ) {
+        let flags = if names.is_empty() { "" } else { "all" };
+        let before = multi();
+        let outcome = remove(profile, &before, &request(names, flags));
+        assert_eq!(
+            outcome.errors,
+            [Failure {
+                kind: ErrorKind::InvalidArgument,
+                message: message.into(),
+                status: Status::Exit(125)
+            }]
+        );
+        assert_eq!(outcome.after, before);
+    }
+
+    #[test]
+    fn listing_is_podmans() {
+        let s = family("localhost/par:1");
+        assert_eq!(listing(&s), super::super::podman::listing(&s));
     }
 }
