@@ -69,7 +69,8 @@ impl Call {
 
 /// `missingImageError` (`moby@v20.10.24:api/server/router/image/image_routes.go#L185-L202`,
 /// same at v26.1.5 L259-L270): the router refuses a name that is empty after
-/// `strings.TrimSpace`, before the image service sees it.
+/// `strings.TrimSpace`, before the image service sees it. Its kind is an invalid reference
+/// (an `InvalidParameter`, HTTP 400, like the grammar's errors).
 pub const BLANK_NAME: &str = "image name cannot be blank";
 
 /// Drives the Engine API the way the docker CLI does (`docker/cli@v26.1.5:
@@ -114,7 +115,7 @@ pub fn drive(
     for name in &request.names {
         let answer = if name.trim().is_empty() {
             Call::failed(
-                failure(ErrorKind::InvalidArgument, BLANK_NAME, 400),
+                failure(ErrorKind::InvalidReference, BLANK_NAME, 400),
                 after.clone(),
             )
         } else {
@@ -330,7 +331,6 @@ pub fn classify(status: u16, message: &str) -> ErrorKind {
     match status {
         404 if message == "ambiguous reference" => ErrorKind::Ambiguous,
         404 => ErrorKind::NotFound,
-        400 if message == BLANK_NAME => ErrorKind::InvalidArgument,
         400 => ErrorKind::InvalidReference,
         409 => {
             let forceable = !message.contains("(cannot be forced)");
@@ -441,7 +441,7 @@ mod tests {
             |_: &Store, _: &str, _| unreachable!(),
         );
         assert_eq!(out.errors[0].message, BLANK_NAME);
-        assert_eq!(out.errors[0].kind, ErrorKind::InvalidArgument);
+        assert_eq!(out.errors[0].kind, ErrorKind::InvalidReference);
     }
 
     #[test]
@@ -476,7 +476,8 @@ mod tests {
     #[case(404, "No such image: x:latest", ErrorKind::NotFound)]
     #[case(404, "ambiguous reference", ErrorKind::Ambiguous)]
     #[case(400, "invalid reference format", ErrorKind::InvalidReference)]
-    #[case(400, BLANK_NAME, ErrorKind::InvalidArgument)]
+    #[case(400, BLANK_NAME, ErrorKind::InvalidReference)]
+    #[case(400, "invalid name reference", ErrorKind::InvalidReference)]
     #[case(409, "conflict: unable to remove repository reference \"x\" (must force) - container c is using its referenced image i",
         ErrorKind::Conflict { reason: ConflictReason::ContainerInUse, forceable: true })]
     #[case(500, "boom", ErrorKind::Other)]

@@ -34,10 +34,14 @@
 //!
 //! # containers/image
 //!
-//! libimage parses with containers/image's fork of this package (`docker/reference`), whose
-//! `splitDockerDomain` uses the same rule as v2.8.1 (a first component is a domain iff it has
-//! `.` or `:` or is `localhost`); what libimage then does with a name without a domain (short
-//! names, `localhost/`) is not this grammar's business.
+//! libimage parses with containers/image's fork of this package (`docker/reference`); the copy
+//! read (`containers/image:docker/reference/normalize.go`, exported as `SplitDockerDomain`,
+//! version vendored by common v0.50.1 not pinned down) has the v2.8.1 rule and error text: a
+//! first component is a domain iff it has `.` or `:` or is `localhost`, an uppercase one is
+//! not. Where libimage differs is what it does with a name that has no domain: it does not
+//! take `docker.io/library/` for granted but tries `localhost/`, the configured registries
+//! and a repository-suffix match (short-name resolution), which is libimage's business, not
+//! this grammar's.
 
 use crate::digest::{is_full_hex, Digest};
 use crate::reference::Repository;
