@@ -6,14 +6,14 @@
 //! The same code runs in Docker 26.1.5 when the containerd image store is off: `git diff
 //! v20.10.24 v26.1.5 -- daemon/images/image_delete.go` is type renames, context plumbing and
 //! the removal of the OS-support check. What does differ is the vendored reference grammar
-//! (see [`grammar`](crate::reference::grammar): IPv6 hosts, `Foo/bar` as a registry, the
-//! uppercase error text), which this module takes in its 20.10 dialect.
+//! (see [`crate::reference::grammar`]: IPv6 hosts, `Foo/bar` as a registry, the uppercase
+//! error text), which this module takes in its 20.10 dialect.
 //!
 //! Image IDs are config digests. The store keeps three things apart: the image store (configs
 //! with their parent link and top layer), the reference store (tags and digest references,
 //! each pointing at an image ID), and the layer store (chain IDs with reference counts).
 //! [`Store`] holds the first two directly; the layer store is derived from the images' layer
-//! lists and the containers (see [`released_layers`]).
+//! lists and the containers (see `released_layers`).
 
 use super::docker::{self, Call, Conflict, Options};
 use crate::digest::{find_prefix, Digest, PrefixMatch};
