@@ -85,6 +85,11 @@ pub const BLANK_NAME: &str = "image name cannot be blank";
 /// libimage's `all`), the CLI refuses (`cli.RequiresMinArgs(1)`, `cli/required.go`), exit 1.
 ///
 /// A blank name is answered by the router (400, [`BLANK_NAME`]) without calling `call`.
+///
+/// Messages are the daemon's, as the API returns them (R-DC-22). What a CLI prints around
+/// them is not modelled: the 20.10 CLI's client rewrites any 404 into `Error: No such image:
+/// <name as typed>` (R-DC-24, `moby@v20.10.24:client/image_remove.go`), newer clients print
+/// `Error response from daemon: <message>`.
 pub fn drive(
     store: &Store,
     request: &Request,
