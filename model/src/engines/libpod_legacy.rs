@@ -45,9 +45,10 @@
 //!
 //! # Configuration modelled
 //!
-//! The same as for libimage: no unqualified-search registries, no short-name aliases
-//! ([`resolve_locally`](super::podman::resolve_locally)); 3.0.1 reads it from
-//! `REGISTRIES_CONFIG_PATH` (backends.md §4). 1.9.3 does not use short-name resolution.
+//! The same as for libimage: no unqualified-search registries, the system's short-name
+//! aliases ([`resolve_locally`](super::podman::resolve_locally)); 3.0.1 reads its
+//! `registries.conf` from `REGISTRIES_CONFIG_PATH` (backends.md §4) and the same drop-in
+//! directory. 1.9.3 does not use short-name resolution at all.
 
 use super::podman::{
     batch_status, fail, is_registry, records, resolve_locally, Class, DeleteError, Ref, Storage,
@@ -548,8 +549,8 @@ fn strip_sha256(input: &str) -> &str {
 ///    through the storage transport (docker.io normalization, `latest`, a digest matching
 ///    an image of the same repository), else
 ///    `unable to find '<input>' in local storage: no such image` (exit 1);
-/// 3. a short name: `localhost/<name>` (and the search registries), as stored names; the
-///    input name becomes that candidate;
+/// 3. a short name: its alias, then `localhost/<name>` (and the search registries), as
+///    stored names; the input name becomes that candidate;
 /// 4. the storage transport (docker.io normalization);
 /// 5. the last resort [`find_in_repotags`].
 ///
@@ -933,6 +934,35 @@ mod tests {
         ]);
         let (_, errors, _, _) = run(profile, &s, request(&["x"], ""));
         assert_eq!(errors, [message]);
+    }
+
+    /// The image has `localhost/<name>:latest` and `docker.io/library/<name>:latest`.
+    /// 3.0.1 judges the name by the candidate it found (alias or `localhost/`), so it matches
+    /// one name exactly; 1.9.3 finds the image through docker.io but judges the name as typed,
+    /// which scores the same against both names.
+    #[rstest]
+    #[case::v3_0_alias(P3, "busybox", &["Untagged: docker.io/library/busybox:latest"], &[], 0)]
+    #[case::v3_0_localhost(P3, "app", &["Untagged: localhost/app:latest"], &[], 0)]
+    #[case::v1_9_ties(P1, "app", &[], &["exit 125 user input matched multiple repotags for the image"], 2)]
+    fn which_of_localhost_and_docker_io_a_short_name_untags(
+        #[case] profile: Profile,
+        #[case] name: &str,
+        #[case] records: &[&str],
+        #[case] errors: &[&str],
+        #[case] code: u8,
+    ) {
+        let s = store(vec![image(
+            "aa",
+            &[
+                &format!("localhost/{name}:latest"),
+                &format!("docker.io/library/{name}:latest"),
+            ],
+        )]);
+        let (got, got_errors, got_code, _) = run(profile, &s, request(&[name], ""));
+        assert_eq!(
+            (got, got_errors, got_code),
+            (strings(records), strings(errors), code)
+        );
     }
 
     // ----- Names, IDs, force ------------------------------------------------------------

@@ -275,27 +275,136 @@ pub(crate) fn is_registry(domain: &str) -> bool {
 /// `short-name-mode = "disabled"`, which only matters for pulls).
 pub(crate) const SEARCH_REGISTRIES: [&str; 0] = [];
 
+/// The short-name aliases the live engines read: Debian's
+/// `/etc/containers/registries.conf.d/shortnames.conf` (package
+/// `golang-github-containers-common` 0.50.1+ds1-4 on bookworm, a copy of
+/// containers/shortnames). Podman on these machines points `CONTAINERS_REGISTRIES_CONF` (3.0.1:
+/// `REGISTRIES_CONFIG_PATH`) at its own `registries.conf`, but containers/image keeps reading
+/// the system drop-in directory whenever only the file is chosen
+/// (`containers/image@v5.23.0:pkg/sysregistriesv2/system_registries_v2.go#L541-L579`), so
+/// these aliases are in force for every Podman version run here (checked: `podman rmi busybox`
+/// with both `localhost/busybox:latest` and `docker.io/library/busybox:latest` stored untags
+/// the docker.io one).
+pub(crate) const ALIASES: [(&str, &str); 60] = [
+    ("almalinux", "docker.io/library/almalinux"),
+    ("almalinux-minimal", "docker.io/library/almalinux-minimal"),
+    ("centos", "quay.io/centos/centos"),
+    ("skopeo", "quay.io/skopeo/stable"),
+    ("buildah", "quay.io/buildah/stable"),
+    ("podman", "quay.io/podman/stable"),
+    ("alpine", "docker.io/library/alpine"),
+    ("docker", "docker.io/library/docker"),
+    ("registry", "docker.io/library/registry"),
+    ("hello-world", "docker.io/library/hello-world"),
+    ("swarm", "docker.io/library/swarm"),
+    (
+        "fedora-minimal",
+        "registry.fedoraproject.org/fedora-minimal",
+    ),
+    ("fedora", "registry.fedoraproject.org/fedora"),
+    (
+        "opensuse/tumbleweed",
+        "registry.opensuse.org/opensuse/tumbleweed",
+    ),
+    (
+        "opensuse/tumbleweed-dnf",
+        "registry.opensuse.org/opensuse/tumbleweed-dnf",
+    ),
+    (
+        "opensuse/tumbleweed-microdnf",
+        "registry.opensuse.org/opensuse/tumbleweed-microdnf",
+    ),
+    ("opensuse/leap", "registry.opensuse.org/opensuse/leap"),
+    ("opensuse/busybox", "registry.opensuse.org/opensuse/busybox"),
+    ("tumbleweed", "registry.opensuse.org/opensuse/tumbleweed"),
+    (
+        "tumbleweed-dnf",
+        "registry.opensuse.org/opensuse/tumbleweed-dnf",
+    ),
+    (
+        "tumbleweed-microdnf",
+        "registry.opensuse.org/opensuse/tumbleweed-microdnf",
+    ),
+    ("leap", "registry.opensuse.org/opensuse/leap"),
+    ("leap-dnf", "registry.opensuse.org/opensuse/leap-dnf"),
+    (
+        "leap-microdnf",
+        "registry.opensuse.org/opensuse/leap-microdnf",
+    ),
+    ("tw-busybox", "registry.opensuse.org/opensuse/busybox"),
+    ("suse/sle15", "registry.suse.com/suse/sle15"),
+    ("suse/sles12sp5", "registry.suse.com/suse/sles12sp5"),
+    ("suse/sles12sp4", "registry.suse.com/suse/sles12sp4"),
+    ("suse/sles12sp3", "registry.suse.com/suse/sles12sp3"),
+    ("sle15", "registry.suse.com/suse/sle15"),
+    ("sles12sp5", "registry.suse.com/suse/sles12sp5"),
+    ("sles12sp4", "registry.suse.com/suse/sles12sp4"),
+    ("sles12sp3", "registry.suse.com/suse/sles12sp3"),
+    ("rhel", "registry.access.redhat.com/rhel"),
+    ("rhel6", "registry.access.redhat.com/rhel6"),
+    ("rhel7", "registry.access.redhat.com/rhel7"),
+    ("ubi7", "registry.access.redhat.com/ubi7"),
+    ("ubi7-init", "registry.access.redhat.com/ubi7-init"),
+    ("ubi7-minimal", "registry.access.redhat.com/ubi7-minimal"),
+    ("ubi8", "registry.access.redhat.com/ubi8"),
+    ("ubi8-minimal", "registry.access.redhat.com/ubi8-minimal"),
+    ("ubi8-init", "registry.access.redhat.com/ubi8-init"),
+    ("ubi8-micro", "registry.access.redhat.com/ubi8-micro"),
+    ("ubi8/ubi", "registry.access.redhat.com/ubi8/ubi"),
+    (
+        "ubi8/ubi-minimal",
+        "registry.access.redhat.com/ubi8-minimal",
+    ),
+    ("ubi8/ubi-init", "registry.access.redhat.com/ubi8-init"),
+    ("ubi8/ubi-micro", "registry.access.redhat.com/ubi8-micro"),
+    ("rockylinux", "docker.io/library/rockylinux"),
+    ("debian", "docker.io/library/debian"),
+    (
+        "kali-bleeding-edge",
+        "docker.io/kalilinux/kali-bleeding-edge",
+    ),
+    ("kali-dev", "docker.io/kalilinux/kali-dev"),
+    ("kali-experimental", "docker.io/kalilinux/kali-experimental"),
+    ("kali-last-release", "docker.io/kalilinux/kali-last-release"),
+    ("kali-rolling", "docker.io/kalilinux/kali-rolling"),
+    ("ubuntu", "docker.io/library/ubuntu"),
+    (
+        "oraclelinux",
+        "container-registry.oracle.com/os/oraclelinux",
+    ),
+    ("busybox", "docker.io/library/busybox"),
+    ("php", "docker.io/library/php"),
+    ("python", "docker.io/library/python"),
+    ("node", "docker.io/library/node"),
+];
+
 /// `shortnames.ResolveLocally` (`containers/image@v5.23.0:pkg/shortnames/shortnames.go#L414-L477`;
 /// the same in `@v5.10.2#L400-L463`, used by Podman 3.0.1): a name with a registry is its
-/// own single candidate (normalized, `latest` added); a short name gives `localhost/<name>`
-/// first, then one candidate per unqualified-search registry.
-///
-/// Short-name **aliases** would come first; the model has none. Our `registries.conf`
-/// defines none, but containers/image also reads the drop-in directory
-/// `/etc/containers/registries.conf.d` when only the file is overridden
-/// (`pkg/sysregistriesv2/system_registries_v2.go#L541-L579`), and Debian's
-/// `golang-github-containers-common` ships `shortnames.conf` there (`busybox`, `alpine`,
-/// `debian`, `fedora`, … → their registries). Scenarios that rely on short names should avoid
-/// those.
+/// own single candidate (normalized, `latest` added); a short name gives its alias first
+/// (tag or digest carried over, [`ALIASES`]), then `localhost/<name>`, then one candidate per
+/// unqualified-search registry ([`SEARCH_REGISTRIES`]).
 pub(crate) fn resolve_locally(input: &str) -> Result<Vec<Ref>, GrammarError> {
     let parsed = Ref::parse(input)?;
     if !parsed.is_short() {
         return Ok(vec![Ref::parse_normalized(input)?.tag_name_only()]);
     }
-    std::iter::once("localhost")
-        .chain(SEARCH_REGISTRIES)
-        .map(|registry| Ok(Ref::parse_normalized(&format!("{registry}/{input}"))?.tag_name_only()))
-        .collect()
+    let mut candidates = Vec::new();
+    let short = parsed.trimmed().to_string();
+    if let Some((_, target)) = ALIASES.iter().find(|(alias, _)| *alias == short) {
+        let alias = Ref::parse_normalized(target)?;
+        candidates.push(
+            Ref {
+                tag: parsed.tag.clone(),
+                digest: parsed.digest.clone(),
+                ..alias
+            }
+            .tag_name_only(),
+        );
+    }
+    for registry in std::iter::once("localhost").chain(SEARCH_REGISTRIES) {
+        candidates.push(Ref::parse_normalized(&format!("{registry}/{input}"))?.tag_name_only());
+    }
+    Ok(candidates)
 }
 
 /// Why containers/storage's `DeleteImage` refused.
@@ -684,15 +793,21 @@ mod tests {
     }
 
     #[rstest]
-    #[case::short("busybox", &["localhost/busybox:latest"])]
-    #[case::short_tagged("busybox:1", &["localhost/busybox:1"])]
+    #[case::short("app", &["localhost/app:latest"])]
+    #[case::short_tagged("app:1", &["localhost/app:1"])]
     #[case::short_path("library/busybox", &["localhost/library/busybox:latest"])]
     #[case::short_digested("app@sha256:0000000000000000000000000000000000000000000000000000000000000000",
         &["localhost/app@sha256:0000000000000000000000000000000000000000000000000000000000000000"])]
+    #[case::alias_first("busybox:1", &["docker.io/library/busybox:1", "localhost/busybox:1"])]
+    #[case::alias_elsewhere("centos", &["quay.io/centos/centos:latest", "localhost/centos:latest"])]
+    #[case::alias_with_path("opensuse/leap", &["registry.opensuse.org/opensuse/leap:latest", "localhost/opensuse/leap:latest"])]
     #[case::qualified_is_its_own_candidate("docker.io/busybox", &["docker.io/library/busybox:latest"])]
     #[case::localhost("localhost/app", &["localhost/app:latest"])]
     #[case::registry_with_port("127.0.0.1:5000/app:1", &["127.0.0.1:5000/app:1"])]
-    fn short_names_resolve_to_localhost_first(#[case] input: &str, #[case] candidates: &[&str]) {
+    fn short_names_resolve_to_their_alias_then_localhost(
+        #[case] input: &str,
+        #[case] candidates: &[&str],
+    ) {
         let got: Vec<String> = resolve_locally(input)
             .unwrap()
             .iter()

@@ -58,8 +58,9 @@
 //! # Configuration modelled
 //!
 //! `registries.conf` with `unqualified-search-registries = []` and
-//! `short-name-mode = "disabled"`, no short-name aliases (see
-//! [`resolve_locally`](super::podman::resolve_locally)).
+//! `short-name-mode = "disabled"`, plus the short-name aliases of the system drop-in
+//! directory, which the live engines read too (`busybox` → `docker.io/library/busybox`, …:
+//! [`ALIASES`](super::podman::ALIASES), [`resolve_locally`](super::podman::resolve_locally)).
 
 use super::podman::{
     batch_status, fail, go_list, go_quote, records, resolve_locally, Class, DeleteError, Ref,
@@ -395,8 +396,9 @@ fn normalize_name(name: &str) -> Result<Ref, GrammarError> {
 ///    `sha256:<x>: invalid format: no 64-byte hexadecimal value` (exit 125, not a not-found
 ///    error, so `--ignore` does not skip it) (L248-L258).
 /// 3. A full ID, with or without `sha256:`, is looked up as an ID only (L260-L270).
-/// 4. The short-name candidates (`localhost/<name>` first, then the search registries) and
-///    the docker.io normalization are tried in turn, by stored name (L287-L307).
+/// 4. The short-name candidates (the name's alias if it has one, then `localhost/<name>`,
+///    then the search registries) and the docker.io normalization are tried in turn, by
+///    stored name (L287-L307).
 /// 5. Then the name itself: an exact stored name, or an ID prefix of any length; an
 ///    ambiguous prefix finds nothing (L309-L317). So a tag wins over an ID prefix.
 /// 6. Last, a fuzzy match ([`lookup_in_digests_and_repo_tags`]).
@@ -689,6 +691,38 @@ mod tests {
         #[case] v5_4: Found,
     ) {
         assert_eq!((resolve(P43, input), resolve(P54, input)), (v4_3, v5_4));
+    }
+
+    #[rstest]
+    #[case::alias_beats_localhost(
+        "busybox",
+        "Untagged: docker.io/library/busybox:latest",
+        "localhost/busybox:latest"
+    )]
+    #[case::no_alias_localhost_first(
+        "app",
+        "Untagged: localhost/app:latest",
+        "docker.io/library/app:latest"
+    )]
+    fn an_alias_comes_before_localhost(
+        #[case] name: &str,
+        #[case] record: &str,
+        #[case] kept: &str,
+        #[values(P43, P54)] profile: Profile,
+    ) {
+        let s = store(vec![image(
+            "aa",
+            &[
+                &format!("localhost/{name}:latest"),
+                &format!("docker.io/library/{name}:latest"),
+            ],
+        )]);
+        let (records, errors, code, after) = run(profile, &s, request(&[name], ""));
+        assert_eq!(
+            (records, errors, code),
+            (vec![record.to_owned()], vec![], 0)
+        );
+        assert_eq!(after, format!("aa00:{kept}"));
     }
 
     // ----- Names, IDs, force ------------------------------------------------------------
