@@ -164,6 +164,7 @@ pub fn listing(profile: Profile, store: &Store) -> Listing {
         Engine::DockerClassic => engines::docker_classic::listing(store),
         Engine::DockerContainerd => engines::docker_containerd::listing(store),
         Engine::CriContainerd => engines::cri_containerd::listing(store),
-        Engine::PodmanLibimage | Engine::LibpodLegacy => engines::podman_libimage::listing(store),
+        Engine::PodmanLibimage => engines::podman_libimage::listing(store),
+        Engine::LibpodLegacy => engines::libpod_legacy::listing(store),
     }
 }
