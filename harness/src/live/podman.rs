@@ -313,12 +313,26 @@ impl PodmanBackend {
     ) -> anyhow::Result<(Vec<Record>, Vec<Failure>, Status)> {
         self.dirty = true;
         if cli::needs_cli(self.flavor, request) {
-            let state = match &self.engine {
-                Engine::Sandboxed { dir, .. } => dir.path().to_path_buf(),
-                // The CLI's environment points at the registry's directory: it writes nothing there.
-                Engine::External { .. } => std::env::temp_dir(),
+            let (state, via) = match &self.engine {
+                Engine::Sandboxed { dir, service } => {
+                    let pid = service
+                        .as_ref()
+                        .and_then(Service::pid)
+                        .context("the service does not run")?;
+                    (
+                        dir.path().to_path_buf(),
+                        cli::Via::Local { service_pid: pid },
+                    )
+                }
+                // The CLI's environment points at the temp dir: in remote mode it writes nothing.
+                Engine::External { api } => (
+                    std::env::temp_dir(),
+                    cli::Via::Remote {
+                        socket: api.socket(),
+                    },
+                ),
             };
-            let o = cli::rmi(self.flavor, &state, self.api().socket(), request)?;
+            let o = cli::rmi(self.flavor, &state, via, request)?;
             let failures = o
                 .errors
                 .iter()

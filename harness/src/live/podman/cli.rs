@@ -11,9 +11,16 @@
 //!   (`podman@v3.0.1:cmd/podman/images/rm.go#L41-L44`) and its endpoint silently drops the
 //!   parameters (`podman@v3.0.1:pkg/api/handlers/libpod/images.go#L677-L698`).
 //!
-//! For those the adapter runs the CLI in remote mode against the same service
-//! (`podman --remote --url unix://…`): its checks run before any API call, and whatever it
-//! does send goes to the sandboxed service.
+//! - an empty name: the CLI in remote mode would send `images=` with an empty value, which the
+//!   server reads as no names, i.e. **every image** (measured on 4.3.1: `DELETE
+//!   /libpod/images/remove?images=` removed the whole store); locally the CLI looks the
+//!   empty name up and fails with `invalid reference format`.
+//!
+//! For those the adapter runs the CLI itself. With a sandboxed service it runs it locally
+//! (no `--remote`), with the service's flags and environment, inside the service's mount
+//! namespace (`nsenter --mount`), on the same storage: this is `podman rmi` as a user on that
+//! machine runs it. With a service the user named (`--socket`) it runs `podman --remote`,
+//! and refuses an empty name.
 
 use super::config::{Flavor, Layout};
 use anyhow::Context;
@@ -37,7 +44,23 @@ pub struct CliOutcome {
 pub fn needs_cli(flavor: Flavor, request: &Request) -> bool {
     let refused_by_cli = request.names.is_empty() != request.all;
     let legacy_flags = flavor == Flavor::Libpod301 && (request.ignore || !request.prune);
-    refused_by_cli || legacy_flags
+    let empty_name = request.names.iter().any(String::is_empty);
+    refused_by_cli || legacy_flags || empty_name
+}
+
+/// How the CLI reaches the store.
+#[derive(Clone, Copy, Debug)]
+pub enum Via<'a> {
+    /// Locally, in the mount namespace of the service whose PID this is.
+    Local {
+        /// The service's PID.
+        service_pid: u32,
+    },
+    /// `--remote --url unix://<socket>`.
+    Remote {
+        /// The service's socket.
+        socket: &'a Path,
+    },
 }
 
 /// The arguments after `rmi`.
@@ -60,21 +83,36 @@ pub fn rmi_args(request: &Request) -> Vec<String> {
     args
 }
 
-/// Runs `podman --remote --url unix://<socket> rmi …` with the instance's environment.
+/// Runs `podman rmi …` with the instance's environment, locally or remotely.
 pub fn rmi(
     flavor: Flavor,
     state: &Path,
-    socket: &Path,
+    via: Via<'_>,
     request: &Request,
 ) -> anyhow::Result<CliOutcome> {
     let layout = Layout::new(state);
-    let mut url = std::ffi::OsString::from("unix://");
-    url.push(socket);
-    let out = Command::new(flavor.binary())
+    let mut cmd = match via {
+        Via::Local { service_pid } => {
+            let mut c = Command::new("nsenter");
+            c.arg(format!("--mount=/proc/{service_pid}/ns/mnt"))
+                .arg("--")
+                .arg(flavor.binary())
+                .args(layout.global_flags());
+            c
+        }
+        Via::Remote { socket } => {
+            if request.names.iter().any(String::is_empty) {
+                anyhow::bail!("refusing to send an empty name through the remote CLI: the service would remove every image");
+            }
+            let mut url = std::ffi::OsString::from("unix://");
+            url.push(socket);
+            let mut c = Command::new(flavor.binary());
+            c.arg("--remote").arg("--url").arg(url);
+            c
+        }
+    };
+    let out = cmd
         .envs(layout.env(flavor))
-        .arg("--remote")
-        .arg("--url")
-        .arg(url)
         .arg("rmi")
         .args(rmi_args(request))
         .stdin(Stdio::null())
@@ -151,6 +189,10 @@ mod tests {
         ignore.ignore = true;
         assert!(needs_cli(Flavor::Libpod301, &ignore));
         assert!(!needs_cli(Flavor::Podman43, &ignore));
+        assert!(
+            needs_cli(Flavor::Podman43, &request(&["a", ""], false)),
+            "an empty name"
+        );
     }
 
     #[test]

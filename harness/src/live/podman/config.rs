@@ -160,6 +160,7 @@ impl Layout {
             "xdg/data",
             "xdg/run",
             "xdg/cache",
+            "home",
         ]
     }
 
@@ -245,6 +246,8 @@ impl Layout {
             ("XDG_DATA_HOME", "xdg/data"),
             ("XDG_RUNTIME_DIR", "xdg/run"),
             ("XDG_CACHE_HOME", "xdg/cache"),
+            // Per-user registries.conf(.d) and auth files are looked up under $HOME.
+            ("HOME", "home"),
             ("TMPDIR", "tmp"),
         ]
         .into_iter()

@@ -74,6 +74,7 @@ fn invalid_reference(text: &str) -> bool {
         "repository name must be lowercase",
         "unsupported transport",
         "repository name must be canonical",
+        "repository name must have at least one component",
     ]
     .iter()
     .any(|n| text.contains(n))
@@ -106,7 +107,10 @@ fn classify_libimage(text: &str) -> (ErrorKind, u8) {
         // force removal` (libimage/image.go#L420-L426 @v0.50.1).
         (conflict(ConflictReason::MultipleReferences), 125)
     } else if text.contains("tag not known") {
-        (ErrorKind::NotFound, 125)
+        // A digest reference whose repository the image has no digest name in
+        // (libimage/image.go#L433-L438 @v0.50.1): the image was found, the name was not; not
+        // a storage not-found error, so class 125 and kind other.
+        (ErrorKind::Other, 125)
     } else if invalid_reference(text) {
         (ErrorKind::InvalidReference, 125)
     } else if invalid_argument(text) {

@@ -16,6 +16,12 @@
 //! Podman 5.4.2 adds `/run/containers/networks` and `/run/lock/netavark.lock` (netavark's
 //! run directory and lock, created even with `netns = "none"`).
 //!
+//! One read cannot be moved either: containers/image always reads the drop-in directory
+//! `/etc/containers/registries.conf.d` besides the file `CONTAINERS_REGISTRIES_CONF` names
+//! (`containers/image@v5.23.1:pkg/sysregistriesv2/system_registries_v2.go#L541-L577`), and
+//! Debian ships `shortnames.conf` there, whose aliases (`busybox` = `docker.io/library/busybox`)
+//! change what a short name means to libimage. The namespace hides it behind an empty tmpfs.
+//!
 //! So the service runs in a **private mount namespace** (`unshare --mount`) in which
 //! `/var/lib`, `/var/cache`, `/var/tmp` and `/run` are overlays whose upper layers are in the
 //! state directory: Podman reads the host's files as they are and every write lands in the
@@ -42,7 +48,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 pub const OVERLAID: [&str; 4] = ["/var/lib", "/var/cache", "/var/tmp", "/run"];
 
 /// The shell step inside the new mount namespace: overlay each directory of [`OVERLAID`]
-/// with an upper layer under `$1/host/`, then exec the rest of the command line.
+/// with an upper layer under `$1/host/`, hide the host's registries drop-in directory, then
+/// exec the rest of the command line.
 const NAMESPACE_SCRIPT: &str = r#"set -eu
 state=$1; shift
 for d in /var/lib /var/cache /var/tmp /run; do
@@ -50,6 +57,9 @@ for d in /var/lib /var/cache /var/tmp /run; do
   mkdir -p "$h/upper" "$h/work"
   mount -t overlay overlay -o "lowerdir=$d,upperdir=$h/upper,workdir=$h/work" "$d"
 done
+if [ -d /etc/containers/registries.conf.d ]; then
+  mount -t tmpfs -o size=64k,mode=755 tmpfs /etc/containers/registries.conf.d
+fi
 exec "$@"
 "#;
 
@@ -144,6 +154,11 @@ impl Service {
         remove_cgroups();
         removed?;
         stopped.map(drop)
+    }
+
+    /// The service's PID (the mount namespace's first process).
+    pub fn pid(&self) -> Option<u32> {
+        self.daemon.pid()
     }
 
     /// The service's log, for error messages.
