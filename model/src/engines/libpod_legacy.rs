@@ -22,8 +22,13 @@
 //! - **1.9.3: the CLI** `podman rmi` (`containers/podman@v1.9.3:cmd/podman/rmi.go#L46-L156`),
 //!   since this version is model only. Its records are printed per image, in order
 //!   (`Untagged:` lines, then `Deleted:`), and its exit code follows the CLI's own rule
-//!   ([`ExitState`]). Pruned parent IDs appear on stdout as bare lines, which are no
+//!   (`ExitState`). Pruned parent IDs appear on stdout as bare lines, which are no
 //!   records of ours; they are left out. No `--ignore`, no `--no-prune`.
+//!
+//! Checked on podman 3.0.1 through the endpoint: `""` in `Deleted` for an untag, no
+//! `ignore`, `force` not hiding an unknown name, `all=true` ignoring the names and giving up
+//! with its error, no names doing nothing; and through the CLI the messages below, the
+//! `sha256:` and `…:latest` quirks, and the pruned parent's ID printed as a bare line.
 //!
 //! The argument checks (no names without `--all`, names with `--all`) are the CLI's in both
 //! (`@v3.0.1:cmd/podman/images/rm.go#L45-L51`, `@v1.9.3:cmd/podman/rmi.go#L60-L66`); the
@@ -31,14 +36,14 @@
 //!
 //! # 3.0.1 and 1.9.3
 //!
-//! - Lookup order ([`get_local_image`]): 3.0.1 tries the raw input as ID / exact name / ID
+//! - Lookup order (`get_local_image`): 3.0.1 tries the raw input as ID / exact name / ID
 //!   prefix first, then `localhost/`, then docker.io; 1.9.3 first tries docker.io
 //!   normalization (through the storage transport, where an ID prefix of at least 3
 //!   characters wins over the name), then the raw input, then `localhost/`. 1.9.3's last
 //!   resort matches repository suffixes without a `/` boundary and calls every failure "no
 //!   such image"; 3.0.1's wants the `/` and reports several matches as its own error.
 //! - Containers: 1.9.3 checks (and with force removes) them only when the image has at most
-//!   one name; 3.0.1 also when force is given by ID ([`remove_image`]).
+//!   one name; 3.0.1 also when force is given by ID (`remove_image`).
 //! - Messages: 3.0.1 appends `: image is being used` (`define.ErrImageInUse`) to its
 //!   conflicts; 1.9.3 does not.
 //! - Output and exit code: see the surfaces above.
@@ -46,7 +51,7 @@
 //! # Configuration modelled
 //!
 //! The same as for libimage: no unqualified-search registries, the system's short-name
-//! aliases ([`resolve_locally`](super::podman::resolve_locally)); 3.0.1 reads its
+//! aliases (`podman::resolve_locally`); 3.0.1 reads its
 //! `registries.conf` from `REGISTRIES_CONFIG_PATH` (backends.md §4) and the same drop-in
 //! directory. 1.9.3 does not use short-name resolution at all.
 
@@ -87,7 +92,7 @@ pub fn remove(profile: Profile, store: &Store, request: &Request) -> Outcome {
 }
 
 /// How Podman lists a store: 3.0.1's `GET /libpod/images/json?all=true` shows the same
-/// `Names` as later versions ([`podman::listing`](super::podman::listing)).
+/// `Names` as later versions (`podman::listing`).
 pub fn listing(store: &Store) -> Listing {
     super::podman::listing(store)
 }

@@ -112,9 +112,11 @@ pub(crate) fn records(untagged: Vec<String>, deleted: Vec<Digest>) -> Vec<Record
 /// (`containers/storage@v1.43.0:utils.go#L66-L69`), and the older copy used by Podman 3.0.1
 /// calls `SetNames(new + old)` (`containers/image@v5.10.2:storage/storage_image.go#L806-L816`).
 /// So an image loaded with the tags `a`, `b` has `Names = [b a]`, as Podman 4.3.1 shows in its
-/// "more than one tag ([…b …a])" message. (Podman 4.3.1's own `podman tag` appends instead,
-/// `containers/common@v0.50.1:libimage/image.go#L539-L541`; a store built that way would
-/// list those names in the given order.)
+/// "more than one tag ([…b …a])" message (backends.md §6). `podman tag` appends instead in
+/// 4.3.1 (`containers/common@v0.50.1:libimage/image.go#L539-L541`) and 3.0.1
+/// (`containers/podman@v3.0.1:libpod/image/image.go#L760-L783`), checked on both: an image
+/// imported as `x:a` and then tagged `x:b`, `x:c` has `Names = [x:a x:b x:c]`. A store built
+/// that way lists its names in the given order, and the model's order is then reversed.
 pub(crate) fn names(image: &Image) -> Vec<String> {
     image.refs.iter().rev().map(|r| r.full()).collect()
 }
@@ -515,7 +517,8 @@ impl Storage {
     /// containers/storage's `DeleteImage(id, commit=true)`
     /// (`containers/storage@v1.43.0:store.go#L2396-L2521`): refuses while a container uses the
     /// image, naming the **last** such container (a map from image ID to container ID is filled
-    /// in container order, L2436-L2442); children do not stop it (their layers stay).
+    /// in container order, L2436-L2442; checked on podman 4.3.1 with two containers);
+    /// children do not stop it (their layers stay).
     pub(crate) fn delete_image(&mut self, id: &Digest) -> Result<(), DeleteError> {
         if self.image(id).is_none() {
             return Err(DeleteError::NotAnImage);
