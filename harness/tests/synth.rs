@@ -442,3 +442,48 @@ fn pause_sleeps_until_killed() {
     assert_eq!(status.signal(), Some(9));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_loaded_scenario_runs_through_synth_and_symbols() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/good/everything.yaml");
+    let scenario = rmispec::scenario::load(&path).unwrap();
+    let s = synth::synthesize(&scenario.given);
+    let b = s.image("B").unwrap();
+    assert!(b.config.digest.hex().starts_with("7f") && b.manifest.digest.hex().starts_with("7f"));
+    for profile in [Profile::DockerClassic, Profile::DockerContainerd] {
+        let (store, mut symbols) = s.to_store(&scenario.given, profile);
+        assert_eq!(store.images.len(), 3);
+        let request = scenario.request(&mut symbols).unwrap();
+        let id = if profile == Profile::DockerContainerd {
+            &b.manifest.digest
+        } else {
+            &b.config.digest
+        };
+        assert_eq!(
+            request.names,
+            [id.hex()[..12].to_owned(), "localhost/app:1".to_owned()]
+        );
+        assert!(request.force && request.prune);
+        // what the engine says back comes home to the scenario's symbols
+        let answer = format!(
+            "conflict: unable to delete {} (cannot be forced)",
+            &id.hex()[..12]
+        );
+        assert_eq!(
+            symbols.symbolize(&answer),
+            "conflict: unable to delete <B:12> (cannot be forced)"
+        );
+        let expected = &scenario.expect.for_profile(profile).errors.unwrap()[0].message;
+        let c1 = synth::container_id(&ContainerHandle::new("c1").unwrap());
+        let real = format!(
+            "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
+            &id.hex()[..12],
+            &c1.hex()[..12]
+        );
+        assert_eq!(
+            symbols.canonicalize(expected).unwrap(),
+            symbols.symbolize(&real)
+        );
+    }
+}

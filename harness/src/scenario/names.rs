@@ -215,55 +215,65 @@ impl FromStr for StoredName {
     type Err = String;
 
     /// Parses a fully qualified stored name: `localhost/app:1`, `<reg>/app:1`,
-    /// `<reg>/app@sha256:<A.manifest>`. The grammar is distribution/reference's
-    /// (distribution/reference@v0.5.0:regexp.go), restricted to the normalized forms an
-    /// engine stores: a domain (`localhost`, or with a `.` or a `:port`), lower-case path
-    /// components, and a tag or a digest.
+    /// `<reg>/app@sha256:<A.manifest>`, with the reference grammar engines share
+    /// ([`rmispec_model::reference::grammar`]), and checks that it is already in the
+    /// normalized form engines store (`docker.io/library/busybox:latest`, not `busybox`).
     fn from_str(s: &str) -> Result<Self, String> {
-        let (domain, rest) = s.split_once('/').ok_or_else(|| not_qualified(s))?;
-        let domain = if domain == "<reg>" {
-            Domain::Registry
-        } else if is_domain(domain) {
-            Domain::Named(domain.to_owned())
-        } else {
-            return Err(not_qualified(s));
+        use rmispec_model::reference::grammar;
+        // The grammar sees `<reg>` as a stand-in registry, and `<X.manifest>` as some digest.
+        const STAND_IN: &str = "registry.rmispec.invalid:1";
+        let real = match s.strip_prefix("<reg>/") {
+            Some(rest) => format!("{STAND_IN}/{rest}"),
+            None => s.to_owned(),
         };
-        if let Some((path, digest)) = rest.split_once('@') {
-            check_path(s, path)?;
-            if domain != Domain::Registry {
-                return Err(format!(
-                    "digest reference {s:?} must live in the local registry: `<reg>/{path}@sha256:<X.manifest>`"
-                ));
+        let (real, of) = match real.split_once('@') {
+            Some((name, digest)) => {
+                let of = digest
+                    .strip_prefix("sha256:<")
+                    .and_then(|d| d.strip_suffix(".manifest>"))
+                    .and_then(|h| ImageHandle::new(h).ok())
+                    .ok_or_else(|| {
+                        format!("digest reference {s:?} must name an image's manifest: `…@sha256:<X.manifest>`")
+                    })?;
+                (format!("{name}@sha256:{}", "0".repeat(64)), Some(of))
             }
-            let of = digest
-                .strip_prefix("sha256:<")
-                .and_then(|d| d.strip_suffix(".manifest>"))
-                .and_then(|h| ImageHandle::new(h).ok())
-                .ok_or_else(|| {
-                    format!("digest reference {s:?} must name an image's manifest: `<reg>/{path}@sha256:<X.manifest>`")
-                })?;
-            return Ok(StoredName::Digested {
-                path: path.to_owned(),
-                of,
-            });
-        }
-        let (path, tag) = rest.rsplit_once(':').ok_or_else(|| {
-            format!("stored name {s:?} has no tag: write it fully qualified, `{s}:latest` or `{s}@sha256:<X.manifest>`")
-        })?;
-        check_path(s, path)?;
-        if !is_tag(tag) {
+            None => (real, None),
+        };
+        let (repo, tag, digest) = grammar::parse_normalized(&real)
+            .map_err(|e| format!("invalid stored name {s:?}: {e}"))?;
+        let normalized = match (&tag, &digest) {
+            (Some(_), Some(_)) => {
+                return Err(format!("stored name {s:?} has both a tag and a digest: an engine stores one or the other"))
+            }
+            (None, None) => {
+                return Err(format!(
+                    "stored name {s:?} has no tag: write it fully qualified, `{s}:latest` (or a digest reference)"
+                ))
+            }
+            (Some(t), None) => format!("{}:{t}", repo.full()),
+            (None, Some(d)) => format!("{}@{d}", repo.full()),
+        };
+        if normalized != real {
             return Err(format!(
-                "invalid tag {tag:?} in {s:?}: expected [A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}"
+                "stored name {s:?} is not fully qualified: engines store it as `{}` (write the domain: \
+                 `localhost/…`, `docker.io/library/…`, `<reg>/…`)",
+                normalized.replace(STAND_IN, "<reg>")
             ));
         }
-        if domain == Domain::Named("docker.io".to_owned()) && !path.contains('/') {
-            return Err(format!("{s:?} is not normalized: Docker Hub official images live under `docker.io/library/`"));
+        let domain = if repo.domain == STAND_IN {
+            Domain::Registry
+        } else {
+            Domain::Named(repo.domain.clone())
+        };
+        match (of, tag) {
+            (Some(_), _) if domain != Domain::Registry => Err(format!(
+                "digest reference {s:?} must live in the local registry: `<reg>/{}@sha256:<X.manifest>`",
+                repo.path
+            )),
+            (Some(of), _) => Ok(StoredName::Digested { path: repo.path, of }),
+            (None, Some(tag)) => Ok(StoredName::Tagged { domain, path: repo.path, tag }),
+            (None, None) => unreachable!("a name without tag or digest was refused above"),
         }
-        Ok(StoredName::Tagged {
-            domain,
-            path: path.to_owned(),
-            tag: tag.to_owned(),
-        })
     }
 }
 
@@ -296,77 +306,6 @@ where
         }
     }
     d.deserialize_str(V(expecting, parse))
-}
-
-fn not_qualified(s: &str) -> String {
-    format!(
-        "stored name {s:?} is not fully qualified: expected `domain/path:tag` with a domain such as \
-         `localhost`, `docker.io` or `<reg>` (engines store normalized names)"
-    )
-}
-
-/// distribution/reference's domain: host components separated by `.`, optional `:port`;
-/// a domain is told from a path component by a `.`, a `:` or being `localhost`.
-fn is_domain(s: &str) -> bool {
-    let (host, port) = match s.rsplit_once(':') {
-        Some((h, p)) => (h, Some(p)),
-        None => (s, None),
-    };
-    let looks_like_domain = s == "localhost" || s.contains('.') || port.is_some();
-    let host_ok = !host.is_empty()
-        && host.split('.').all(|c| {
-            !c.is_empty()
-                && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
-                && !c.starts_with('-')
-                && !c.ends_with('-')
-        });
-    let port_ok = port.is_none_or(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()));
-    looks_like_domain && host_ok && port_ok
-}
-
-/// Path components `[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*` separated by `/`.
-fn check_path(full: &str, path: &str) -> Result<(), String> {
-    let component_ok = |c: &str| {
-        let b = c.as_bytes();
-        let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
-        if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
-            return false;
-        }
-        let mut i = 0;
-        while i < b.len() {
-            if alnum(b[i]) {
-                i += 1;
-                continue;
-            }
-            // a separator run: `.`, `_`, `__`, or any number of `-`
-            let start = i;
-            while i < b.len() && !alnum(b[i]) {
-                i += 1;
-            }
-            let sep = &c[start..i];
-            if !(sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-')) {
-                return false;
-            }
-        }
-        true
-    };
-    if path.split('/').all(component_ok) {
-        Ok(())
-    } else {
-        Err(format!(
-            "invalid repository path {path:?} in {full:?}: expected lower-case components \
-             [a-z0-9]+ joined by `.`, `_`, `__` or `-`, separated by `/`"
-        ))
-    }
-}
-
-fn is_tag(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 128
-        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter()
-            .all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-')
 }
 
 #[cfg(test)]
