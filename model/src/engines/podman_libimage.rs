@@ -649,6 +649,7 @@ mod tests {
     #[case::stored_digest_name(&format!("127.0.0.1:5000/pin@{}", dg("eee55")), found("ee55", format!("127.0.0.1:5000/pin@{}", dg("eee55"))))]
     #[case::tag_dropped_before_digest(&format!("127.0.0.1:5000/pin:9@{}", dg("eee55")), found("ee55", format!("127.0.0.1:5000/pin@{}", dg("eee55"))))]
     #[case::digest_of_a_tagged_image(&format!("127.0.0.1:5000/dig@{}", dg("edd44")), found("dd44", format!("127.0.0.1:5000/dig@{}", dg("edd44"))))]
+    #[case::other_digest_algorithm(&format!("busybox@sha512:{}", "ab".repeat(64)), unknown(format!("busybox@sha512:{}", "ab".repeat(64))))]
     fn names_resolve_alike_in_4_3_and_5_4(
         #[case] input: &str,
         #[case] expected: Found,
