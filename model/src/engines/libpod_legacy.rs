@@ -339,7 +339,9 @@ fn other(message: String) -> Failure {
 /// 2. With several names not by ID, or with **children**, only the name the input matches
 ///    ([`match_repo_tag`]) is untagged. Children and no matching name (by ID):
 ///    `unable to delete "<id>" (cannot be forced) - image has dependent child images`
-///    (exit 2, force or not). So a parent named by its only tag loses the tag and stays.
+///    (exit 2, force or not). So a parent named by its only tag loses the tag and stays,
+///    and since step 1 comes first, force removes the parent's containers even when this
+///    step then fails.
 /// 3. Several names, by ID, without force:
 ///    `unable to delete <id> (must force) - image is referred to in multiple tags` (exit 2).
 /// 4. Else the image is deleted with all its names; its parents are then deleted while they
@@ -1210,6 +1212,16 @@ mod tests {
             }]
         );
         assert_eq!(outcome.after, before);
+    }
+
+    #[rstest]
+    fn force_removes_a_parents_containers_before_failing(#[values(P3, P1)] profile: Profile) {
+        let mut s = family("localhost/par:1");
+        s.containers = vec![container("c1", "aa", Stopped)];
+        let outcome = remove(profile, &s, &request(&["aa"], "force"));
+        assert_eq!(outcome.status, Status::Exit(2));
+        assert_eq!(outcome.after.images, s.images);
+        assert_eq!(outcome.after.containers, []);
     }
 
     #[rstest]
