@@ -8,7 +8,7 @@
 use crate::observation::{Normalized, NormalizedError, NormalizedStore};
 use crate::scenario::ExpectedOutcome;
 use crate::symbols::Symbols;
-use rmispec_model::{ConflictReason, ContainerState, ErrorKind};
+use rmispec_model::ContainerState;
 use std::fmt;
 
 /// A scenario's expectation for one profile, in the form it is compared in: every string
@@ -40,7 +40,7 @@ pub fn expected(e: &ExpectedOutcome, symbols: &Symbols) -> anyhow::Result<Normal
         .iter()
         .flatten()
         .map(|err| {
-            let (kind, reason, forceable) = kind_fields(err.kind);
+            let (kind, reason, forceable) = crate::normalize::error_fields(err.kind);
             Ok(NormalizedError {
                 kind: kind.to_owned(),
                 reason: reason.map(str::to_owned),
@@ -80,28 +80,6 @@ pub fn expected(e: &ExpectedOutcome, symbols: &Symbols) -> anyhow::Result<Normal
         status: e.status.map(|s| s.to_string()).unwrap_or_default(),
         after: after.transpose()?.unwrap_or_default(),
     })
-}
-
-/// The scenario format's spelling of an error kind: `kind`, and for conflicts `reason` and
-/// `forceable`.
-fn kind_fields(kind: ErrorKind) -> (&'static str, Option<&'static str>, Option<bool>) {
-    match kind {
-        ErrorKind::NotFound => ("not-found", None, None),
-        ErrorKind::Ambiguous => ("ambiguous", None, None),
-        ErrorKind::InvalidReference => ("invalid-reference", None, None),
-        ErrorKind::InvalidArgument => ("invalid-argument", None, None),
-        ErrorKind::Other => ("other", None, None),
-        ErrorKind::Conflict { reason, forceable } => {
-            let reason = match reason {
-                ConflictReason::RunningContainer => "running-container",
-                ConflictReason::StoppedContainer => "stopped-container",
-                ConflictReason::ContainerInUse => "container-in-use",
-                ConflictReason::MultipleReferences => "multiple-references",
-                ConflictReason::DependentChildren => "dependent-children",
-            };
-            ("conflict", Some(reason), Some(forceable))
-        }
-    }
 }
 
 fn state_name(state: ContainerState) -> &'static str {

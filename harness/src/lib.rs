@@ -10,6 +10,7 @@
 pub mod backend;
 pub mod compare;
 pub mod live;
+pub mod model_backend;
 pub mod normalize;
 pub mod observation;
 pub mod report;

@@ -34,8 +34,13 @@ pub fn render(runs: &ScenarioRuns, about: &About) -> String {
             .map(|r| format!("{} {}", r.profile.engine().id(), r.profile.version()))
             .collect();
         let _ = writeln!(out, "\n== {} ({})", names.join(", "), group[0].backend);
+        // One source line for the group when every engine in it cites the same code.
+        let shared_source = group.len() > 1 && group.iter().all(|r| r.source == group[0].source);
         for r in &group {
-            verdict_line(&mut out, r, group.len() > 1);
+            verdict_line(&mut out, r, group.len() > 1, !shared_source);
+        }
+        if let (true, Some(source)) = (shared_source, &group[0].source) {
+            let _ = writeln!(out, "  source: {source}");
         }
         if let Some(outcome) = &group[0].outcome {
             for line in outcome_lines(outcome) {
@@ -56,17 +61,16 @@ pub fn render(runs: &ScenarioRuns, about: &About) -> String {
     out
 }
 
-fn verdict_line(out: &mut String, r: &RunResult, named: bool) {
+fn verdict_line(out: &mut String, r: &RunResult, named: bool, with_source: bool) {
     let who = if named {
         format!("{}: ", r.profile.id())
     } else {
         String::new()
     };
-    let source = r
-        .source
-        .as_ref()
-        .map(|s| format!(" · source: {s}"))
-        .unwrap_or_default();
+    let source = match (&r.source, with_source) {
+        (Some(s), true) => format!(" · source: {s}"),
+        _ => String::new(),
+    };
     let _ = writeln!(out, "  {who}{}{source}", r.verdict.id());
 }
 
@@ -153,6 +157,32 @@ mod tests {
         }
         // The failure's diff is shown under its engine.
         assert!(text.contains("differs from the expectation"), "{text}");
+    }
+
+    #[test]
+    fn a_source_all_engines_of_a_group_share_is_shown_once() {
+        let mut runs = runs();
+        for r in &mut runs[1].results {
+            r.source = Some("moby/moby@v20.10.24:x#L1".into());
+        }
+        let text = render(&runs[1], &about());
+        assert!(
+            text.contains("  libpod-legacy@1.9: pass\n  source: moby/moby@v20.10.24:x#L1\n"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("source: moby").count(),
+            2,
+            "once per group: {text}"
+        );
+        runs[1].results[0].source = None;
+        let text = render(&runs[1], &about());
+        assert!(
+            text.contains(
+                "  cri-containerd: known-divergence · source: moby/moby@v20.10.24:x#L1\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

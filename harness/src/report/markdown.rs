@@ -2,7 +2,7 @@
 //! scenarios, for readers who want the semantics rather than a test report.
 
 use super::explain::outcome_lines;
-use super::{cell, engines_disagree, groups, profiles_in, short_label, About, CELL_LEGEND};
+use super::{cells_for, engines_disagree, groups, profiles_in, short_label, About, CELL_LEGEND};
 use crate::runner::ScenarioRuns;
 use std::fmt::Write;
 
@@ -63,13 +63,7 @@ pub fn render(runs: &[ScenarioRuns], abouts: &[About]) -> String {
                 anchor(&s.name),
                 cell_text(&s.summary)
             );
-            for p in &profiles {
-                let c = s
-                    .results
-                    .iter()
-                    .find(|r| r.profile == *p)
-                    .map(|r| cell(r, &s.images))
-                    .unwrap_or_default();
+            for c in cells_for(s, &profiles) {
                 let _ = write!(out, " {} |", cell_text(&c));
             }
             out.push('\n');
@@ -195,7 +189,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| ≠ | [`untag/one-of-two-tags`](#untag-one-of-two-tags) Removing one of two tags of an image only untags it. | U1 | D1 | 409✗ | - |"),
+            md.contains("| ≠ | [`untag/one-of-two-tags`](#untag-one-of-two-tags) Removing one of two tags of an image only untags it. | U1 | D1* | 409*✗ | - |"),
             "{md}"
         );
         assert!(md.contains("<a id=\"untag-one-of-two-tags\"></a>"), "{md}");

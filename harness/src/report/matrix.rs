@@ -1,6 +1,6 @@
 //! The terminal report: a matrix of scenarios × engines, a summary, and every failure spelled out.
 
-use super::{cell, engines_disagree, profiles_in, short_label, verdict_counts, CELL_LEGEND};
+use super::{cells_for, engines_disagree, profiles_in, short_label, verdict_counts, CELL_LEGEND};
 use crate::compare::Verdict;
 use crate::runner::ScenarioRuns;
 use std::fmt::Write;
@@ -16,20 +16,7 @@ pub fn render(runs: &[ScenarioRuns]) -> String {
         .max()
         .unwrap_or(0)
         .max("scenario".len());
-    let cells: Vec<Vec<String>> = runs
-        .iter()
-        .map(|s| {
-            profiles
-                .iter()
-                .map(|p| {
-                    s.results
-                        .iter()
-                        .find(|r| r.profile == *p)
-                        .map_or_else(String::new, |r| cell(r, &s.images))
-                })
-                .collect()
-        })
-        .collect();
+    let cells: Vec<Vec<String>> = runs.iter().map(|s| cells_for(s, &profiles)).collect();
     let col_widths: Vec<usize> = profiles
         .iter()
         .enumerate()
@@ -119,12 +106,15 @@ mod tests {
         let header: Vec<&str> = lines[0].split_whitespace().collect();
         assert_eq!(header, ["scenario", "DC", "CRI", "P4", "P1"]);
         let row: Vec<&str> = lines[1].split_whitespace().collect();
-        assert_eq!(row, ["≠", "untag/one-of-two-tags", "U1", "D1", "409✗", "-"]);
+        assert_eq!(
+            row,
+            ["≠", "untag/one-of-two-tags", "U1", "D1*", "409*✗", "-"]
+        );
         let row: Vec<&str> = lines[2].split_whitespace().collect();
         assert_eq!(row, ["untag/same", "U1", "U1~", "ERR✗", "U1"]);
         // Columns line up: the cells of a column start at the same character offset.
         let col = |line: &str, cell: &str| line.find(cell).map(|b| line[..b].chars().count());
-        assert_eq!(col(lines[0], "P4"), col(lines[1], "409✗"));
+        assert_eq!(col(lines[0], "P4"), col(lines[1], "409*✗"));
         assert_eq!(col(lines[0], "P4"), col(lines[2], "ERR✗"));
     }
 

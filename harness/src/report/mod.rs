@@ -11,7 +11,7 @@ use crate::compare::Verdict;
 use crate::observation::Normalized;
 use crate::runner::{RunResult, ScenarioRuns};
 use rmispec_model::{Profile, Status};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What reports show about a scenario besides its results: the text a person reads.
 #[derive(Clone, Debug, Default)]
@@ -78,7 +78,7 @@ pub fn short_label(profile: Profile) -> &'static str {
 /// What a cell's codes mean, for the legend under a matrix.
 pub const CELL_LEGEND: &str = "U<n> untagged n names · D<n> deleted n images · 409/404… HTTP error status · \
 e<n> exit code n with errors · g<n> gRPC code n with errors · · no-op · - skipped · ERR could not run\n\
-marks: ✗ fail · ~ known divergence · ≠ engines end in different states or fail differently";
+marks: ✗ fail · ~ known divergence · * does what most engines in the row do not (≠ rows: engines end in different states or fail differently)";
 
 /// A few characters summarising one outcome: `U1`, `U1D1`, `D2`, `409`, `U1 e1`, `·`.
 ///
@@ -146,25 +146,98 @@ pub fn cell(result: &RunResult, images_before: &[String]) -> String {
     }
 }
 
-/// Whether the engines that ran this scenario disagree on its effect: a different store
-/// afterwards, or different kinds of error. Spelling (records, messages, statuses) is each
-/// engine's own and does not count.
-pub fn engines_disagree(runs: &ScenarioRuns) -> bool {
-    let effect = |o: &'_ Normalized| {
-        let kinds: Vec<(String, Option<String>)> = o
-            .errors
-            .iter()
-            .map(|e| (e.kind.clone(), e.reason.clone()))
-            .collect();
-        (o.after.clone(), kinds)
-    };
-    let mut effects = runs
+/// What an outcome did, engine-neutrally: the images left (by handle) with their tags, the
+/// containers left, the kinds of error. Spelling (records, messages, statuses) is each
+/// engine's own, and so are digest references (docker-containerd lists a computed one for
+/// every image); neither counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Effect {
+    images: BTreeMap<String, Vec<String>>,
+    containers: BTreeMap<String, String>,
+    errors: Vec<(String, Option<String>)>,
+}
+
+impl Effect {
+    fn of(o: &Normalized) -> Effect {
+        Effect {
+            images: o
+                .after
+                .images
+                .iter()
+                .map(|(h, names)| {
+                    (
+                        h.clone(),
+                        names.iter().filter(|n| !n.contains('@')).cloned().collect(),
+                    )
+                })
+                .collect(),
+            containers: o.after.containers.clone(),
+            errors: o
+                .errors
+                .iter()
+                .map(|e| (e.kind.clone(), e.reason.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// Per result, whether its effect differs from the most common effect of the row (ties go
+/// to the first seen); `false` for results without an outcome.
+pub fn odd_ones(runs: &ScenarioRuns) -> Vec<bool> {
+    let effects: Vec<Option<Effect>> = runs
         .results
         .iter()
-        .filter_map(|r| r.outcome.as_ref())
-        .map(effect);
-    let first = effects.next();
-    effects.any(|e| Some(e) != first)
+        .map(|r| r.outcome.as_ref().map(Effect::of))
+        .collect();
+    let count = |e: &Effect| effects.iter().flatten().filter(|f| *f == e).count();
+    let mut common: Option<(&Effect, usize)> = None;
+    for e in effects.iter().flatten() {
+        let n = count(e);
+        if common.is_none_or(|(_, m)| n > m) {
+            common = Some((e, n));
+        }
+    }
+    effects
+        .iter()
+        .map(|e| matches!((e, common), (Some(e), Some((c, _))) if e != c))
+        .collect()
+}
+
+/// Whether the engines that ran this scenario disagree on its effect: a different store
+/// afterwards, or different kinds of error.
+pub fn engines_disagree(runs: &ScenarioRuns) -> bool {
+    odd_ones(runs).contains(&true)
+}
+
+/// The row of cells for a scenario, by profile: [`cell`] plus `*` where the engine's effect
+/// differs from the row's most common one.
+pub fn row_cells(runs: &ScenarioRuns) -> Vec<(Profile, String)> {
+    runs.results
+        .iter()
+        .zip(odd_ones(runs))
+        .map(|(r, odd)| {
+            let mut c = cell(r, &runs.images);
+            if odd {
+                let at = c.find(['✗', '~']).unwrap_or(c.len());
+                c.insert(at, '*');
+            }
+            (r.profile, c)
+        })
+        .collect()
+}
+
+/// [`row_cells`] in the order of `profiles`; empty where a profile has no result.
+pub fn cells_for(runs: &ScenarioRuns, profiles: &[Profile]) -> Vec<String> {
+    let row = row_cells(runs);
+    profiles
+        .iter()
+        .map(|p| {
+            row.iter()
+                .find(|(q, _)| q == p)
+                .map(|(_, c)| c.clone())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 /// Per profile, how many results had each verdict ([`Verdict::IDS`] order).
@@ -362,6 +435,31 @@ mod tests {
             o.status = "exit 0".into();
         }
         assert!(!engines_disagree(&respelled));
+        let mut digest_listed = runs[1].clone();
+        if let Some(o) = digest_listed.results[0].outcome.as_mut() {
+            o.after
+                .images
+                .get_mut("A")
+                .expect("A")
+                .push("localhost/app@sha256:<A>".into());
+        }
+        assert!(
+            !engines_disagree(&digest_listed),
+            "a listed digest reference is spelling"
+        );
+    }
+
+    #[test]
+    fn the_odd_ones_out_are_marked() {
+        let runs = runs();
+        assert_eq!(odd_ones(&runs[0]), [false, true, true, false]);
+        let cells: Vec<String> = row_cells(&runs[0]).into_iter().map(|(_, c)| c).collect();
+        assert_eq!(cells, ["U1", "D1*", "409*✗", "-"]);
+        assert_eq!(odd_ones(&runs[1]), [false, false, false, false]);
+        // The majority wins over the first seen.
+        let mut row = runs[1].clone();
+        row.results[0].outcome = Some(conflict());
+        assert_eq!(odd_ones(&row), [true, false, false, false]);
     }
 
     #[test]

@@ -1,0 +1,128 @@
+//! The reference model as a [`Backend`], so one runner drives the model and live engines alike.
+
+use crate::backend::Backend;
+use crate::observation::Observation;
+use crate::scenario::Given;
+use crate::scenario::Scenario;
+use crate::synth::{self, Synthesized};
+use anyhow::Context;
+use rmispec_model::Profile;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// The model of one profile.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelBackend {
+    profile: Profile,
+}
+
+impl ModelBackend {
+    /// The model of `profile`.
+    pub fn new(profile: Profile) -> ModelBackend {
+        ModelBackend { profile }
+    }
+}
+
+impl Backend for ModelBackend {
+    fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    fn label(&self) -> String {
+        "model".to_owned()
+    }
+
+    /// Synthesizes the scenario's images (the same digests a live engine gets), builds the
+    /// model's store from them, expands the request's symbols with the same table, removes,
+    /// and lists the store afterwards the way the engine lists it.
+    fn run(&mut self, scenario: &Scenario) -> anyhow::Result<Observation> {
+        let synthesized = synthesized(scenario);
+        let (store, mut symbols) = synthesized.to_store(&scenario.given, self.profile);
+        let request = scenario
+            .request(&mut symbols)
+            .context("expanding the request's symbols")?;
+        let outcome = rmispec_model::remove(self.profile, &store, &request);
+        let after = rmispec_model::engine::listing(self.profile, &outcome.after);
+        Ok(Observation {
+            records: outcome.records,
+            errors: outcome.errors,
+            status: outcome.status,
+            after,
+            symbols,
+        })
+    }
+}
+
+/// A scenario's images, synthesized once per process and shared by every profile's model.
+///
+/// Synthesis is deterministic but not free: an `id:` prefix is ground out by hashing up to
+/// a million candidates, and every scenario runs on eight profiles. Concurrent callers for
+/// one scenario wait for the first instead of grinding alongside it. Entries are keyed by
+/// file and checked against the `given` they were made from.
+fn synthesized(scenario: &Scenario) -> Arc<Synthesized> {
+    type Entry = Arc<OnceLock<(Given, Arc<Synthesized>)>>;
+    static CACHE: OnceLock<Mutex<HashMap<(PathBuf, String), Entry>>> = OnceLock::new();
+    let key = (scenario.path.clone(), scenario.name.clone());
+    let entry: Entry = {
+        let mut cache = CACHE
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        Arc::clone(cache.entry(key).or_default())
+    };
+    let (given, made) = entry.get_or_init(|| {
+        (
+            scenario.given.clone(),
+            Arc::new(synth::synthesize(&scenario.given)),
+        )
+    });
+    if *given == scenario.given {
+        Arc::clone(made)
+    } else {
+        Arc::new(synth::synthesize(&scenario.given))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_synthesis_serves_every_profile_of_a_scenario() {
+        let scenario = crate::scenario::load(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/untag/one-of-two-tags.yaml"
+        ))
+        .expect("the README's example scenario loads");
+        let a = synthesized(&scenario);
+        let b = synthesized(&scenario);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(*a, synth::synthesize(&scenario.given));
+        let mut changed = scenario.clone();
+        changed.given.images.clear();
+        assert!(
+            synthesized(&changed).images.is_empty(),
+            "a different `given` is not served from the cache"
+        );
+    }
+
+    #[test]
+    fn the_model_backend_observes_in_the_scenarios_symbols() {
+        let scenario = crate::scenario::load(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scenarios/untag/one-of-two-tags.yaml"
+        ))
+        .expect("loads");
+        let mut backend = ModelBackend::new(Profile::DockerClassic);
+        assert_eq!(backend.profile(), Profile::DockerClassic);
+        let observation = backend.run(&scenario).expect("the model runs");
+        // The request named a tag of A: whatever the verdict, every listed image maps to a
+        // handle of the scenario, not to an unknown digest.
+        assert!(observation
+            .after
+            .images
+            .iter()
+            .all(|i| observation.symbols.image_handle(&i.id).is_some()));
+    }
+}
