@@ -210,7 +210,13 @@ fn remove_path(p: &Path) -> anyhow::Result<()> {
 ///    (their `address` file), which a killed shim leaves;
 /// 4. mounts below `dir`, deepest first.
 pub fn clean_dir(dir: &Path) -> anyhow::Result<()> {
-    let pids = processes_mentioning(dir);
+    // Daemons the harness still supervises are not leftovers (a registry sharing the
+    // directory with an engine being restarted, for one).
+    let supervised = supervised_pids();
+    let pids: Vec<i32> = processes_mentioning(dir)
+        .into_iter()
+        .filter(|p| !supervised.contains(p))
+        .collect();
     stop_pids(&pids, Duration::from_secs(5));
     let found = find_files(dir, 8);
     for state in found
@@ -634,9 +640,16 @@ impl Daemon {
             return Ok(None);
         };
         let pid = Pid::from_raw(child.id() as i32);
-        let status = match child.try_wait()? {
-            Some(s) => s,
-            None => {
+        let status = match child.try_wait() {
+            // Reaped by someone else (the signal handler's shutdown): it is gone.
+            Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ECHILD as i32) => {
+                let _ = fs::remove_file(&self.pid_file);
+                unregister(&self.registration);
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+            Ok(Some(s)) => s,
+            Ok(None) => {
                 let _ = kill(pid, Signal::SIGTERM);
                 let deadline = Instant::now() + self.stop_timeout;
                 loop {
@@ -764,6 +777,19 @@ struct Registration(u64);
 fn live() -> &'static Mutex<Vec<(u64, Entry)>> {
     static LIVE: OnceLock<Mutex<Vec<(u64, Entry)>>> = OnceLock::new();
     LIVE.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+/// PIDs of the daemons registered (spawned and not yet stopped) in this process.
+fn supervised_pids() -> Vec<i32> {
+    live()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Entry::Process { pid, .. } => Some(*pid),
+            Entry::Dir(_) => None,
+        })
+        .collect()
 }
 
 fn register(e: Entry) -> Registration {

@@ -6,10 +6,11 @@ use bollard::models::{ContainerCreateBody, ContainerSummaryStateEnum, HostConfig
 use bollard::query_parameters::{
     CommitContainerOptions, CreateContainerOptions, CreateImageOptions, ListContainersOptions,
     ListImagesOptions, RemoveContainerOptions, RemoveImageOptions, TagImageOptions,
+    UploadToContainerOptions,
 };
 use bollard::Docker;
 use futures_util::TryStreamExt;
-use rmispec_model::{ContainerState, Record};
+use rmispec_model::{ContainerState, Digest, Record};
 use std::cell::Cell;
 use std::future::Future;
 use std::path::Path;
@@ -187,14 +188,25 @@ impl Api {
         Ok(created.id)
     }
 
-    /// `POST /commit?container=&repo=&tag=&changes=`: the new image's ID.
-    pub fn commit(&self, container: &str, target: &str, changes: &str) -> anyhow::Result<String> {
-        let (repo, tag) =
-            split_tag(target).with_context(|| format!("{target:?} is not repo:tag"))?;
+    /// `POST /commit?container=&changes=` (and `repo=&tag=` when `target` is given): the new
+    /// image's ID.
+    pub fn commit(
+        &self,
+        container: &str,
+        target: Option<&str>,
+        changes: &str,
+    ) -> anyhow::Result<String> {
+        let (repo, tag) = match target {
+            Some(t) => {
+                let (r, t) = split_tag(t).with_context(|| format!("{t:?} is not repo:tag"))?;
+                (Some(r.to_owned()), Some(t.to_owned()))
+            }
+            None => (None, None),
+        };
         let opts = CommitContainerOptions {
             container: Some(container.into()),
-            repo: Some(repo.into()),
-            tag: Some(tag.into()),
+            repo,
+            tag,
             changes: Some(changes.into()),
             pause: false,
             ..Default::default()
@@ -204,8 +216,52 @@ impl Api {
                 self.docker
                     .commit_container(opts, bollard::models::ContainerConfig::default()),
             )
-            .with_context(|| format!("committing {container} as {target}"))?;
+            .with_context(|| format!("committing {container}"))?;
         Ok(id.id)
+    }
+
+    /// `PUT /containers/{id}/archive?path=`: extracts `tar` into the container's filesystem.
+    pub fn put_archive(&self, container: &str, path: &str, tar: Vec<u8>) -> anyhow::Result<()> {
+        let opts = UploadToContainerOptions {
+            path: path.into(),
+            ..Default::default()
+        };
+        self.call(self.docker.upload_to_container(
+            container,
+            Some(opts),
+            bollard::body_full(tar.into()),
+        ))
+        .with_context(|| format!("copying a layer into container {container}"))
+    }
+
+    /// The config digest of an image, from its `docker save` archive (`GET /images/{id}/get`):
+    /// `index.json` → the manifest → its config descriptor. docker-containerd's API shows
+    /// only the manifest digest (its image ID) otherwise.
+    pub fn config_digest(&self, id: &str) -> anyhow::Result<Digest> {
+        let chunks: Vec<_> = self
+            .call(self.docker.export_image(&escape_path(id)).try_collect())
+            .with_context(|| format!("saving {id}"))?;
+        let tar: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+        let file = |name: &str| {
+            tar_entry(&tar, name)
+                .with_context(|| format!("{name} not in the saved archive of {id}"))
+        };
+        let blob = |d: &str| file(&format!("blobs/sha256/{}", d.trim_start_matches("sha256:")));
+        let index: serde_json::Value = serde_json::from_slice(file("index.json")?)?;
+        let mut desc = index["manifests"][0].clone();
+        // An index may point at another index (docker-containerd saves the target as is).
+        for _ in 0..4 {
+            let digest = desc["digest"]
+                .as_str()
+                .context("descriptor without a digest")?
+                .to_owned();
+            let doc: serde_json::Value = serde_json::from_slice(blob(&digest)?)?;
+            if let Some(config) = doc["config"]["digest"].as_str() {
+                return Ok(Digest::parse(config)?);
+            }
+            desc = doc["manifests"][0].clone();
+        }
+        bail!("no image config found in the saved archive of {id}")
     }
 
     /// `GET /images/{name}/json`: the image's ID, or `None` when it does not exist.
@@ -294,6 +350,36 @@ impl Api {
             self.images()?.iter().map(|i| &i.id).collect::<Vec<_>>()
         )
     }
+}
+
+/// The contents of `name` in an uncompressed tar (ustar or GNU headers, as Go's
+/// `archive/tar` writes them for short names).
+fn tar_entry<'a>(tar: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let mut off = 0;
+    while off + 512 <= tar.len() {
+        let h = &tar[off..off + 512];
+        if h.iter().all(|&b| b == 0) {
+            return None;
+        }
+        let field = |r: std::ops::Range<usize>| {
+            let f = &h[r];
+            std::str::from_utf8(&f[..f.iter().position(|&b| b == 0).unwrap_or(f.len())])
+                .unwrap_or("")
+        };
+        let size = usize::from_str_radix(field(124..136).trim(), 8).ok()?;
+        let prefix = field(345..500);
+        let full = if prefix.is_empty() {
+            field(0..100).to_owned()
+        } else {
+            format!("{prefix}/{}", field(0..100))
+        };
+        let data = off + 512;
+        if full.trim_start_matches("./") == name {
+            return tar.get(data..data + size);
+        }
+        off = data + size.div_ceil(512) * 512;
+    }
+    None
 }
 
 /// `repo:tag` → (`repo`, `tag`), the tag after the last `:` that follows the last `/`.

@@ -1,1 +1,220 @@
-//! Building a scenario's `given` store in a Docker engine (being written).
+//! Building a scenario's `given` store in a Docker engine, through the Engine API.
+//!
+//! - **Images** come from one synthesized archive (`POST /images/load`), each with its tags as
+//!   `RepoTags` (a tag in `<reg>` is only a name: nothing is pushed for it) and no other name; an image without names loads dangling on both engines
+//!   (docker-classic: `<none>:<none>`; docker-containerd: a `moby-dangling@` record).
+//! - **Digest references** (`<reg>/repo@sha256:<A.manifest>`): the image's synthesized blobs
+//!   and manifest are pushed to the local registry byte for byte, then pulled by digest
+//!   (`POST /images/create?fromImage=<reg>/repo&tag=sha256:…`, as `docker pull` sends it).
+//!   The engine already has the content, so the pull only adds the name.
+//! - **Children** (`parent: P`), the way each engine links them:
+//!   - docker-classic: in the same archive as their parent, whose `manifest.json` entry names
+//!     the parent (`Parent`); `docker load` links them (`moby/moby@v20.10.24:
+//!     image/tarexport/load.go#L145-L156`, `setParentID` → `is.SetParent`, the same link
+//!     `docker commit` and the classic builder make), as long as the child's history is the
+//!     parent's plus one entry (`checkValidParent`, L400-L412). The child's ID is then the
+//!     synthesized config digest.
+//!   - docker-containerd: `load` sets no parent there (the link is the containerd image label
+//!     `org.mobyproject.image.parent`, written only by commit and the classic builder:
+//!     `moby/moby@v26.1.5:daemon/containerd/image_builder.go#L511-L520`), so a child is a
+//!     commit (`POST /commit`, changes `LABEL rmispec.image=<B>`) of a stopped container
+//!     created from the parent, with the child's extra layer copied in first
+//!     (`PUT /containers/{id}/archive`); the helper container is removed. The child's ID is
+//!     the engine's own: the symbol table learns it from the commit.
+//! - **Containers**: `POST /containers/create` from the image's ID (no pull, network none,
+//!   the daemon's `cgroup-parent`), then `start` if running.
+//!
+//! After building, every image is checked against the scenario: it exists with exactly its
+//! names (as docker lists them), and nothing else does. A build that does not reproduce
+//! `given` fails loudly.
+
+use super::api::Api;
+use super::engine::Flavor;
+use crate::live::registry::Registry;
+use crate::scenario::{Given, ImageHandle};
+use crate::symbols::Symbols;
+use anyhow::{bail, Context};
+use rmispec_model::{ContainerState, Digest};
+use std::collections::{BTreeSet, HashMap};
+
+/// What the builder needs from the synthesized images.
+pub trait ImageSource {
+    /// An image's config and manifest digests.
+    fn digests(&self, image: &ImageHandle) -> anyhow::Result<(Digest, Digest)>;
+    /// One `docker save`-style archive (both `manifest.json` and `index.json`) holding
+    /// `images` in order, each with the given tags (none: dangling), and each image's parent
+    /// named in its `manifest.json` entry when the parent is in the archive too.
+    fn archive(&self, images: &[(&ImageHandle, Vec<String>)]) -> anyhow::Result<Vec<u8>>;
+    /// The layer an image adds on top of its parent's, as an uncompressed tar, if any.
+    fn own_layer(&self, image: &ImageHandle) -> anyhow::Result<Option<Vec<u8>>>;
+    /// Pushes an image's blobs and manifest to `repo` in the registry; returns the manifest
+    /// digest.
+    fn push(&self, registry: &Registry, image: &ImageHandle, repo: &str) -> anyhow::Result<Digest>;
+}
+
+/// Builds `given` through `api`, and completes `symbols` with the IDs only the engine knows
+/// (committed children, containers).
+pub fn build(
+    flavor: Flavor,
+    api: &Api,
+    given: &Given,
+    source: &dyn ImageSource,
+    registry: &Registry,
+    symbols: &mut Symbols,
+) -> anyhow::Result<()> {
+    // The engine's ID of each image (`sha256:<hex>`).
+    let mut ids: HashMap<&ImageHandle, String> = HashMap::new();
+    let committed =
+        |h: &ImageHandle| flavor == Flavor::Containerd && given.images[h].parent.is_some();
+
+    // 1. One archive with every image that is not committed.
+    let loaded: Vec<(&ImageHandle, Vec<String>)> = given
+        .images
+        .iter()
+        .filter(|(h, _)| !committed(h))
+        .map(|(h, spec)| {
+            let tags = spec
+                .tags
+                .iter()
+                .filter(|n| n.is_tag())
+                .map(|n| n.expand(&registry.host(), &zero()))
+                .collect();
+            (h, tags)
+        })
+        .collect();
+    if !loaded.is_empty() {
+        api.load(source.archive(&loaded)?)
+            .context("loading the synthesized archive")?;
+    }
+    for (h, _) in &loaded {
+        let (config, manifest) = source.digests(h)?;
+        let id = match flavor {
+            Flavor::Classic => config,
+            Flavor::Containerd => manifest,
+        };
+        ids.insert(h, id.to_string());
+    }
+
+    // 2. Children on docker-containerd: commits, in creation order (a parent comes first).
+    for (h, spec) in given.images.iter().filter(|(h, _)| committed(h)) {
+        let parent = spec
+            .parent
+            .as_ref()
+            .expect("committed images have a parent");
+        let parent_id = ids
+            .get(parent)
+            .with_context(|| format!("{h}: parent {parent} not built"))?
+            .clone();
+        if spec.id.is_some() {
+            bail!("{h}: an ID prefix on a committed child cannot be honoured (its ID depends on the commit time)");
+        }
+        if spec.tags.iter().any(|n| !n.is_tag()) {
+            bail!(
+                "{h}: a digest reference on a committed child is not supported on {}",
+                flavor.profile()
+            );
+        }
+        let helper = api.create_container(&parent_id, false)?;
+        if let Some(layer) = source.own_layer(h)? {
+            api.put_archive(&helper, "/", layer)?;
+        }
+        let id = api.commit(&helper, None, &format!("LABEL rmispec.image={h}"));
+        api.remove_container(&helper)?;
+        let id = id?;
+        for n in &spec.tags {
+            api.tag(&id, &n.expand(&registry.host(), &zero()))?;
+        }
+        let digest = Digest::parse(&id).with_context(|| format!("committed ID {id:?}"))?;
+        let config = api.config_digest(&id)?;
+        symbols.add_image(h.clone(), config, digest);
+        ids.insert(h, id);
+    }
+
+    // 3. Digest references: push the synthesized image, pull it by digest.
+    for (h, spec) in &given.images {
+        for n in spec.tags.iter().filter(|n| !n.is_tag()) {
+            let (_, manifest) = source.digests(h)?;
+            let pushed = source.push(registry, h, n.path())?;
+            if pushed != manifest {
+                bail!("{h}: the registry stored manifest {pushed}, not {manifest}");
+            }
+            api.pull(&n.expand(&registry.host(), &manifest))?;
+        }
+    }
+
+    // 4. Containers.
+    for (c, spec) in &given.containers {
+        let image = ids
+            .get(&spec.image)
+            .with_context(|| format!("container {c}: image {} not built", spec.image))?;
+        let id = api.create_container(image, spec.state == ContainerState::Running)?;
+        symbols.add_container(
+            c.clone(),
+            Digest::parse(&id).with_context(|| format!("container ID {id:?}"))?,
+        );
+    }
+
+    check(flavor, api, given, &ids, symbols)
+}
+
+/// Tags do not use the manifest digest; `expand` wants one.
+fn zero() -> Digest {
+    Digest::parse(&"0".repeat(64)).expect("valid")
+}
+
+/// Every image exists with exactly the scenario's names, and nothing else is listed.
+fn check(
+    flavor: Flavor,
+    api: &Api,
+    given: &Given,
+    ids: &HashMap<&ImageHandle, String>,
+    symbols: &Symbols,
+) -> anyhow::Result<()> {
+    let listed = api.images()?;
+    for (h, spec) in &given.images {
+        let id = &ids[h];
+        let Some(image) = listed.iter().find(|i| &i.id == id) else {
+            bail!("built {h} ({id}), but the engine does not list it");
+        };
+        let manifest = symbols
+            .image(h.as_str())
+            .map(|d| d.manifest.clone())
+            .unwrap_or_else(zero);
+        let want: BTreeSet<String> = spec
+            .tags
+            .iter()
+            .map(|n| n.expand(symbols.registry(), &manifest))
+            .collect();
+        // docker-containerd lists digest records among RepoTags, and computes RepoDigests.
+        let got: BTreeSet<String> = image
+            .repo_tags
+            .iter()
+            .chain(match flavor {
+                Flavor::Classic => image.repo_digests.iter(),
+                Flavor::Containerd => [].iter(),
+            })
+            .filter(|n| !n.starts_with("<none>"))
+            .map(|n| super::fully_qualified(n))
+            .collect();
+        if got != want {
+            bail!("built {h} with names {got:?}, wanted {want:?}");
+        }
+    }
+    if listed.len() != given.images.len() {
+        let extra: Vec<_> = listed
+            .iter()
+            .filter(|i| !ids.values().any(|id| id == &i.id))
+            .map(|i| &i.id)
+            .collect();
+        bail!("the store holds images the scenario does not: {extra:?}");
+    }
+    let containers = api.containers()?;
+    if containers.len() != given.containers.len() {
+        bail!(
+            "the store holds {} containers, the scenario {}",
+            containers.len(),
+            given.containers.len()
+        );
+    }
+    Ok(())
+}
