@@ -126,3 +126,78 @@ fn the_default_socket_is_refused() {
         .to_string();
     assert!(err.contains("--i-know-this-deletes-images"), "{err}");
 }
+
+/// The checkout's scenarios folder.
+fn scenario(name: &str) -> rmispec::scenario::Scenario {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(format!("{name}.yaml"));
+    rmispec::scenario::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn a_parent_with_a_child_is_built_the_engines_way_and_observed() {
+    use rmispec::backend::Backend;
+    for p in wanted() {
+        let mut b = DockerBackend::connect(p, &LiveOptions::default())
+            .unwrap_or_else(|e| panic!("{p}: {e:#}"));
+        let s = scenario("parents/parent-by-id");
+        let obs = b.run(&s).unwrap_or_else(|e| panic!("{p}: {e:#}"));
+        let base = obs.symbols.image_id("Base").unwrap().clone();
+        let child = obs.symbols.image_id("Child").unwrap().clone();
+        match p {
+            // Linked by load: the synthesized config digests are the IDs, and the engine
+            // refuses to delete the parent.
+            Profile::DockerClassic => {
+                let synth = rmispec::synth::synthesize(&s.given);
+                assert_eq!(child, synth.image("Child").unwrap().config.digest);
+                assert_eq!(obs.status, Status::Http(409));
+                assert!(
+                    matches!(obs.errors[0].kind, ErrorKind::Conflict { .. }),
+                    "{:?}",
+                    obs.errors
+                );
+                assert_eq!(obs.after.images.len(), 2);
+            }
+            // Committed: the child's ID is the engine's, and the parent is deleted anyway.
+            _ => {
+                let synth = rmispec::synth::synthesize(&s.given);
+                assert_ne!(child, synth.image("Child").unwrap().manifest.digest);
+                assert_eq!(obs.status, Status::Http(200), "{:?}", obs.errors);
+                assert!(obs.after.images.iter().all(|i| i.id != base));
+                assert!(obs.after.images.iter().any(|i| i.id == child));
+            }
+        }
+        // The next run starts from an empty engine.
+        let again = b.run(&scenario("untag/one-of-two-tags")).unwrap();
+        assert_eq!(again.after.images.len(), 1, "{:?}", again.after);
+    }
+}
+
+#[test]
+fn an_external_daemon_must_be_empty_unless_the_user_says_so() {
+    use rmispec::backend::Backend;
+    for p in wanted() {
+        let owner = DockerBackend::connect(p, &LiveOptions::default()).unwrap();
+        let socket = owner.engine().unwrap().socket();
+        let external = LiveOptions {
+            socket: Some(socket.clone()),
+            ..LiveOptions::default()
+        };
+        let mut b = DockerBackend::connect(p, &external).expect("an empty daemon is accepted");
+        b.run(&scenario("untag/one-of-two-tags")).unwrap();
+        // Something is left in the daemon now: a second client refuses it...
+        let err = DockerBackend::connect(p, &external)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is not empty"), "{err}");
+        // ...unless told; and dropping a client that used it empties it.
+        let forced = LiveOptions {
+            allow_default_socket: true,
+            ..external
+        };
+        drop(DockerBackend::connect(p, &forced).unwrap());
+        assert!(owner.listing().unwrap().images.is_empty());
+        drop(b);
+    }
+}

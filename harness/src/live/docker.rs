@@ -15,7 +15,7 @@ pub use engine::{default_sockets, is_default_socket, Flavor, SandboxedDocker};
 
 use crate::live::options::LiveOptions;
 use crate::live::registry::Registry;
-use crate::live::sandbox::StateDir;
+use crate::live::sandbox::{self, StateDir};
 use crate::observation::Observation;
 use crate::scenario::{Given, ImageHandle, Scenario};
 use crate::synth::{self, Synthesized};
@@ -258,7 +258,7 @@ impl DockerBackend {
                     Ok(()) => false,
                     // Something the API could not delete: start over from an empty root, if
                     // the harness owns one.
-                    Err(e) if self.engine.is_some() => {
+                    Err(e) if self.engine.is_some() && !sandbox::shutting_down() => {
                         eprintln!("rmispec: emptying {} through the API failed ({e:#}); restarting it on a fresh root", self.flavor.profile());
                         true
                     }
@@ -440,7 +440,13 @@ impl Drop for DockerBackend {
             } else {
                 self.api.remove_everything()
             };
-            if let Err(e) = result {
+            if let Err(e) = result.or_else(|e| {
+                if sandbox::shutting_down() {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }) {
                 eprintln!("rmispec: emptying {} failed: {e:#}", self.flavor.profile());
             }
         }

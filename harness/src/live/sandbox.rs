@@ -71,22 +71,33 @@ impl StateDir {
     pub fn fresh(instance: &str) -> anyhow::Result<StateDir> {
         let parent = Self::default_parent();
         Self::sweep(&parent, instance);
-        let path = parent.join(format!("{instance}-{}", std::process::id()));
-        let mut dir = Self::create(&path)?;
-        dir.owned = true;
-        Ok(dir)
+        let path = parent.join(format!("{instance}-{}", instance_suffix()));
+        Self::open(&path, true)
     }
 
     /// Uses `path` (created if missing). What a previous run left in it is cleaned first:
     /// processes still running from it, mounts below it, files (except `logs/`).
     pub fn create(path: &Path) -> anyhow::Result<StateDir> {
+        Self::open(path, false)
+    }
+
+    fn open(path: &Path, owned: bool) -> anyhow::Result<StateDir> {
+        if shutting_down() {
+            bail!(
+                "not creating {}: the harness is shutting down",
+                path.display()
+            );
+        }
         fs::create_dir_all(path)
             .with_context(|| format!("creating state dir {}", path.display()))?;
         let path = fs::canonicalize(path)?;
         let dir = StateDir {
-            registration: register(Entry::Dir(path.clone())),
+            registration: register(Entry::Dir {
+                path: path.clone(),
+                remove: owned,
+            }),
             path,
-            owned: false,
+            owned,
         };
         dir.clean()?;
         dir.wipe()?;
@@ -108,7 +119,7 @@ impl StateDir {
             else {
                 continue;
             };
-            let Ok(pid) = pid.parse::<i32>() else {
+            let Some(pid) = suffix_pid(pid) else {
                 continue;
             };
             if pid as u32 == std::process::id() || process_alive(pid) {
@@ -384,6 +395,30 @@ fn stop_pids(pids: &[i32], timeout: Duration) {
     }
 }
 
+/// A suffix unique to this instance among every live harness process: `<pid>-<n>`, `n`
+/// counting the instances this process made (tests run several engines in one process).
+/// What a crashed run leaves is recognized by its PID ([`StateDir::sweep`], [`sweep_cgroups`]).
+pub fn instance_suffix() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The PID in a suffix made by [`instance_suffix`] (or a bare `<pid>`).
+fn suffix_pid(suffix: &str) -> Option<i32> {
+    let pid = suffix.split_once('-').map_or(suffix, |(p, n)| {
+        if n.bytes().all(|b| b.is_ascii_digit()) {
+            p
+        } else {
+            ""
+        }
+    });
+    pid.parse().ok()
+}
+
 // ---------------------------------------------------------------------------------------------
 // Cgroups
 
@@ -429,6 +464,39 @@ fn remove_cgroup_tree(dir: &Path) {
     }
 }
 
+/// A cgroup the harness names as a daemon's `cgroup-parent`: removed (with its empty
+/// descendants) when dropped, or by the signal handler. Create it before the daemons that
+/// use it, so that it is cleaned after they are stopped.
+#[derive(Debug)]
+pub struct CgroupParent {
+    name: String,
+    registration: Registration,
+}
+
+impl CgroupParent {
+    /// The cgroup `name` (a direct child of each hierarchy's root). Nothing is created: the
+    /// daemons create it when they start containers.
+    pub fn new(name: impl Into<String>) -> CgroupParent {
+        let name = name.into();
+        CgroupParent {
+            registration: register(Entry::Cgroup(name.clone())),
+            name,
+        }
+    }
+
+    /// Its name, without a leading `/`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Drop for CgroupParent {
+    fn drop(&mut self) {
+        remove_cgroup(&self.name);
+        unregister(&self.registration);
+    }
+}
+
 /// Removes the cgroups `<prefix><pid>` whose process `pid` is gone (a crashed run's
 /// `cgroup-parent`), in every hierarchy.
 pub fn sweep_cgroups(prefix: &str) {
@@ -440,10 +508,7 @@ pub fn sweep_cgroups(prefix: &str) {
         };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let Some(pid) = name
-                .strip_prefix(prefix)
-                .and_then(|p| p.parse::<i32>().ok())
-            else {
+            let Some(pid) = name.strip_prefix(prefix).and_then(suffix_pid) else {
                 continue;
             };
             if pid != me && !process_alive(pid) {
@@ -517,6 +582,9 @@ impl DaemonSpec {
     /// `run/<name>.pid` (so a later run can find it), in its own process group.
     pub fn spawn(self, dir: &StateDir) -> anyhow::Result<Daemon> {
         install_signal_handler();
+        if shutting_down() {
+            bail!("not starting {}: the harness is shutting down", self.name);
+        }
         let log_path = dir.subdir("logs")?.join(format!("{}.log", self.name));
         let log = fs::OpenOptions::new()
             .create(true)
@@ -767,7 +835,11 @@ enum Entry {
         name: String,
         timeout: Duration,
     },
-    Dir(PathBuf),
+    Dir {
+        path: PathBuf,
+        remove: bool,
+    },
+    Cgroup(String),
 }
 
 /// A handle on an entry in the cleanup list; unregistering twice is harmless.
@@ -787,7 +859,7 @@ fn supervised_pids() -> Vec<i32> {
         .iter()
         .filter_map(|(_, e)| match e {
             Entry::Process { pid, .. } => Some(*pid),
-            Entry::Dir(_) => None,
+            Entry::Dir { .. } | Entry::Cgroup(_) => None,
         })
         .collect()
 }
@@ -809,26 +881,52 @@ fn unregister(r: &Registration) {
         .retain(|(id, _)| *id != r.0);
 }
 
+/// Set once [`shutdown_all`] has begun: no daemon starts after it.
+static SHUTTING_DOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the harness is shutting down (a signal arrived): adapters stop restarting things
+/// and stay quiet about the errors that follow.
+pub fn shutting_down() -> bool {
+    SHUTTING_DOWN.load(Ordering::SeqCst)
+}
+
 /// Stops every daemon the harness still runs (newest first) and cleans every state directory
 /// still in use. The signal handler calls it; a runner that leaves through
 /// [`std::process::exit`] while backends are alive (destructors do not run then) should too.
 pub fn shutdown_all() {
-    let entries: Vec<(u64, Entry)> =
-        std::mem::take(&mut *live().lock().unwrap_or_else(|p| p.into_inner()));
-    for (_, e) in entries.iter().rev() {
-        match e {
-            Entry::Process { pid, name, timeout } => {
-                if process_alive(*pid) {
-                    eprintln!("rmispec: stopping {name} (pid {pid})");
-                    stop_pids(&[*pid], *timeout);
-                }
-            }
-            Entry::Dir(path) => {
-                if let Err(e) = clean_dir(path) {
-                    eprintln!("rmispec: cleaning {} failed: {e:#}", path.display());
-                }
+    SHUTTING_DOWN.store(true, Ordering::SeqCst);
+    // Twice: whatever registered while the first pass ran (a directory created just before
+    // the flag was seen) is cleaned too.
+    for _pass in 0..2 {
+        let entries: Vec<(u64, Entry)> =
+            std::mem::take(&mut *live().lock().unwrap_or_else(|p| p.into_inner()));
+        for (_, e) in entries.iter().rev() {
+            shutdown_one(e);
+        }
+    }
+}
+
+fn shutdown_one(e: &Entry) {
+    match e {
+        Entry::Process { pid, name, timeout } => {
+            if process_alive(*pid) {
+                eprintln!("rmispec: stopping {name} (pid {pid})");
+                stop_pids(&[*pid], *timeout);
             }
         }
+        Entry::Dir { path, remove } => {
+            let result = clean_dir(path).and_then(|()| {
+                if *remove && std::env::var_os("RMISPEC_KEEP_STATE").is_none() {
+                    fs::remove_dir_all(path).map_err(Into::into)
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = result {
+                eprintln!("rmispec: cleaning {} failed: {e:#}", path.display());
+            }
+        }
+        Entry::Cgroup(name) => remove_cgroup(name),
     }
 }
 
@@ -863,6 +961,15 @@ pub fn install_signal_handler() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instance_suffixes_are_unique_and_name_the_process() {
+        let (a, b) = (instance_suffix(), instance_suffix());
+        assert_ne!(a, b);
+        assert_eq!(suffix_pid(&a), Some(std::process::id() as i32));
+        assert_eq!(suffix_pid("123"), Some(123));
+        assert_eq!(suffix_pid("registry-123-4"), None);
+    }
 
     #[test]
     fn mountinfo_escapes_are_decoded() {

@@ -2,7 +2,7 @@
 //! [`StateDir`] (backends.md §2), or a daemon someone else runs, reached through its socket.
 
 use crate::live::containerd::{self, Containerd};
-use crate::live::sandbox::{self, probe, Daemon, DaemonSpec, StateDir};
+use crate::live::sandbox::{self, probe, CgroupParent, Daemon, DaemonSpec, StateDir};
 use anyhow::{bail, Context};
 use rmispec_model::Profile;
 use std::path::{Path, PathBuf};
@@ -76,7 +76,7 @@ pub struct SandboxedDocker {
     // Field order matters only for the explicit Drop below: dockerd stops before containerd.
     dockerd: Option<Daemon>,
     containerd: Option<Daemon>,
-    cgroup_parent: String,
+    cgroup_parent: CgroupParent,
     dir: StateDir,
     /// How long the last start took, spawn to `GET /_ping` 200.
     pub last_start: Duration,
@@ -103,7 +103,8 @@ impl SandboxedDocker {
             Some(p) => StateDir::create(p)?,
             None => StateDir::fresh(instance)?,
         };
-        let cgroup_parent = format!("rmispec-{instance}-{}", std::process::id());
+        let cgroup_parent =
+            CgroupParent::new(format!("rmispec-{instance}-{}", sandbox::instance_suffix()));
         let mut engine = SandboxedDocker {
             flavor,
             dockerd: None,
@@ -137,7 +138,10 @@ impl SandboxedDocker {
         self.containerd = Some(Containerd::for_docker(&containerd_bin).start(&self.dir)?);
         let d = self.dir.path();
         let config = self.dir.join("daemon.json");
-        std::fs::write(&config, self.flavor.daemon_json(d, &self.cgroup_parent))?;
+        std::fs::write(
+            &config,
+            self.flavor.daemon_json(d, self.cgroup_parent.name()),
+        )?;
         // dockerd refuses to start while a PID file names a live process; ours is gone.
         let _ = std::fs::remove_file(self.dir.join("dockerd.pid"));
         let mut dockerd = DaemonSpec::new("dockerd", &dockerd_bin);
@@ -230,8 +234,8 @@ impl Drop for SandboxedDocker {
         if let Err(e) = self.stop_daemons() {
             eprintln!("rmispec: stopping {} failed: {e:#}", self.flavor.profile());
         }
-        sandbox::remove_cgroup(&self.cgroup_parent);
-        // self.dir drops after this, removing (or emptying) the directory.
+        // Then the fields drop: the cgroup parent is removed, the directory removed (or
+        // emptied).
     }
 }
 
