@@ -163,14 +163,16 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
     runner::quiet_panics();
     match cli.command {
         Command::Run(args) => {
+            let defaults: Vec<Profile> = Engine::ALL.iter().map(|e| e.default_profile()).collect();
+            let chosen = profiles(&args.engines, &defaults);
+            args.live.check(&chosen)?;
             let (scenarios_dir, snapshots) = args.place.resolve()?;
             let mut scenarios = runner::load(&scenarios_dir)?;
             if let Some(f) = &args.filter {
                 scenarios.retain(|s| s.name.contains(f.as_str()));
             }
-            let defaults: Vec<Profile> = Engine::ALL.iter().map(|e| e.default_profile()).collect();
             let plan = Plan {
-                profiles: profiles(&args.engines, &defaults),
+                profiles: chosen,
                 snapshots,
             };
             let runs = runner::run(&scenarios, &plan, &args.live.backends())?;
@@ -188,6 +190,8 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
                 .any(|r| r.verdict.is_failure()))
         }
         Command::Explain(args) => {
+            let chosen = profiles(&args.engines, &Profile::ALL);
+            args.live.check(&chosen)?;
             let (scenarios_dir, snapshots) = args.place.resolve()?;
             let scenarios = runner::load(&scenarios_dir)?;
             let Some(scenario) = scenarios.iter().find(|s| s.name == args.name) else {
@@ -209,7 +213,7 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
                 .into());
             };
             let plan = Plan {
-                profiles: profiles(&args.engines, &Profile::ALL),
+                profiles: chosen,
                 snapshots,
             };
             let runs = runner::run(std::slice::from_ref(scenario), &plan, &args.live.backends())?;
@@ -263,6 +267,18 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
 }
 
 impl LiveArgs {
+    /// A socket is one engine's: it cannot serve several profiles in one run.
+    fn check(&self, profiles: &[Profile]) -> anyhow::Result<()> {
+        if let (Some(socket), true) = (&self.socket, profiles.len() != 1) {
+            anyhow::bail!(
+                "--socket {} names one engine's API: choose that engine with one --engine (got {})",
+                socket.display(),
+                profiles.len()
+            );
+        }
+        Ok(())
+    }
+
     fn backends(&self) -> Backends {
         if !self.live {
             return Backends::Model;

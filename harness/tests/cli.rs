@@ -256,13 +256,28 @@ fn docs_writes_and_checks_the_semantics_matrix() {
         "{md}"
     );
     let out = rmispec(&["docs", "--check"], &scratch.0);
-    assert_eq!(out.status.code(), Some(0), "up to date: {}", text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "up to date: {}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn live_options_need_live_and_unknown_engines_are_refused() {
     let out = rmispec(&["run", "--socket", "/nonexistent.sock"], Path::new("/"));
     assert_eq!(out.status.code(), Some(2));
+    let out = rmispec(
+        &["run", "--live", "--socket", "/nonexistent.sock"],
+        Path::new("/"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("one --engine"),
+        "a socket serves one engine: {}",
+        text(&out.stderr)
+    );
     let out = rmispec(&["run", "--engine", "docker"], Path::new("/"));
     assert_eq!(out.status.code(), Some(2));
     assert!(

@@ -119,13 +119,18 @@ fn live_profiles(var: Option<&str>) -> Result<Vec<Profile>, String> {
 fn conclude(result: RunResult, extra: Option<String>) -> Result<Completion, Failed> {
     let mut message = String::new();
     if result.verdict.is_failure() {
-        message.push_str(&result.verdict.detail());
+        message.push_str(&format!(
+            "{} ({}):\n{}",
+            result.verdict.id(),
+            result.backend,
+            result.verdict.detail()
+        ));
     }
     if let Some(extra) = extra {
         message.push_str(&extra);
     }
     if !message.is_empty() {
-        return Err(format!("{} ({}):\n{message}", result.verdict.id(), result.backend).into());
+        return Err(message.into());
     }
     match result.verdict {
         Verdict::Skip { reason } => Ok(Completion::ignored_with(reason)),
@@ -163,8 +168,20 @@ fn assert_snapshot(
     settings.set_description(scenario.summary.clone());
     settings.set_omit_expression(true);
     let name = snapshot::name(&scenario.name);
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| settings.bind(|| insta::assert_yaml_snapshot!(name.as_str(), outcome))))
-        .map_err(|_| format!("the snapshot snapshots/{}/{name}.snap does not match (see above; `cargo insta review`)\n", profile.id()))
+    let shown = format!("snapshots/{}/{name}.snap", profile.id());
+    let recorded = snapshot::path(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../snapshots"),
+        profile,
+        &scenario.name,
+    );
+    let assert = || settings.bind(|| insta::assert_yaml_snapshot!(name.as_str(), outcome));
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(assert)).map_err(|_| {
+        if recorded.exists() {
+            format!("the live engine no longer does what {shown} recorded (insta's diff above; `cargo insta review` accepts it)\n")
+        } else {
+            format!("no snapshot recorded at {shown} yet: `cargo insta review` accepts the new one (insta writes it unless INSTA_UPDATE=no)\n")
+        }
+    })
 }
 
 /// One live engine, owned by its worker thread.

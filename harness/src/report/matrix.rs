@@ -50,7 +50,20 @@ pub fn render(runs: &[ScenarioRuns]) -> String {
     out.push('\n');
     let engines: Vec<String> = profiles
         .iter()
-        .map(|p| format!("{} {} {}", short_label(*p), p.id(), p.version()))
+        .map(|p| {
+            let backend = runs
+                .iter()
+                .flat_map(|s| &s.results)
+                .find(|r| r.profile == *p)
+                .map(|r| r.backend.as_str());
+            format!(
+                "{} {} {} ({})",
+                short_label(*p),
+                p.id(),
+                p.version(),
+                backend.unwrap_or("model")
+            )
+        })
         .collect();
     let _ = writeln!(out, "engines: {}", engines.join(" · "));
     let _ = writeln!(out, "{CELL_LEGEND}");
@@ -137,5 +150,11 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("FAIL docker-classic"), "{text}");
+        assert!(
+            text.contains(
+                "engines: DC docker-classic 20.10.24 (model) · CRI cri-containerd 1.7.24 (model)"
+            ),
+            "{text}"
+        );
     }
 }
