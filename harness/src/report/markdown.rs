@@ -103,33 +103,38 @@ fn scenario_section(out: &mut String, s: &ScenarioRuns, about: &About) {
             .map(|r| format!("`{}` {}", r.profile.engine().id(), r.profile.version()))
             .collect();
         let _ = writeln!(out, "**{}**\n", names.join(", "));
+        // A source every engine of the group cites is shown once; verdicts only when not a pass.
+        let shared = group.iter().all(|r| r.source == group[0].source);
+        let mut notes = Vec::new();
         for r in &group {
-            let mut notes = Vec::new();
+            let mut note = Vec::new();
             if r.verdict.id() != "pass" {
-                notes.push(r.verdict.id().to_owned());
+                note.push(r.verdict.id().to_owned());
             }
-            if let Some(src) = &r.source {
-                notes.push(format!("source: {}", source_link(src)));
+            if let (Some(src), false) = (&r.source, shared) {
+                note.push(format!("source: {}", source_link(src)));
             }
-            if !notes.is_empty() {
+            if !note.is_empty() {
                 let who = if group.len() > 1 {
                     format!("`{}`: ", r.profile.id())
                 } else {
                     String::new()
                 };
-                let _ = writeln!(out, "- {who}{}", notes.join(" · "));
+                notes.push(format!("- {who}{}", note.join(" · ")));
             }
+        }
+        if let (true, Some(src)) = (shared, &group[0].source) {
+            notes.push(format!("- source: {}", source_link(src)));
+        }
+        if !notes.is_empty() {
+            let _ = writeln!(out, "{}\n", notes.join("\n"));
         }
         match &group[0].outcome {
             Some(outcome) => {
-                let _ = writeln!(
-                    out,
-                    "\n```text\n{}\n```\n",
-                    outcome_lines(outcome).join("\n")
-                );
+                let _ = writeln!(out, "```text\n{}\n```\n", outcome_lines(outcome).join("\n"));
             }
             None => {
-                let _ = writeln!(out, "\n{}\n", group[0].verdict.detail().trim_end());
+                let _ = writeln!(out, "{}\n", group[0].verdict.detail().trim_end());
             }
         }
     }
@@ -197,7 +202,12 @@ mod tests {
             md.contains("```yaml\ngiven: {}\nwhen:\n  rmi: x\n```"),
             "{md}"
         );
-        assert!(md.contains("**`docker-classic` 20.10.24**\n\n\n```text\nrecords:\n  Untagged: localhost/app:1\n"), "{md}");
+        assert!(
+            md.contains(
+                "**`docker-classic` 20.10.24**\n\n```text\nrecords:\n  Untagged: localhost/app:1\n"
+            ),
+            "{md}"
+        );
         assert!(
             md.contains("- `podman-libimage`: error") || md.contains("- error"),
             "{md}"
