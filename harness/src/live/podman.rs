@@ -74,7 +74,7 @@ enum Engine {
     /// Started by the harness in its state directory. Field order is drop order: the service
     /// (containers removed, then stopped) before its directory is cleaned.
     Sandboxed {
-        service: Option<Service>,
+        service: Option<Box<Service>>,
         dir: StateDir,
     },
     /// A service someone else runs.
@@ -116,7 +116,7 @@ impl PodmanBackend {
             Some(d) => StateDir::create(&d.join(id))?,
             None => StateDir::fresh(id)?,
         };
-        let service = Service::start(flavor, &dir, None)?;
+        let service = Box::new(Service::start(flavor, &dir, None)?);
         let server_version = service.api().ping()?.libpod_api.unwrap_or_default();
         Ok(PodmanBackend {
             flavor,
@@ -201,6 +201,17 @@ impl PodmanBackend {
                 unreachable!("the service is restarted before it is used again")
             }
             Engine::External { api } => api,
+        }
+    }
+
+    /// The cgroup parent of the containers it creates: the sandboxed instance's own, or for a
+    /// service the user named, one per process.
+    pub fn cgroup_parent(&self) -> String {
+        match &self.engine {
+            Engine::Sandboxed { dir, .. } => Layout::new(dir.path()).cgroup_parent(),
+            Engine::External { .. } => {
+                format!("{}/external-{}", config::CGROUP_ROOT, std::process::id())
+            }
         }
     }
 
@@ -292,7 +303,7 @@ impl PodmanBackend {
             bail!("a fresh root needs a sandboxed service");
         };
         if let Some(mut s) = service.take() {
-            s.stop()?;
+            s.stop(false)?;
         }
         // Only the store's directories: the registry runs from the same state directory.
         for d in Layout::store_dirs() {
@@ -302,7 +313,11 @@ impl PodmanBackend {
             }
         }
         dir.wipe_only(Layout::store_dirs())?;
-        *service = Some(Service::start(self.flavor, dir, registry.as_deref())?);
+        *service = Some(Box::new(Service::start(
+            self.flavor,
+            dir,
+            registry.as_deref(),
+        )?));
         Ok(())
     }
 
@@ -316,7 +331,7 @@ impl PodmanBackend {
             let (state, via) = match &self.engine {
                 Engine::Sandboxed { dir, service } => {
                     let pid = service
-                        .as_ref()
+                        .as_deref()
                         .and_then(Service::pid)
                         .context("the service does not run")?;
                     (
@@ -380,6 +395,7 @@ impl PodmanBackend {
             &scenario.given,
             source,
             self.registry.as_ref(),
+            &self.cgroup_parent(),
             &mut symbols,
         )
         .with_context(|| {
@@ -446,11 +462,17 @@ impl crate::backend::Backend for PodmanBackend {
         format!("live podman {}", self.server_version)
     }
 
-    fn run(&mut self, _scenario: &Scenario) -> anyhow::Result<Observation> {
-        bail!(
-            "building a scenario's store on {} needs the image synthesizer, not written yet",
-            self.flavor.profile()
-        )
+    fn run(&mut self, scenario: &Scenario) -> anyhow::Result<Observation> {
+        let synthesized = crate::synth::synthesize(&scenario.given);
+        // `<reg>` must be known before the symbol table is made.
+        if Self::needs_registry(scenario) {
+            self.registry()?;
+        }
+        let symbols = synthesized.symbols(
+            self.flavor.profile(),
+            &self.registry_host().unwrap_or_default(),
+        );
+        self.run_with(scenario, &synthesized, symbols)
     }
 }
 
@@ -465,6 +487,55 @@ impl Drop for PodmanBackend {
                 }
             }
         }
+    }
+}
+
+/// The synthesized images as the builder reads them.
+impl build::ImageSource for crate::synth::Synthesized {
+    fn digests(
+        &self,
+        image: &crate::scenario::ImageHandle,
+    ) -> anyhow::Result<(rmispec_model::Digest, rmispec_model::Digest)> {
+        let i = self
+            .image(image.as_str())
+            .with_context(|| format!("{image} was not synthesized"))?;
+        Ok((i.config.digest.clone(), i.manifest.digest.clone()))
+    }
+
+    fn archive(
+        &self,
+        images: &[(&crate::scenario::ImageHandle, String)],
+    ) -> anyhow::Result<Vec<u8>> {
+        let named = images
+            .iter()
+            .map(|(h, tag)| {
+                let i = self
+                    .image(h.as_str())
+                    .with_context(|| format!("{h} was not synthesized"))?;
+                Ok((i, vec![tag.clone()]))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let refs: Vec<(&crate::synth::SynthImage, &[String])> =
+            named.iter().map(|(i, n)| (*i, &n[..])).collect();
+        Ok(crate::synth::archive(&refs))
+    }
+
+    fn push(
+        &self,
+        registry: &Registry,
+        image: &crate::scenario::ImageHandle,
+        repo: &str,
+    ) -> anyhow::Result<rmispec_model::Digest> {
+        let i = self
+            .image(image.as_str())
+            .with_context(|| format!("{image} was not synthesized"))?;
+        let blobs: Vec<&[u8]> = i.blobs().map(|b| &b.bytes[..]).collect();
+        registry.push(
+            repo,
+            crate::synth::MANIFEST_MEDIA_TYPE,
+            &i.manifest.bytes,
+            &blobs,
+        )
     }
 }
 

@@ -24,7 +24,7 @@
 //! order included): a build that does not reproduce the `given` store fails loudly.
 
 use super::api::Libpod;
-use super::config::{Flavor, CGROUP_PARENT};
+use super::config::Flavor;
 use super::naming::{self, Op};
 use crate::live::registry::Registry;
 use crate::scenario::{Given, ImageHandle, StoredName};
@@ -61,6 +61,7 @@ pub fn build(
     given: &Given,
     source: &dyn ImageSource,
     registry: Option<&Registry>,
+    cgroup_parent: &str,
     symbols: &mut Symbols,
 ) -> anyhow::Result<()> {
     let reg_host = registry.map(Registry::host).unwrap_or_default();
@@ -92,7 +93,7 @@ pub fn build(
                 if spec.id.is_some() {
                     bail!("{handle}: an ID prefix on a committed child cannot be honoured (its ID depends on the commit time)");
                 }
-                let id = commit_child(api, parent_id, handle)?;
+                let id = commit_child(api, parent_id, handle, cgroup_parent)?;
                 // Tags only: 3.0/4.3 append them, 5.4 puts each first.
                 let order: Vec<usize> = if flavor == Flavor::Podman54 {
                     (0..names.len()).rev().collect()
@@ -146,7 +147,7 @@ pub fn build(
         let image = ids
             .get(&spec.image)
             .with_context(|| format!("container {handle}: image {} not built", spec.image))?;
-        let id = api.create_container(image, handle.as_str(), CGROUP_PARENT)?;
+        let id = api.create_container(image, handle.as_str(), cgroup_parent)?;
         if spec.state == ContainerState::Running {
             api.start_container(&id)?;
         }
@@ -164,9 +165,14 @@ pub fn build(
 }
 
 /// A child: a container from the parent, committed without a name, the container removed.
-fn commit_child(api: &Libpod, parent_id: &str, handle: &ImageHandle) -> anyhow::Result<String> {
+fn commit_child(
+    api: &Libpod,
+    parent_id: &str,
+    handle: &ImageHandle,
+    cgroup_parent: &str,
+) -> anyhow::Result<String> {
     let helper = format!("rmispec-commit-{}", handle.as_str().to_ascii_lowercase());
-    let container = api.create_container(parent_id, &helper, CGROUP_PARENT)?;
+    let container = api.create_container(parent_id, &helper, cgroup_parent)?;
     let id = api.commit(&container);
     api.remove_container(&container)?;
     let id = id?;
@@ -199,6 +205,25 @@ fn check(
         let got = image.names.clone().unwrap_or_default();
         if got != want {
             bail!("built {handle} with names {got:?}, wanted {want:?} (in this order)");
+        }
+        // Podman's parent is structural (the layer tree): an image whose layers and history
+        // are another's plus one step is that one's child, declared or not.
+        let want_parent = spec.parent.as_ref().map(|p| ids[p].as_str());
+        let got_parent = Some(image.parent_id.as_str()).filter(|p| !p.is_empty());
+        if got_parent != want_parent {
+            let name = |id: Option<&str>| match id {
+                None => "none".to_owned(),
+                Some(id) => ids
+                    .iter()
+                    .find(|(_, v)| v.as_str() == id)
+                    .map_or(id.to_owned(), |(h, _)| h.to_string()),
+            };
+            bail!(
+                "Podman sees the parent of {handle} as {}, the scenario as {} (libimage's layer tree links an image \
+                 to any image whose layers and history it extends by one step)",
+                name(got_parent),
+                name(want_parent)
+            );
         }
     }
     if listed.len() != given.images.len() {

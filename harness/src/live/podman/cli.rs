@@ -17,8 +17,8 @@
 //!   empty name up and fails with `invalid reference format`.
 //!
 //! For those the adapter runs the CLI itself. With a sandboxed service it runs it locally
-//! (no `--remote`), with the service's flags and environment, inside the service's mount
-//! namespace (`nsenter --mount`), on the same storage: this is `podman rmi` as a user on that
+//! (no `--remote`), with the service's flags and environment, inside the service's mount and
+//! PID namespaces (`nsenter --mount --pid`), on the same storage: this is `podman rmi` as a user on that
 //! machine runs it. With a service the user named (`--socket`) it runs `podman --remote`,
 //! and refuses an empty name.
 
@@ -51,7 +51,7 @@ pub fn needs_cli(flavor: Flavor, request: &Request) -> bool {
 /// How the CLI reaches the store.
 #[derive(Clone, Copy, Debug)]
 pub enum Via<'a> {
-    /// Locally, in the mount namespace of the service whose PID this is.
+    /// Locally, in the mount and PID namespaces of the process whose PID this is.
     Local {
         /// The service's PID.
         service_pid: u32,
@@ -94,7 +94,9 @@ pub fn rmi(
     let mut cmd = match via {
         Via::Local { service_pid } => {
             let mut c = Command::new("nsenter");
-            c.arg(format!("--mount=/proc/{service_pid}/ns/mnt"))
+            c.arg("--target")
+                .arg(service_pid.to_string())
+                .args(["--mount", "--pid"])
                 .arg("--")
                 .arg(flavor.binary())
                 .args(layout.global_flags());

@@ -98,10 +98,10 @@ pub fn engines_dir() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.engines"))
 }
 
-/// The cgroup parent of every container (and its conmon) the adapter creates, instead of
-/// Podman's default `/libpod_parent`, shared with whatever else runs Podman on the host.
-/// containers.conf has no key for it in common v0.50.1, so it goes in each create request.
-pub const CGROUP_PARENT: &str = "/rmispec-podman";
+/// Where every instance's cgroups go, instead of Podman's default `/libpod_parent`, shared
+/// with whatever else runs Podman on the host. containers.conf has no key for it in common
+/// v0.50.1, so it goes in each create request.
+pub const CGROUP_ROOT: &str = "/rmispec-podman";
 
 /// The layout of one instance's state directory.
 #[derive(Clone, Debug)]
@@ -120,6 +120,23 @@ impl Layout {
     /// `<state>/<rel>`.
     pub fn path(&self, rel: &str) -> PathBuf {
         self.root.join(rel)
+    }
+
+    /// The cgroup parent of this instance's containers (and their conmons):
+    /// `/rmispec-podman/<state dir name>`, so that stopping removes exactly its own.
+    pub fn cgroup_parent(&self) -> String {
+        let name = self
+            .root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        format!(
+            "{CGROUP_ROOT}/{}",
+            name.replace(
+                |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+                "_"
+            )
+        )
     }
 
     /// The API socket.
@@ -321,6 +338,11 @@ mod tests {
         for (k, v) in l.env(Flavor::Podman43) {
             assert!(Path::new(&v).starts_with("/s/podman"), "{k:?}={v:?}");
         }
+        assert_eq!(l.cgroup_parent(), "/rmispec-podman/podman");
+        assert_eq!(
+            Layout::new(Path::new("/s/podman-libimage@5.4-7")).cgroup_parent(),
+            "/rmispec-podman/podman-libimage_5_4-7"
+        );
         let flags = l.global_flags();
         assert!(
             flags.iter().any(|f| f == "root=/s/podman/runc"),

@@ -75,6 +75,7 @@ fn invalid_reference(text: &str) -> bool {
         "unsupported transport",
         "repository name must be canonical",
         "repository name must have at least one component",
+        "input name is blank",
     ]
     .iter()
     .any(|n| text.contains(n))
@@ -84,6 +85,8 @@ fn invalid_reference(text: &str) -> bool {
 fn invalid_argument(text: &str) -> bool {
     text.contains("when using the --all switch")
         || text.contains("image name or ID must be specified")
+        // A flag this version does not have (3.0.1: `--ignore`, `--no-prune`).
+        || text.starts_with("unknown flag: ")
 }
 
 /// libimage (containers/common v0.50.1, v0.62.3). The sentinel errors' texts come last in a
@@ -270,6 +273,17 @@ mod tests {
         assert_eq!(
             (missing.kind, missing.status),
             (ErrorKind::NotFound, Status::Exit(1))
+        );
+        // What the local CLI answers for `rmi ""` and for a flag 3.0 does not have.
+        let blank = f("input name is blank");
+        assert_eq!(
+            (blank.kind, blank.status),
+            (ErrorKind::InvalidReference, Status::Exit(125))
+        );
+        let flag = f("unknown flag: --ignore");
+        assert_eq!(
+            (flag.kind, flag.status),
+            (ErrorKind::InvalidArgument, Status::Exit(125))
         );
     }
 

@@ -16,29 +16,42 @@
 //! Podman 5.4.2 adds `/run/containers/networks` and `/run/lock/netavark.lock` (netavark's
 //! run directory and lock, created even with `netns = "none"`).
 //!
-//! One read cannot be moved either: containers/image always reads the drop-in directory
+//! One read is left as it is, on purpose: containers/image always reads the drop-in directory
 //! `/etc/containers/registries.conf.d` besides the file `CONTAINERS_REGISTRIES_CONF` names
 //! (`containers/image@v5.23.1:pkg/sysregistriesv2/system_registries_v2.go#L541-L577`), and
-//! Debian ships `shortnames.conf` there, whose aliases (`busybox` = `docker.io/library/busybox`)
-//! change what a short name means to libimage. The namespace hides it behind an empty tmpfs.
+//! Debian's containers-common ships `shortnames.conf` there, whose aliases (`busybox` =
+//! `docker.io/library/busybox`) come before `localhost/` when libimage resolves a short name.
+//! The model encodes those aliases (`model/src/engines/podman.rs`), so the live engine keeps
+//! reading them; hiding the directory (an empty tmpfs over it in the namespace) would make
+//! `busybox` mean `localhost/busybox` again.
 //!
-//! So the service runs in a **private mount namespace** (`unshare --mount`) in which
+//! So the service runs in a **private mount and PID namespace** (`unshare --mount --pid`,
+//! with [`CATATONIT`] as the namespace's init) in which
 //! `/var/lib`, `/var/cache`, `/var/tmp` and `/run` are overlays whose upper layers are in the
 //! state directory: Podman reads the host's files as they are and every write lands in the
 //! sandbox.
 //! The mounts Podman makes itself (its graph root's bind mount, container root filesystems)
 //! stay in that namespace too and vanish with it. Containers' cgroups go under
-//! [`super::config::CGROUP_PARENT`], removed when the service stops.
+//! the instance's own cgroup parent ([`Layout::cgroup_parent`]), removed when it stops.
 //!
 //! Stopping: every container is removed through the API first (conmon daemonizes and is
 //! reparented to PID 1: a container left running outlives the service), then SIGTERM.
 
 use super::api::Libpod;
-use super::config::{Flavor, Layout, CGROUP_PARENT};
+use super::config::{Flavor, Layout, CGROUP_ROOT};
 use crate::live::sandbox::{probe, Daemon, DaemonSpec, StateDir};
 use anyhow::{bail, Context};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+/// How long a stop waits for the cgroups of exited conmons to become removable.
+pub const CGROUP_WAIT: Duration = Duration::from_secs(5);
+
+/// The init of the service's PID namespace (Debian `catatonit`, a dependency of podman): it
+/// reaps what conmon leaves (conmon daemonizes; PID 1 of these machines reaps orphans only
+/// seconds later, and until then their cgroups cannot be removed), forwards signals to the
+/// service, and its exit ends the namespace: whatever still runs in it is killed with it.
+pub const CATATONIT: &str = "/usr/bin/catatonit";
 
 /// How long the service gets to answer its first ping.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,8 +61,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 pub const OVERLAID: [&str; 4] = ["/var/lib", "/var/cache", "/var/tmp", "/run"];
 
 /// The shell step inside the new mount namespace: overlay each directory of [`OVERLAID`]
-/// with an upper layer under `$1/host/`, hide the host's registries drop-in directory, then
-/// exec the rest of the command line.
+/// with an upper layer under `$1/host/`, then exec the rest of the command line.
 const NAMESPACE_SCRIPT: &str = r#"set -eu
 state=$1; shift
 for d in /var/lib /var/cache /var/tmp /run; do
@@ -57,9 +69,6 @@ for d in /var/lib /var/cache /var/tmp /run; do
   mkdir -p "$h/upper" "$h/work"
   mount -t overlay overlay -o "lowerdir=$d,upperdir=$h/upper,workdir=$h/work" "$d"
 done
-if [ -d /etc/containers/registries.conf.d ]; then
-  mount -t tmpfs -o size=64k,mode=755 tmpfs /etc/containers/registries.conf.d
-fi
 exec "$@"
 "#;
 
@@ -68,6 +77,7 @@ exec "$@"
 pub struct Service {
     daemon: Daemon,
     api: Libpod,
+    cgroup_parent: String,
     /// How long it took from spawn to its first good ping.
     pub ready_after: Duration,
 }
@@ -96,17 +106,21 @@ impl Service {
         let _ = std::fs::remove_file(&socket);
         let mut url = std::ffi::OsString::from("unix://");
         url.push(&socket);
+        if !Path::new(CATATONIT).exists() {
+            bail!("{CATATONIT} is missing (Debian package catatonit, which scripts/install-engines installs)");
+        }
         let mut spec = DaemonSpec::new("podman", "unshare")
             .args([
                 "--mount",
                 "--propagation",
                 "private",
+                "--pid",
+                "--fork",
+                "--kill-child",
+                "--mount-proc",
                 "--",
-                "/bin/sh",
-                "-c",
-                NAMESPACE_SCRIPT,
-                "sh",
             ])
+            .args([CATATONIT, "--", "/bin/sh", "-c", NAMESPACE_SCRIPT, "sh"])
             .arg(dir.path())
             .arg(&binary)
             .args(layout.global_flags())
@@ -134,6 +148,7 @@ impl Service {
         Ok(Service {
             daemon,
             api,
+            cgroup_parent: layout.cgroup_parent(),
             ready_after,
         })
     }
@@ -143,22 +158,60 @@ impl Service {
         &self.api
     }
 
-    /// Removes every container through the API, then stops the service and removes the
-    /// cgroups its containers left. Idempotent.
-    pub fn stop(&mut self) -> anyhow::Result<()> {
+    /// The cgroup parent its containers are created under.
+    pub fn cgroup_parent(&self) -> &str {
+        &self.cgroup_parent
+    }
+
+    /// Removes every container through the API, then stops the service. Idempotent.
+    ///
+    /// With `cgroups`, also removes the cgroup directories its containers left, waiting (up
+    /// to [`CGROUP_WAIT`]) for the last conmon to be gone: conmon daemonizes, so PID 1 reaps
+    /// it, seconds late on these machines, and until then its empty cgroup cannot be
+    /// removed. A fresh root skips that wait: the next service reuses the directories.
+    pub fn stop(&mut self, cgroups: bool) -> anyhow::Result<()> {
         if !self.daemon.running() {
             return Ok(());
         }
         let removed = remove_all_containers(&self.api);
+        // `unshare --fork` ignores SIGTERM while it waits for its child: the namespace's
+        // init gets it, forwards it to the service, and everything exits in order.
+        if let Some(init) = self.init_pid() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(init as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
         let stopped = self.daemon.stop();
-        remove_cgroups();
+        if cgroups {
+            remove_cgroups(&self.cgroup_parent, CGROUP_WAIT);
+        }
         removed?;
         stopped.map(drop)
     }
 
-    /// The service's PID (the mount namespace's first process).
+    /// A PID whose mount and PID namespaces are the service's (for `nsenter`).
     pub fn pid(&self) -> Option<u32> {
-        self.daemon.pid()
+        self.init_pid()
+    }
+
+    /// The PID (in the host's namespace) of catatonit, the service's PID namespace's init:
+    /// the child of `unshare`.
+    fn init_pid(&self) -> Option<u32> {
+        let unshare = self.daemon.pid()?;
+        let entries = std::fs::read_dir("/proc").ok()?;
+        entries
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .find(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                    // "pid (comm) state ppid …": the fields after the last ')'.
+                    stat.rsplit_once(')')
+                        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                        .and_then(|p| p.parse::<u32>().ok())
+                        == Some(unshare)
+                })
+            })
     }
 
     /// The service's log, for error messages.
@@ -169,7 +222,7 @@ impl Service {
 
 impl Drop for Service {
     fn drop(&mut self) {
-        if let Err(e) = self.stop() {
+        if let Err(e) = self.stop(true) {
             eprintln!("rmispec: stopping podman: {e:#}");
         }
     }
@@ -197,27 +250,36 @@ fn check_state_path(state: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Removes the cgroup directories under [`CGROUP_PARENT`] in every hierarchy, deepest first.
-/// A directory still in use (another instance's container) is busy and stays.
-pub fn remove_cgroups() {
+/// Removes the cgroup directories of an instance (`cgroup_parent`) in every hierarchy,
+/// deepest first, then the shared [`CGROUP_ROOT`] if nothing else uses it. The instance's
+/// own directories are retried for up to `wait`: a conmon exits just after its container,
+/// and until PID 1 has reaped it (seconds late on these machines) its cgroup stays busy.
+pub fn remove_cgroups(cgroup_parent: &str, wait: Duration) {
     let base = Path::new("/sys/fs/cgroup");
     let mut hierarchies: Vec<PathBuf> = vec![base.to_path_buf()];
     if let Ok(entries) = std::fs::read_dir(base) {
         hierarchies.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
     }
-    let rel = CGROUP_PARENT.trim_start_matches('/');
+    let deadline = Instant::now() + wait;
+    let rel = cgroup_parent.trim_start_matches('/');
     for h in hierarchies {
-        let parent = h.join(rel);
-        if !parent.is_dir() {
-            continue;
-        }
-        if let Ok(entries) = std::fs::read_dir(&parent) {
-            for e in entries.flatten().filter(|e| e.path().is_dir()) {
-                let _ = std::fs::remove_dir(e.path());
+        let own = h.join(rel);
+        if own.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&own) {
+                for e in entries.flatten().filter(|e| e.path().is_dir()) {
+                    remove_cgroup(&e.path(), deadline);
+                }
             }
+            remove_cgroup(&own, deadline);
         }
-        let _ = std::fs::remove_dir(&parent);
+        let _ = std::fs::remove_dir(h.join(CGROUP_ROOT.trim_start_matches('/')));
     }
+}
+
+/// `rmdir`, retried until it works, the directory is gone, or `deadline`.
+fn remove_cgroup(dir: &Path, deadline: Instant) {
+    let left = deadline.saturating_duration_since(Instant::now());
+    wait_until(left, || std::fs::remove_dir(dir).is_ok() || !dir.exists());
 }
 
 /// Waits until `pred` holds or `timeout` passes; whether it held.
