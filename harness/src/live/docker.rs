@@ -427,6 +427,9 @@ impl Drop for DockerBackend {
                 self.flavor.profile(),
                 self.timings.summary()
             );
+            for (what, n, median, total) in self.api.call_stats() {
+                eprintln!("rmispec:   {what:<30} {n:>5} calls, median {median:>10.2?}, total {total:>9.2?}");
+            }
         }
         // Everything goes through the API first: the containers' shims exit cleanly (a shim
         // killed with containerd leaks its socket in /run/containerd/s), and a daemon the user

@@ -443,25 +443,39 @@ fn cgroup_roots() -> Vec<PathBuf> {
 /// `cgroup-parent` makes it) with its empty descendants, in every hierarchy. A cgroup that
 /// still has processes stays (rmdir fails with EBUSY); that is reported, not fatal.
 pub fn remove_cgroup(name: &str) {
+    let mut stays = Vec::new();
     for root in cgroup_roots() {
         let top = root.join(name);
         if top.is_dir() {
-            remove_cgroup_tree(&top);
+            if let Err(e) = remove_cgroup_tree(&top) {
+                stays.push(e);
+            }
         }
+    }
+    if let Some(first) = stays.first() {
+        eprintln!(
+            "rmispec: cgroup {name} stays in {} hierarchies ({first})",
+            stays.len()
+        );
     }
 }
 
-fn remove_cgroup_tree(dir: &Path) {
+/// Removes `dir` and its descendants, deepest first; the first failure is returned.
+fn remove_cgroup_tree(dir: &Path) -> Result<(), String> {
+    let mut first = None;
     if let Ok(entries) = fs::read_dir(dir) {
         for e in entries.flatten() {
             if e.file_type().is_ok_and(|t| t.is_dir()) {
-                remove_cgroup_tree(&e.path());
+                if let Err(e) = remove_cgroup_tree(&e.path()) {
+                    first.get_or_insert(e);
+                }
             }
         }
     }
     if let Err(e) = fs::remove_dir(dir) {
-        eprintln!("rmispec: cgroup {} stays: {e}", dir.display());
+        first.get_or_insert(format!("{}: {e}", dir.display()));
     }
+    first.map_or(Ok(()), Err)
 }
 
 /// A cgroup the harness names as a daemon's `cgroup-parent`: removed (with its empty

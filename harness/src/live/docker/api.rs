@@ -11,7 +11,8 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures_util::TryStreamExt;
 use rmispec_model::{ContainerState, Digest, Record};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -26,6 +27,7 @@ pub struct Api {
     /// The daemon's version, `20.10.24`.
     pub server_version: String,
     engine_time: Cell<Duration>,
+    per_call: RefCell<BTreeMap<&'static str, Vec<Duration>>>,
 }
 
 /// What one `DELETE /images/{name}` answered.
@@ -64,6 +66,7 @@ impl Api {
             server_version: version.version.unwrap_or_default(),
             docker,
             engine_time: Cell::new(Duration::ZERO),
+            per_call: RefCell::new(BTreeMap::new()),
         })
     }
 
@@ -72,11 +75,30 @@ impl Api {
         self.engine_time.replace(Duration::ZERO)
     }
 
-    fn call<T>(&self, f: impl Future<Output = T>) -> T {
+    fn call<T>(&self, what: &'static str, f: impl Future<Output = T>) -> T {
         let t0 = Instant::now();
         let out = self.rt.block_on(f);
-        self.engine_time.set(self.engine_time.get() + t0.elapsed());
+        let took = t0.elapsed();
+        self.engine_time.set(self.engine_time.get() + took);
+        self.per_call
+            .borrow_mut()
+            .entry(what)
+            .or_default()
+            .push(took);
         out
+    }
+
+    /// Every call made so far by endpoint: how many, their median and their total.
+    pub fn call_stats(&self) -> Vec<(&'static str, usize, Duration, Duration)> {
+        self.per_call
+            .borrow()
+            .iter()
+            .map(|(what, v)| {
+                let mut v = v.clone();
+                v.sort();
+                (*what, v.len(), v[v.len() / 2], v.iter().sum())
+            })
+            .collect()
     }
 
     /// `GET /images/json?all=1`.
@@ -85,7 +107,7 @@ impl Api {
             all: true,
             ..Default::default()
         };
-        Ok(self.call(self.docker.list_images(Some(opts)))?)
+        Ok(self.call("GET /images/json", self.docker.list_images(Some(opts)))?)
     }
 
     /// `GET /containers/json?all=1`: `(id, state)` in the daemon's order.
@@ -94,7 +116,10 @@ impl Api {
             all: true,
             ..Default::default()
         };
-        let list = self.call(self.docker.list_containers(Some(opts)))?;
+        let list = self.call(
+            "GET /containers/json",
+            self.docker.list_containers(Some(opts)),
+        )?;
         Ok(list
             .into_iter()
             .map(|c| {
@@ -117,7 +142,7 @@ impl Api {
             .docker
             .import_image(opts, bollard::body_full(tar.into()), None);
         let infos: Vec<_> = self
-            .call(stream.try_collect())
+            .call("POST /images/load", stream.try_collect())
             .context("POST /images/load")?;
         Ok(infos
             .into_iter()
@@ -134,8 +159,11 @@ impl Api {
             repo: Some(repo.into()),
             tag: Some(tag.into()),
         };
-        self.call(self.docker.tag_image(&escape_path(source), Some(opts)))
-            .with_context(|| format!("tagging {source} as {target}"))
+        self.call(
+            "POST /images/{name}/tag",
+            self.docker.tag_image(&escape_path(source), Some(opts)),
+        )
+        .with_context(|| format!("tagging {source} as {target}"))
     }
 
     /// `POST /images/create?fromImage=<repo>&tag=<digest or tag>`, as `docker pull` sends it.
@@ -156,6 +184,7 @@ impl Api {
         };
         let _: Vec<_> = self
             .call(
+                "POST /images/create",
                 self.docker
                     .create_image(Some(opts), None, None)
                     .try_collect(),
@@ -177,13 +206,17 @@ impl Api {
         };
         let created = self
             .call(
+                "POST /containers/create",
                 self.docker
                     .create_container(None::<CreateContainerOptions>, body),
             )
             .with_context(|| format!("creating a container from {image}"))?;
         if running {
-            self.call(self.docker.start_container(&created.id, None))
-                .with_context(|| format!("starting container {} from {image}", created.id))?;
+            self.call(
+                "POST /containers/{id}/start",
+                self.docker.start_container(&created.id, None),
+            )
+            .with_context(|| format!("starting container {} from {image}", created.id))?;
         }
         Ok(created.id)
     }
@@ -213,6 +246,7 @@ impl Api {
         };
         let id = self
             .call(
+                "POST /commit",
                 self.docker
                     .commit_container(opts, bollard::models::ContainerConfig::default()),
             )
@@ -226,11 +260,11 @@ impl Api {
             path: path.into(),
             ..Default::default()
         };
-        self.call(self.docker.upload_to_container(
-            container,
-            Some(opts),
-            bollard::body_full(tar.into()),
-        ))
+        self.call(
+            "PUT /containers/{id}/archive",
+            self.docker
+                .upload_to_container(container, Some(opts), bollard::body_full(tar.into())),
+        )
         .with_context(|| format!("copying a layer into container {container}"))
     }
 
@@ -239,7 +273,10 @@ impl Api {
     /// only the manifest digest (its image ID) otherwise.
     pub fn config_digest(&self, id: &str) -> anyhow::Result<Digest> {
         let chunks: Vec<_> = self
-            .call(self.docker.export_image(&escape_path(id)).try_collect())
+            .call(
+                "GET /images/{name}/get",
+                self.docker.export_image(&escape_path(id)).try_collect(),
+            )
             .with_context(|| format!("saving {id}"))?;
         let tar: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
         let file = |name: &str| {
@@ -266,7 +303,10 @@ impl Api {
 
     /// `GET /images/{name}/json`: the image's ID, or `None` when it does not exist.
     pub fn image_id(&self, name: &str) -> anyhow::Result<Option<String>> {
-        match self.call(self.docker.inspect_image(&escape_path(name))) {
+        match self.call(
+            "GET /images/{name}/json",
+            self.docker.inspect_image(&escape_path(name)),
+        ) {
             Ok(i) => Ok(i.id),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
@@ -282,7 +322,10 @@ impl Api {
             v: true,
             ..Default::default()
         };
-        Ok(self.call(self.docker.remove_container(id, Some(opts)))?)
+        Ok(self.call(
+            "DELETE /containers/{id}",
+            self.docker.remove_container(id, Some(opts)),
+        )?)
     }
 
     /// `DELETE /images/{name}?force=&noprune=`, the name escaped as the Go client escapes a
@@ -299,6 +342,7 @@ impl Api {
             platforms: None,
         };
         match self.call(
+            "DELETE /images/{name}",
             self.docker
                 .remove_image(&escape_path(name), Some(opts), None),
         ) {

@@ -98,11 +98,13 @@ impl SandboxedDocker {
                 );
             }
         }
-        sandbox::sweep_cgroups(&format!("rmispec-{instance}-"));
         let dir = match state_dir {
             Some(p) => StateDir::create(p)?,
             None => StateDir::fresh(instance)?,
         };
+        // After the directories: a crashed run's containers are gone only once its state dir
+        // is cleaned (runc delete), and only then can its cgroups go.
+        sandbox::sweep_cgroups(&format!("rmispec-{instance}-"));
         let cgroup_parent =
             CgroupParent::new(format!("rmispec-{instance}-{}", sandbox::instance_suffix()));
         let mut engine = SandboxedDocker {
