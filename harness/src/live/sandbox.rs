@@ -355,11 +355,16 @@ pub fn processes_mentioning(dir: &Path) -> Vec<i32> {
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|&pid| pid != me && process_alive(pid))
-        .filter(|&pid| {
-            fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c.windows(needle.len()).any(|w| w == needle))
-        })
+        .filter(|&pid| fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| mentions(&c, needle)))
         .collect()
+}
+
+/// Whether a command line (NUL-separated) names `dir` or a path below it: the match must end
+/// the argument or go on with `/`, so `/x/engine-1` does not match `/x/engine-10`.
+fn mentions(cmdline: &[u8], dir: &[u8]) -> bool {
+    (0..cmdline.len().saturating_sub(dir.len()) + 1)
+        .filter(|&i| cmdline[i..].starts_with(dir))
+        .any(|i| matches!(cmdline.get(i + dir.len()), None | Some(b'/') | Some(0)))
 }
 
 /// Whether `pid` runs (exists and is not a zombie).
@@ -983,6 +988,24 @@ mod tests {
         assert_eq!(suffix_pid(&a), Some(std::process::id() as i32));
         assert_eq!(suffix_pid("123"), Some(123));
         assert_eq!(suffix_pid("registry-123-4"), None);
+    }
+
+    #[test]
+    fn a_command_line_mentions_a_dir_only_as_a_whole_path() {
+        assert!(mentions(
+            b"containerd\0--config\0/x/e-1/containerd.toml\0",
+            b"/x/e-1"
+        ));
+        assert!(mentions(
+            b"dockerd\0-H\0unix:///x/e-1/docker.sock",
+            b"/x/e-1"
+        ));
+        assert!(mentions(b"sh\0/x/e-1", b"/x/e-1"));
+        assert!(!mentions(
+            b"containerd\0--config\0/x/e-10/containerd.toml\0",
+            b"/x/e-1"
+        ));
+        assert!(!mentions(b"short", b"/x/e-1"));
     }
 
     #[test]
