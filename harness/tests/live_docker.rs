@@ -62,6 +62,18 @@ fn engines_start_empty_answer_and_leave_nothing_behind() {
         return;
     }
     let shims_before = shim_sockets();
+    // What the engines would write outside the sandbox with default settings.
+    let outside = [
+        "/var/lib/docker",
+        "/var/lib/containerd",
+        "/opt/containerd",
+        "/etc/docker/key.json",
+        "/run/containerd/runc",
+    ];
+    let existed: Vec<bool> = outside
+        .iter()
+        .map(|p| std::path::Path::new(p).exists())
+        .collect();
     // Both at once when both are asked for: they must not share anything.
     let backends: Vec<DockerBackend> = profiles
         .iter()
@@ -109,6 +121,12 @@ fn engines_start_empty_answer_and_leave_nothing_behind() {
     }
     for d in dirs {
         assert_nothing_left(&d, &shims_before);
+    }
+    for (p, before) in outside.iter().zip(existed) {
+        assert!(
+            before || !std::path::Path::new(p).exists(),
+            "{p} was created outside the sandbox"
+        );
     }
 }
 

@@ -1,5 +1,12 @@
 //! The two Docker engines as the harness runs them: containerd + dockerd, sandboxed under one
 //! [`StateDir`] (backends.md §2), or a daemon someone else runs, reached through its socket.
+//!
+//! What still lands outside the state dir: the shims' sockets in `/run/containerd/s`
+//! (removed when the shims exit; a crashed run's are removed by the next start), cgroups under
+//! our own `cgroup-parent` (removed at the end), and the empty directory `/run/docker/plugins`,
+//! which dockerd creates whatever its `--exec-root` (`moby/moby@v20.10.24:daemon/daemon_linux.go#L19-L25`,
+//! `@v26.1.5:daemon/daemon_linux.go#L29-L31`: "plugin socket files are created here and they
+//! cannot exceed max path length"). It is shared by every dockerd on the host, so it stays.
 
 use crate::live::containerd::{self, Containerd};
 use crate::live::sandbox::{self, probe, CgroupParent, Daemon, DaemonSpec, StateDir};
