@@ -34,27 +34,10 @@ use std::time::{Duration, Instant};
 /// it cannot empty the engine), so API deletes are the default.
 const DEFAULT_RESET: Reset = Reset::Api;
 
-/// How the engine returns to empty between scenarios.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reset {
-    /// Force-remove every container and image through the API.
-    Api,
-    /// Remove the containers through the API, stop both daemons, unmount, wipe their roots,
-    /// start again: also drops build cache, dangling content and snapshots. Sandboxed only.
-    FreshRoot,
-}
+pub use crate::live::reset::Reset;
 
-impl Reset {
-    /// From `RMISPEC_DOCKER_RESET` (`api` or `fresh-root`), else `default`.
-    fn from_env(default: Reset) -> anyhow::Result<Reset> {
-        match std::env::var("RMISPEC_DOCKER_RESET").ok().as_deref() {
-            None | Some("") => Ok(default),
-            Some("api") => Ok(Reset::Api),
-            Some("fresh-root") => Ok(Reset::FreshRoot),
-            Some(other) => bail!("RMISPEC_DOCKER_RESET={other:?}: expected `api` or `fresh-root`"),
-        }
-    }
-}
+/// The variable that overrides [`DEFAULT_RESET`].
+const RESET_VAR: &str = "RMISPEC_DOCKER_RESET";
 
 /// Where the time of a run went.
 #[derive(Clone, Debug, Default)]
@@ -68,8 +51,10 @@ pub struct Timings {
 }
 
 /// Where one scenario's time went.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct RunTiming {
+    /// The scenario.
+    pub scenario: String,
     /// The whole `run`.
     pub total: Duration,
     /// Returning to empty first (API deletes or a fresh root, with the daemons' restart).
@@ -107,7 +92,12 @@ impl Timings {
             med(|r| r.engine),
             med(RunTiming::harness),
             median(self.resets.iter().copied().filter(|d| !d.is_zero()).collect()),
-        )
+        ) + &self
+            .runs
+            .iter()
+            .max_by_key(|r| r.harness())
+            .map(|r| format!("; the harness's slowest: {} ({:.2?})", r.scenario, r.harness()))
+            .unwrap_or_default()
     }
 }
 
@@ -168,7 +158,7 @@ impl DockerBackend {
         Ok(DockerBackend {
             flavor,
             api,
-            reset: Reset::from_env(DEFAULT_RESET)?,
+            reset: Reset::from_env(RESET_VAR, DEFAULT_RESET)?,
             dirty: false,
             timings,
             registry,
@@ -201,7 +191,7 @@ impl DockerBackend {
                 containers.len()
             );
         }
-        let reset = Reset::from_env(Reset::Api)?;
+        let reset = Reset::from_env(RESET_VAR, Reset::Api)?;
         if reset == Reset::FreshRoot {
             bail!("RMISPEC_DOCKER_RESET=fresh-root needs a sandboxed engine, not --socket");
         }
@@ -405,6 +395,7 @@ impl crate::backend::Backend for DockerBackend {
         let after = self.listing()?;
         let engine = self.api.take_engine_time();
         self.timings.runs.push(RunTiming {
+            scenario: scenario.name.clone(),
             total: t0.elapsed(),
             reset,
             engine,
