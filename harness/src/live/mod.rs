@@ -33,6 +33,11 @@ use std::path::PathBuf;
 ///
 /// Profiles whose adapter is not compiled in (or does not exist) are an error that says which
 /// cargo feature builds it.
+// Without any adapter compiled in, `opts` has no one to go to.
+#[cfg_attr(
+    not(any(feature = "live-docker", feature = "live-cri", feature = "live-podman")),
+    allow(unused_variables)
+)]
 pub fn connect(profile: Profile, opts: &LiveOptions) -> anyhow::Result<Box<dyn Backend>> {
     #[allow(unreachable_code)]
     match profile.engine() {
