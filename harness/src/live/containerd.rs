@@ -30,6 +30,42 @@ impl Containerd {
         }
     }
 
+    /// containerd at `bin` with the CRI plugin on, sandboxed in `dir` (backends.md §2, "cri17 /
+    /// cri16"): `sandbox_image` must be made present by the caller (a missing one is pulled,
+    /// from wherever it names), no OOM score changes (the harness lacks CAP_SYS_RESOURCE), no
+    /// AppArmor, empty CNI and certs.d directories (pods use the host network; loopback
+    /// registries are plain HTTP without a hosts.toml), runc's state in `dir`, cgroupfs.
+    pub fn for_cri(bin: impl Into<PathBuf>, dir: &Path, sandbox_image: &str) -> Self {
+        let d = dir.display();
+        Containerd {
+            bin: bin.into(),
+            disabled_plugins: Vec::new(),
+            extra_toml: format!(
+                r#"[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "{sandbox_image}"
+  restrict_oom_score_adj = true
+  disable_apparmor = true
+  enable_selinux = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "{d}/cni/bin"
+    conf_dir = "{d}/cni/net.d"
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "{d}/certs.d"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        Root = "{d}/runc"
+        SystemdCgroup = false
+"#
+            ),
+        }
+    }
+
+    /// The directories [`for_cri`](Self::for_cri) names that must exist (empty) before start.
+    pub const CRI_DIRS: &'static [&'static str] = &["cni/bin", "cni/net.d", "certs.d"];
+
     /// The gRPC socket it listens on in `dir`.
     pub fn socket(dir: &StateDir) -> PathBuf {
         dir.join("containerd.sock")

@@ -6,12 +6,15 @@
 //!   (stopped on every exit path);
 //! - `registry`: a local `docker-registry` on 127.0.0.1, for digest references;
 //! - `containerd`: a sandboxed containerd (Docker's engines, CRI);
-//! - `docker`: the Docker Engine API adapter (docker-classic, docker-containerd).
+//! - `docker`: the Docker Engine API adapter (docker-classic, docker-containerd);
+//! - `cri`: the CRI adapter (the containerd CRI plugin, 1.7 and 1.6; or any CRI runtime's socket).
 //!
 //! [`connect`] is the entry point: a profile and the user's options in, a [`Backend`] out.
 
 #[cfg(feature = "live")]
 pub mod containerd;
+#[cfg(feature = "live-cri")]
+pub mod cri;
 #[cfg(feature = "live-docker")]
 pub mod docker;
 pub mod options;
@@ -19,6 +22,8 @@ pub mod options;
 pub mod podman;
 #[cfg(feature = "live")]
 pub mod registry;
+#[cfg(feature = "live")]
+pub mod reset;
 #[cfg(feature = "live")]
 pub mod sandbox;
 
@@ -46,7 +51,11 @@ pub fn connect(profile: Profile, opts: &LiveOptions) -> anyhow::Result<Box<dyn B
             return Ok(Box::new(docker::DockerBackend::connect(profile, opts)?));
             missing(profile, "live-docker")
         }
-        Engine::CriContainerd => missing(profile, "live-cri"),
+        Engine::CriContainerd => {
+            #[cfg(feature = "live-cri")]
+            return Ok(Box::new(cri::CriBackend::connect(profile, opts)?));
+            missing(profile, "live-cri")
+        }
         Engine::PodmanLibimage | Engine::LibpodLegacy => {
             #[cfg(feature = "live-podman")]
             return Ok(Box::new(podman::PodmanBackend::connect(profile, opts)?));

@@ -175,6 +175,30 @@ impl Registry {
         Ok(digest)
     }
 
+    /// Stores `manifest` (already pushed with [`push`](Self::push)) under the tag
+    /// `repo:tag` too, so that the engine can pull the tag.
+    pub fn tag(
+        &self,
+        repo: &str,
+        tag: &str,
+        media_type: &str,
+        manifest: &[u8],
+    ) -> anyhow::Result<()> {
+        let mut put = self
+            .agent
+            .put(self.url(&format!("/v2/{repo}/manifests/{tag}")))
+            .header("content-type", media_type)
+            .send(manifest)?;
+        if put.status() != 201 {
+            let body = put.body_mut().read_to_string().unwrap_or_default();
+            bail!(
+                "registry: tagging {repo}:{tag} answered {}: {body}",
+                put.status()
+            );
+        }
+        Ok(())
+    }
+
     /// The manifest stored under `repo@digest`, as the registry serves it.
     pub fn manifest(
         &self,

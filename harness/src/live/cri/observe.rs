@@ -1,0 +1,148 @@
+//! Performing a request as kubelet and `crictl rmi` do, and reading the store afterwards.
+
+use super::client::{ok, Cri};
+use anyhow::Context;
+use rmispec_model::{
+    ContainerState, Digest, ErrorKind, Failure, ListedImage, Listing, Request, Status,
+};
+use std::collections::HashMap;
+
+/// gRPC `OK`.
+const OK: Status = Status::Grpc(0);
+
+/// What a request did: records (CRI has none: `RemoveImageResponse` is empty), the failed
+/// calls, and the status of the request as a whole (the first failure's code, else OK).
+pub type Answer = (Vec<rmispec_model::Record>, Vec<Failure>, Status);
+
+/// One `RemoveImage{image: ImageSpec{image: name}}` per name, in order, each failure
+/// collected; with `all`, then one per image left, by ID, as `crictl rmi --all` does
+/// (`kubernetes-sigs/cri-tools@v1.30.1:cmd/crictl/image.go#L383-L401`), but never the
+/// sandbox image. `force`, `prune` and `ignore` have no CRI counterpart and are not sent.
+pub fn remove(
+    cri: &Cri,
+    request: &Request,
+    sandbox_image: Option<&Digest>,
+) -> anyhow::Result<Answer> {
+    let mut errors = Vec::new();
+    let mut send = |name: &str| {
+        if let Err(s) = cri.remove_image(name) {
+            errors.push(failure(&s));
+        }
+    };
+    for name in &request.names {
+        send(name);
+    }
+    if request.all {
+        let ids: Vec<String> = ok("ListImages", cri.list_images())?
+            .into_iter()
+            .map(|i| i.id)
+            .filter(|id| sandbox_image.is_none_or(|s| *id != s.prefixed()))
+            .collect();
+        for id in ids {
+            send(&id);
+        }
+    }
+    let status = errors.first().map_or(OK, |f: &Failure| f.status);
+    Ok((Vec::new(), errors, status))
+}
+
+/// A failed call, classified. containerd's CRI plugin maps its errors with
+/// `errdefs.ToGRPC`: an errdefs class becomes its code, anything else (the wrapped go-digest
+/// `ErrDigestAmbiguous` of an ambiguous ID prefix) `Unknown`
+/// (`containerd/containerd@v1.7.24:errdefs/grpc.go#L36-L66`).
+pub fn failure(status: &tonic::Status) -> Failure {
+    let code = status.code();
+    let message = status.message().to_owned();
+    Failure {
+        kind: classify(code, &message),
+        status: Status::Grpc(code as u8),
+        message,
+    }
+}
+
+fn classify(code: tonic::Code, message: &str) -> ErrorKind {
+    use tonic::Code;
+    match code {
+        _ if message.ends_with("ambiguous digest string") => ErrorKind::Ambiguous,
+        Code::NotFound => ErrorKind::NotFound,
+        Code::InvalidArgument if message.contains("invalid reference format") => {
+            ErrorKind::InvalidReference
+        }
+        Code::InvalidArgument => ErrorKind::InvalidArgument,
+        _ => ErrorKind::Other,
+    }
+}
+
+/// A CRI container state as the model's: `CONTAINER_RUNNING` runs; `CONTAINER_CREATED`,
+/// `CONTAINER_EXITED` (what [`super::build`] leaves a stopped container in) and
+/// `CONTAINER_UNKNOWN` do not.
+pub fn container_state(state: i32) -> ContainerState {
+    if state == k8s_cri::v1::ContainerState::ContainerRunning as i32 {
+        ContainerState::Running
+    } else {
+        ContainerState::Stopped
+    }
+}
+
+/// `ListImages` and `ListContainers` (the harness's own, by label) as a [`Listing`]: IDs are
+/// config digests, names `repoTags` then `repoDigests` as the runtime spells them (fully
+/// qualified). The sandbox image is not listed: it is the runtime's, not the scenario's.
+pub fn listing(
+    cri: &Cri,
+    sandbox_image: Option<&Digest>,
+    labels: &HashMap<String, String>,
+) -> anyhow::Result<Listing> {
+    let mut images = Vec::new();
+    for i in ok("ListImages", cri.list_images())? {
+        let id = digest(&i.id)?;
+        if Some(&id) == sandbox_image {
+            continue;
+        }
+        let mut names = i.repo_tags;
+        names.sort();
+        let mut digests = i.repo_digests;
+        digests.sort();
+        names.extend(digests);
+        images.push(ListedImage { id, names });
+    }
+    let containers = ok("ListContainers", cri.containers(labels))?
+        .into_iter()
+        .map(|c| Ok((digest(&c.id)?, container_state(c.state))))
+        .collect::<anyhow::Result<_>>()?;
+    Ok(Listing { images, containers })
+}
+
+fn digest(s: &str) -> anyhow::Result<Digest> {
+    Digest::parse(s).with_context(|| format!("an ID {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ambiguous_prefixes_are_told_from_other_unknown_errors() {
+        let f = failure(&tonic::Status::unknown(
+            "can not resolve \"ab\" locally: ambiguous digest string",
+        ));
+        assert_eq!((f.kind, f.status), (ErrorKind::Ambiguous, Status::Grpc(2)));
+        let f = failure(&tonic::Status::unknown("failed to delete image reference"));
+        assert_eq!(f.kind, ErrorKind::Other);
+        assert_eq!(
+            failure(&tonic::Status::not_found("x")).kind,
+            ErrorKind::NotFound
+        );
+    }
+
+    #[test]
+    fn only_running_is_running() {
+        use k8s_cri::v1::ContainerState as S;
+        assert_eq!(
+            container_state(S::ContainerRunning as i32),
+            ContainerState::Running
+        );
+        for s in [S::ContainerCreated, S::ContainerExited, S::ContainerUnknown] {
+            assert_eq!(container_state(s as i32), ContainerState::Stopped);
+        }
+    }
+}
