@@ -599,6 +599,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn leftovers_name_what_storage_still_records() {
+        let root =
+            std::env::temp_dir().join(format!("rmispec-podman-leftovers-{}", std::process::id()));
+        for kind in ["images", "layers", "containers"] {
+            std::fs::create_dir_all(root.join(format!("overlay-{kind}"))).unwrap();
+            std::fs::write(root.join(format!("overlay-{kind}/{kind}.json")), "[]").unwrap();
+        }
+        assert!(leftovers(&root).is_empty());
+        std::fs::write(
+            root.join("overlay-layers/layers.json"),
+            r#"[{"id":"a"},{"id":"b"}]"#,
+        )
+        .unwrap();
+        assert_eq!(leftovers(&root), ["layers: 2"]);
+        std::fs::remove_dir_all(&root).unwrap();
+        assert!(
+            leftovers(&root).is_empty(),
+            "a store never written is clean"
+        );
+    }
+
+    #[test]
     fn default_sockets_are_recognized_even_through_a_symlink() {
         assert!(is_default_socket(Path::new("/run/podman/podman.sock")));
         let dir = std::env::temp_dir().join(format!("rmispec-podman-sock-{}", std::process::id()));

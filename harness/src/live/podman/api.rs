@@ -288,6 +288,19 @@ impl Libpod {
             .map_err(|_| anyhow!("GET /_ping: no answer"))?
     }
 
+    /// `GET /version`: the server's Podman version (`3.0.1`; its API version says `3.0.0`).
+    pub fn version(&self) -> anyhow::Result<String> {
+        #[derive(Deserialize)]
+        struct Version {
+            #[serde(rename = "Version")]
+            version: String,
+        }
+        Ok(self
+            .call(Method::GET, "/version", None)?
+            .json::<Version>("asking the version", &[200])?
+            .version)
+    }
+
     /// `POST /libpod/images/load` of a `docker save`-style archive; returns the names loaded.
     ///
     /// Podman 4.3.1 tries the archive as an OCI archive first and extracts it into
