@@ -448,8 +448,9 @@ impl Drop for CriBackend {
             );
         }
         // Pods go through CRI before containerd stops (their shims then exit cleanly); a
-        // runtime the user pointed us at is left as empty as we found it.
-        if self.dirty {
+        // runtime the user pointed us at is left as empty as we found it. After a signal,
+        // the handler has stopped containerd and cleaned up already.
+        if self.dirty && !sandbox::shutting_down() {
             let external = matches!(self.engine, Engine::External(_));
             let result = self.remove_pods().and_then(|()| {
                 if external {
