@@ -11,6 +11,7 @@
 //! ```
 #![cfg(feature = "live-cri")]
 
+use k8s_cri::v1::ContainerState as ContainerStateCri;
 use rmispec::backend::Backend;
 use rmispec::live::cri::{CannotBuild, CriBackend, Reset};
 use rmispec::live::sandbox::{mounts_below, processes_mentioning};
@@ -132,6 +133,16 @@ fn runtimes_build_remove_reset_and_leave_nothing_behind() {
             !shims.is_empty() && shims.iter().all(|s| s.exists()),
             "{shims:?}"
         );
+
+        // A stopped container is CONTAINER_EXITED; the sandbox image is pinned on 1.7 only.
+        let o = b.run(&scenario("containers/stopped-by-tag")).unwrap();
+        assert_eq!(o.after.containers[0].1, ContainerState::Stopped);
+        let cri = b.cri().unwrap();
+        let raw = cri.containers(&std::collections::HashMap::new()).unwrap();
+        assert_eq!(raw[0].state, ContainerStateCri::ContainerExited as i32);
+        let pause = cri.list_images().unwrap();
+        assert_eq!(pause.len(), 1, "only the sandbox image is left: {pause:?}");
+        assert_eq!(pause[0].pinned, profile == Profile::Cri17, "{profile}");
 
         // Not found is success; an ambiguous prefix is Unknown; nothing has records.
         let (records, errors, status) = b

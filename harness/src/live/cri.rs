@@ -57,8 +57,9 @@ pub use crate::live::reset::Reset;
 
 /// The variable that overrides [`DEFAULT_RESET`]. An API reset removes the harness's pod
 /// sandboxes (with their containers), then every image but the sandbox image; `RemoveImage`
-/// deletes an image's last name synchronously, which runs containerd's garbage collection. A
-/// fresh root also pulls the sandbox image again.
+/// deletes an image's last name synchronously, which runs containerd's garbage collection
+/// (`containerd/containerd@v1.7.24:pkg/cri/server/image_remove.go#L50-L56`). A fresh root
+/// also pulls the sandbox image again.
 const RESET_VAR: &str = "RMISPEC_CRI_RESET";
 
 /// Where a run's time went.

@@ -6,7 +6,7 @@
 //!   digest, is the synthesized one). A `<reg>/app:1` tag is pulled by tag, a
 //!   `<reg>/app@sha256:<A.manifest>` reference by digest. A pull records three containerd
 //!   image names, `sha256:<config>`, the tag and `repo@<manifest>`
-//!   (`containerd/containerd@v1.7.24:pkg/cri/server/image_pull.go#L210-L224`), so a tag pull
+//!   (`containerd/containerd@v1.7.24:pkg/cri/server/image_pull.go#L203-L217`), so a tag pull
 //!   also makes the repository's digest reference.
 //! - **Names a pull cannot make** (`localhost/app:1`, `docker.io/library/busybox:latest`: no
 //!   such registry here) are containerd image records created through containerd's own
@@ -14,7 +14,7 @@
 //!   of its names in `<reg>` is first pulled under a helper name,
 //!   `<reg>/rmispec/pull@sha256:<manifest>`, deleted afterwards. The CRI plugin learns of
 //!   both through containerd's `/images/` events, and makes the new name managed
-//!   (`events.go#L352-L360` → `updateImage`, `image_pull.go#L329-L361`); a digest reference a
+//!   (`events.go#L352-L360` → `updateImage`, `image_pull.go#L329-L363`); a digest reference a
 //!   tag pull made that the scenario does not have is deleted the same way. The builder
 //!   waits until `ListImages` shows exactly the scenario's names.
 //! - **Parents** do not exist in CRI (containerd keeps no parent links): a child is built as
@@ -22,8 +22,9 @@
 //!   an image with no name (listed with empty `repoTags` and `repoDigests`).
 //! - **Containers** live in one pod sandbox per scenario (host network, no hostname, the
 //!   harness's cgroup parent), created from the image ID as kubelet does; a running one is
-//!   started, a stopped one is started and stopped with `StopContainer(timeout 0)`, which
-//!   leaves it `CONTAINER_EXITED` (what a kubelet's dead container is).
+//!   started, a stopped one is started and stopped with `StopContainer(timeout 0)` (SIGKILL
+//!   at once: `pkg/cri/server/container_stop.go#L130-L195`), which leaves it
+//!   `CONTAINER_EXITED`, what a kubelet's dead container is (the model's "stopped").
 //!
 //! Against a CRI runtime the harness does not run (`--socket`), only pulls are possible:
 //! a store that needs anything else is a [`CannotBuild`] error, never a different store.
