@@ -2,7 +2,7 @@
 //!
 //! The service runs as the harness's child ([`crate::live::sandbox::Daemon`]), configured by
 //! [`super::config`] so that its storage, run state, runc state, locks, events and temporary
-//! files live under the state directory. Three writes cannot be moved by any setting:
+//! files live under the state directory. Some writes cannot be moved by any setting:
 //!
 //! - the blob-info cache `/var/lib/containers/cache/blob-info-cache-v1.boltdb`: root's path is
 //!   hard-coded unless the caller sets `SystemContext.BlobInfoCacheDir`, which Podman does not
@@ -11,10 +11,15 @@
 //!   same way (`containers/image@v5.23.1:pkg/sysregistriesv2/shortnames.go#L28-L45`);
 //! - Podman 4.3.1's `POST /libpod/images/load` extracts the archive into `/var/tmp/ociNNN`
 //!   while it tries the OCI-archive format first (`containers/common@v0.50.1:libimage/load.go#L40-L60`,
-//!   big files go to `/var/tmp`: `containers/image@v5.23.1:internal/tmpdir/tmpdir.go#L10-L33`).
-//!
-//! Podman 5.4.2 adds `/run/containers/networks` and `/run/lock/netavark.lock` (netavark's
-//! run directory and lock, created even with `netns = "none"`).
+//!   big files go to `/var/tmp`: `containers/image@v5.23.1:internal/tmpdir/tmpdir.go#L10-L33`);
+//! - Podman 3.0.1 starts conmon with an environment that drops `CONTAINERS_CONF`
+//!   (`podman@v3.0.1:libpod/oci_conmon_linux.go#L1322-L1352`; 4.3.1 passes it on,
+//!   `podman@v4.3.1:libpod/oci_conmon_common.go#L1268-L1269`), so the exit command conmon
+//!   runs when a container stops (`podman container cleanup`) reads the default
+//!   containers.conf and opens the shared SHM lock `/dev/shm/libpod_lock` (creating it if
+//!   missing) despite `lock_type = "file"`; its runc calls lack `--root`, so `/run/runc`;
+//! - Podman 5.4.2 adds `/run/containers/networks` and `/run/lock/netavark.lock` (netavark's
+//!   run directory and lock, created even with `netns = "none"`).
 //!
 //! One read is left as it is, on purpose: containers/image always reads the drop-in directory
 //! `/etc/containers/registries.conf.d` besides the file `CONTAINERS_REGISTRIES_CONF` names
@@ -28,14 +33,16 @@
 //! So the service runs in a **private mount and PID namespace** (`unshare --mount --pid`,
 //! with [`CATATONIT`] as the namespace's init) in which
 //! `/var/lib`, `/var/cache`, `/var/tmp` and `/run` are overlays whose upper layers are in the
-//! state directory: Podman reads the host's files as they are and every write lands in the
-//! sandbox.
+//! state directory, and `/dev/shm` a private tmpfs: Podman reads the host's files as they
+//! are and every write lands in the sandbox.
 //! The mounts Podman makes itself (its graph root's bind mount, container root filesystems)
 //! stay in that namespace too and vanish with it. Containers' cgroups go under
 //! the instance's own cgroup parent ([`Layout::cgroup_parent`]), removed when it stops.
 //!
-//! Stopping: every container is removed through the API first (conmon daemonizes and is
-//! reparented to PID 1: a container left running outlives the service), then SIGTERM.
+//! Stopping: every container is removed through the API first, then the namespace's init
+//! gets SIGTERM and passes it on. conmon daemonizes, so without the PID namespace it would be
+//! reparented to the host's PID 1 and a container left running would outlive the service;
+//! inside it, catatonit reaps it, and the end of the namespace kills whatever is left.
 
 use super::api::Libpod;
 use super::config::{Flavor, Layout, CGROUP_ROOT};
@@ -61,7 +68,8 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 pub const OVERLAID: [&str; 4] = ["/var/lib", "/var/cache", "/var/tmp", "/run"];
 
 /// The shell step inside the new mount namespace: overlay each directory of [`OVERLAID`]
-/// with an upper layer under `$1/host/`, then exec the rest of the command line.
+/// with an upper layer under `$1/host/`, give it its own `/dev/shm`, then exec the rest of
+/// the command line.
 const NAMESPACE_SCRIPT: &str = r#"set -eu
 state=$1; shift
 for d in /var/lib /var/cache /var/tmp /run; do
@@ -69,6 +77,7 @@ for d in /var/lib /var/cache /var/tmp /run; do
   mkdir -p "$h/upper" "$h/work"
   mount -t overlay overlay -o "lowerdir=$d,upperdir=$h/upper,workdir=$h/work" "$d"
 done
+mount -t tmpfs -o mode=1777,size=64m shm /dev/shm
 exec "$@"
 "#;
 
