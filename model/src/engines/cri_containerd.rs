@@ -3,16 +3,16 @@
 //! CRI's removal is the simplest of all engines, because the CRI contract has no notion of
 //! "untag": `RemoveImage` is asked for an image and removes the **whole** image, every
 //! reference it has, whichever of them (or which ID prefix) it was named by
-//! (`containerd/containerd@v1.7.24:pkg/cri/server/image_remove.go#L30-L67`, the comment at
-//! L33-L35: "Remove the whole image no matter the it's image id or reference. This is the
+//! (`containerd/containerd@v1.7.24:pkg/cri/server/image_remove.go#L30-L68`, the comment at
+//! L34-L35: "Remove the whole image no matter the it's image id or reference. This is the
 //! semantic defined in CRI now."). There is
 //!
 //! - no container check: kubelet's image GC, not the runtime, keeps in-use images; a running
 //!   container keeps running on a removed image;
 //! - no force, no prune (no parent/child links exist in containerd), no `--ignore`;
-//! - no error for a name that resolves to nothing: not found is success (L38-L43), which makes
+//! - no error for a name that resolves to nothing: not found is success (L39-L44), which makes
 //!   the call idempotent, as critest asserts;
-//! - no records: `RemoveImageResponse` is an empty message.
+//! - no records: `RemoveImageResponse` is an empty message (L67).
 //!
 //! The only failure a removal can report on a consistent store is an ambiguous ID prefix.
 //!
@@ -69,15 +69,15 @@ pub fn remove(profile: Profile, store: &Store, request: &Request) -> Outcome {
 }
 
 /// One `RemoveImage` call: resolve, then delete every reference of the image, which deletes
-/// the image with its last reference (`image_remove.go#L49-L66`; the CRI image store drops an
-/// image when its reference list empties, `pkg/cri/store/image/image.go#L313-L330`).
+/// the image with its last reference (`image_remove.go#L48-L66`; the CRI image store drops an
+/// image when its reference list empties, `pkg/cri/store/image/image.go#L321-L352`).
 fn remove_image(profile: Profile, store: &mut Store, input: &str) -> Result<(), Failure> {
     match resolve(profile, store, input) {
         Resolved::Image(id) => {
             store.images.retain(|image| image.config != id);
             Ok(())
         }
-        // `return empty without error when image not found` (image_remove.go#L40-L43).
+        // `return empty without error when image not found` (image_remove.go#L40-L44).
         Resolved::NotFound => Ok(()),
         Resolved::Ambiguous => Err(Failure {
             kind: ErrorKind::Ambiguous,
@@ -105,7 +105,7 @@ enum Resolved {
 ///
 /// 1. a valid `sha256:<64 hex>` digest is taken as the image ID;
 /// 2. else the input is normalized by `docker.ParseDockerRef` and looked up exactly in the
-///    reference → ID cache (`pkg/cri/store/image/image.go#L161-L170`). A parse error is
+///    reference → ID cache (`pkg/cri/store/image/image.go#L164-L174`). A parse error is
 ///    swallowed (`return ""`), so an invalid name (`UPPER`, `a b`, a bare 64-hex string) is
 ///    not an error: it goes on to step 3, misses, and the call succeeds as "not found";
 /// 3. else the **raw input** is looked up as a possibly truncated ID in the digest set.
@@ -198,10 +198,10 @@ fn go_quote(s: &str) -> String {
     out
 }
 
-/// What `ListImages` shows (`containerd/containerd@v1.7.24:pkg/cri/server/image_list.go#L28-L40`,
+/// What `ListImages` shows (`containerd/containerd@v1.7.24:pkg/cri/server/image_list.go#L25-L39`,
 /// `toCRIImage` in `image_status.go#L64-L82`): the ID is the config digest; names are the
 /// RepoTags then the RepoDigests, fully qualified. `parseImageReferences`
-/// (`helpers.go#L316-L332`) keeps only references that parse as tagged or canonical *named*
+/// (`helpers.go#L316-L333`) keeps only references that parse as tagged or canonical *named*
 /// references, so the `sha256:<config>` reference CRI stores at pull (a bare digest, not a
 /// name) is never listed; an image left with only that reference lists with no names.
 /// Containers keep their state: removal never touches them.
@@ -511,6 +511,37 @@ mod tests {
     ) {
         assert_eq!(parse_docker_ref(Profile::Cri16, input).as_deref(), cri16);
         assert_eq!(parse_docker_ref(Profile::Cri17, input).as_deref(), cri17);
+    }
+
+    /// One `RemoveImage` call, whatever it is given, removes exactly one whole image or
+    /// nothing, fails only when it removes nothing, and never reports a record.
+    #[test]
+    fn one_call_removes_one_whole_image_or_nothing() {
+        fn prop(input: String) -> bool {
+            let before = store();
+            let o = remove(Profile::Cri17, &before, &Request::name(input));
+            let gone = before.images.len() - o.after.images.len();
+            let whole = o
+                .after
+                .images
+                .iter()
+                .all(|i| before.image(&i.config) == Some(i));
+            o.records.is_empty() && whole && gone <= 1 && (o.errors.is_empty() || gone == 0)
+        }
+        quickcheck::quickcheck(prop as fn(String) -> bool);
+        // Arbitrary strings rarely hit a name or an ID: check the interesting ones too.
+        for input in [
+            "busybox",
+            "a",
+            "ab",
+            "ab3",
+            "c",
+            "",
+            "sha256:a",
+            "localhost/app:1",
+        ] {
+            assert!(prop(input.to_owned()), "{input:?}");
+        }
     }
 
     #[test]
