@@ -196,14 +196,12 @@ impl PodmanBackend {
         }
     }
 
-    /// The cgroup parent of the containers it creates: the sandboxed instance's own, or for a
-    /// service the user named, one per process.
+    /// The cgroup parent of the containers it creates: the sandboxed instance's own; none
+    /// (the service's default) for a service the user named, whose cgroups are not ours.
     pub fn cgroup_parent(&self) -> String {
         match &self.engine {
             Engine::Sandboxed { dir, .. } => Layout::new(dir.path()).cgroup_parent(),
-            Engine::External { .. } => {
-                format!("{}/external-{}", config::CGROUP_ROOT, std::process::id())
-            }
+            Engine::External { .. } => String::new(),
         }
     }
 

@@ -381,7 +381,8 @@ impl Libpod {
     }
 
     /// `POST /libpod/containers/create`: a container from `image` (an ID), not started.
-    /// `cgroup_parent` keeps its cgroups (and conmon's) out of the default `/libpod_parent`.
+    /// `cgroup_parent`, if given, keeps its cgroups (and conmon's) out of the default
+    /// `/libpod_parent`; empty leaves the service's default.
     pub fn create_container(
         &self,
         image: &str,
@@ -393,8 +394,10 @@ impl Libpod {
             #[serde(rename = "Id")]
             id: String,
         }
-        let spec =
-            serde_json::json!({ "image": image, "name": name, "cgroup_parent": cgroup_parent });
+        let mut spec = serde_json::json!({ "image": image, "name": name });
+        if !cgroup_parent.is_empty() {
+            spec["cgroup_parent"] = cgroup_parent.into();
+        }
         let a = self.libpod(
             Method::POST,
             "/containers/create",
