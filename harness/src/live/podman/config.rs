@@ -103,6 +103,9 @@ pub fn engines_dir() -> PathBuf {
 /// v0.50.1, so it goes in each create request.
 pub const CGROUP_ROOT: &str = "/rmispec-podman";
 
+/// The run root, as the service's mount namespace sees it ([`Layout::run_root`]).
+pub const RUN_ROOT: &str = "/run/rmispec-podman";
+
 /// The layout of one instance's state directory.
 #[derive(Clone, Debug)]
 pub struct Layout {
@@ -144,6 +147,17 @@ impl Layout {
         self.path("podman.sock")
     }
 
+    /// The storage run root: a path **inside the service's mount namespace**, where `/run`
+    /// is an overlay whose upper layer is `<state>/host/_run` ([`super::service`]). Podman
+    /// refuses a run root longer than 50 characters (`the specified runroot is longer than
+    /// 50 characters`: conmon's attach socket lives below it and unix socket paths are
+    /// short), which `<state>/runroot` exceeds as soon as the state directory's path is
+    /// longer than about 40; everything that uses the run root (the service, conmon, the
+    /// cleanup command conmon runs, the CLI through `nsenter`) runs in that namespace.
+    pub fn run_root(&self) -> PathBuf {
+        PathBuf::from(RUN_ROOT)
+    }
+
     /// The storage graph root: the one directory wiped for a fresh store.
     pub fn graph_root(&self) -> PathBuf {
         self.path("root")
@@ -153,7 +167,6 @@ impl Layout {
     pub fn store_dirs() -> &'static [&'static str] {
         &[
             "root",
-            "runroot",
             "runc",
             "libpod-tmp",
             "tmp",
@@ -168,7 +181,6 @@ impl Layout {
         &[
             "etc",
             "root",
-            "runroot",
             "runc",
             "libpod-tmp",
             "tmp",
@@ -247,7 +259,7 @@ impl Layout {
     pub fn storage_conf(&self) -> String {
         format!(
             "[storage]\ndriver = \"overlay\"\nrunroot = {}\ngraphroot = {}\n",
-            toml_str(&self.path("runroot")),
+            toml_str(&self.run_root()),
             toml_str(&self.graph_root())
         )
     }
@@ -286,7 +298,7 @@ impl Layout {
             v.push(val);
         };
         push("--root", self.graph_root().into_os_string());
-        push("--runroot", self.path("runroot").into_os_string());
+        push("--runroot", self.run_root().into_os_string());
         push("--storage-driver", "overlay".into());
         push("--cgroup-manager", "cgroupfs".into());
         push("--events-backend", "file".into());
@@ -333,8 +345,14 @@ mod tests {
         let paths: Vec<&str> = text.split('"').filter(|t| t.starts_with('/')).collect();
         assert!(paths.len() >= 8, "{text}");
         for p in paths {
-            assert!(p.starts_with("/s/podman/"), "{p} escapes the state dir");
+            // The run root is in the service's namespace, on the overlay whose upper layer
+            // is in the state dir.
+            assert!(
+                p.starts_with("/s/podman/") || p == RUN_ROOT,
+                "{p} escapes the state dir"
+            );
         }
+        assert!(RUN_ROOT.len() <= 50, "podman refuses a longer run root");
         for (k, v) in l.env(Flavor::Podman43) {
             assert!(Path::new(&v).starts_with("/s/podman"), "{k:?}={v:?}");
         }
