@@ -135,8 +135,11 @@ impl Service {
             .args(layout.global_flags())
             .args(["system", "service", "--time=0"])
             .arg(url)
-            // Removing a container whose image lacks `StopSignal SIGKILL` can take 10 s.
-            .stop_timeout(Duration::from_secs(15));
+            // `unshare` ignores SIGTERM: the supervisor's SIGTERM (on Ctrl-C, when nobody
+            // signalled the namespace's init first as `stop` does) only waits this long
+            // before SIGKILL, which `--kill-child` passes to the init and so to the whole
+            // namespace. Containers are removed through the API before a normal stop.
+            .stop_timeout(Duration::from_secs(3));
         for (k, v) in layout.env(flavor) {
             spec = spec.env(k, v);
         }
