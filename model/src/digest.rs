@@ -11,7 +11,9 @@ pub struct Digest(String);
 
 /// Why a string is not a digest.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("not a sha256 digest: {0:?} (expected 64 lowercase hex characters, optionally after `sha256:`)")]
+#[error(
+    "not a sha256 digest: {0:?} (expected 64 lowercase hex characters, optionally after `sha256:`)"
+)]
 pub struct DigestError(pub String);
 
 impl Digest {
@@ -48,7 +50,9 @@ pub fn is_full_hex(s: &str) -> bool {
 
 /// Whether `s` is non-empty and only lowercase hex characters.
 pub fn is_hex(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl fmt::Display for Digest {
@@ -77,7 +81,10 @@ pub enum PrefixMatch<'a> {
 /// Searches `digests` for those whose hex starts with `prefix` (bare hex, no `sha256:`),
 /// as distribution's `digestset` and containers/storage's `truncindex` do. An empty prefix
 /// matches everything. Duplicates of one digest count once.
-pub fn find_prefix<'a>(digests: impl IntoIterator<Item = &'a Digest>, prefix: &str) -> PrefixMatch<'a> {
+pub fn find_prefix<'a>(
+    digests: impl IntoIterator<Item = &'a Digest>,
+    prefix: &str,
+) -> PrefixMatch<'a> {
     let mut found: Option<&Digest> = None;
     for d in digests {
         if d.hex().starts_with(prefix) {

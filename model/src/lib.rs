@@ -21,4 +21,4 @@ pub use engine::{remove, Engine, Profile};
 pub use outcome::{ConflictReason, ErrorKind, Failure, Outcome, Record, Status};
 pub use reference::{Reference, Repository};
 pub use request::Request;
-pub use store::{Container, ContainerState, Image, Listing, ListedImage, Store};
+pub use store::{Container, ContainerState, Image, ListedImage, Listing, Store};

@@ -108,9 +108,23 @@ impl fmt::Display for Status {
 }
 
 const GRPC_CODES: [&str; 17] = [
-    "OK", "Cancelled", "Unknown", "InvalidArgument", "DeadlineExceeded", "NotFound",
-    "AlreadyExists", "PermissionDenied", "ResourceExhausted", "FailedPrecondition", "Aborted",
-    "OutOfRange", "Unimplemented", "Internal", "Unavailable", "DataLoss", "Unauthenticated",
+    "OK",
+    "Cancelled",
+    "Unknown",
+    "InvalidArgument",
+    "DeadlineExceeded",
+    "NotFound",
+    "AlreadyExists",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "FailedPrecondition",
+    "Aborted",
+    "OutOfRange",
+    "Unimplemented",
+    "Internal",
+    "Unavailable",
+    "DataLoss",
+    "Unauthenticated",
 ];
 
 /// The canonical name of a gRPC code (`2` → `Unknown`).
@@ -122,7 +136,9 @@ impl std::str::FromStr for Status {
     type Err = String;
     /// Parses `http 409`, `grpc Unknown` (or `grpc 2`), `exit 2`.
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("invalid status {s:?}: expected `http <code>`, `grpc <Code>` or `exit <code>`");
+        let bad = || {
+            format!("invalid status {s:?}: expected `http <code>`, `grpc <Code>` or `exit <code>`")
+        };
         let (surface, value) = s.trim().split_once(' ').ok_or_else(bad)?;
         let value = value.trim();
         match surface {

@@ -22,7 +22,10 @@ pub struct Repository {
 impl Repository {
     /// Builds a repository from its parts.
     pub fn new(domain: impl Into<String>, path: impl Into<String>) -> Self {
-        Repository { domain: domain.into(), path: path.into() }
+        Repository {
+            domain: domain.into(),
+            path: path.into(),
+        }
     }
 
     /// `domain/path`.
@@ -34,7 +37,11 @@ impl Repository {
     /// anything else unchanged.
     pub fn familiar(&self) -> String {
         if self.domain == "docker.io" {
-            self.path.strip_prefix("library/").filter(|p| !p.contains('/')).unwrap_or(&self.path).to_owned()
+            self.path
+                .strip_prefix("library/")
+                .filter(|p| !p.contains('/'))
+                .unwrap_or(&self.path)
+                .to_owned()
         } else {
             self.full()
         }

@@ -22,7 +22,13 @@ pub struct Request {
 impl Request {
     /// A plain request for one name: no force, prune on.
     pub fn name(name: impl Into<String>) -> Self {
-        Request { names: vec![name.into()], force: false, prune: true, ignore: false, all: false }
+        Request {
+            names: vec![name.into()],
+            force: false,
+            prune: true,
+            ignore: false,
+            all: false,
+        }
     }
 
     /// The same request with `--force`.

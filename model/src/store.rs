@@ -61,11 +61,16 @@ impl Store {
 
     /// Images built from `config` (classic-builder / commit children).
     pub fn children<'a>(&'a self, config: &'a Digest) -> impl Iterator<Item = &'a Image> + 'a {
-        self.images.iter().filter(move |i| i.parent.as_ref() == Some(config))
+        self.images
+            .iter()
+            .filter(move |i| i.parent.as_ref() == Some(config))
     }
 
     /// Containers created from `config`.
-    pub fn containers_of<'a>(&'a self, config: &'a Digest) -> impl Iterator<Item = &'a Container> + 'a {
+    pub fn containers_of<'a>(
+        &'a self,
+        config: &'a Digest,
+    ) -> impl Iterator<Item = &'a Container> + 'a {
         self.containers.iter().filter(move |c| &c.image == config)
     }
 }

@@ -304,12 +304,8 @@ impl DockerBackend {
                 }
                 DeleteAnswer::Err { status, message } => {
                     last_status = status;
-                    let kind = match self.flavor {
-                        Flavor::Classic => classify::classic(status, &message),
-                        Flavor::Containerd => classify::containerd(status, &message),
-                    };
                     errors.push(Failure {
-                        kind,
+                        kind: classify::classify(status, &message),
                         message,
                         status: Status::Http(status),
                     });

@@ -20,77 +20,24 @@
 //! referenced image <id>` (L161-173, any container) and `ambiguous reference` (404,
 //! `daemon/containerd/image.go` L464-472), and has no dependent-children conflict.
 
-use rmispec_model::{ConflictReason, ErrorKind};
+//!
+//! The reading is the model's own `classify` (one function for both engines: the texts come
+//! from the same upstream constructors, and `ambiguous reference` only exists on 26.1), which
+//! the model checks against every error it builds; the tests here check it against texts the
+//! live engines really printed.
 
-/// docker-classic (20.10.24): status + message → kind.
-pub fn classic(status: u16, message: &str) -> ErrorKind {
-    shared(status, message)
-}
-
-/// docker-containerd (26.1.5): status + message → kind. `ambiguous reference` is a 404 (the
-/// CLI's exit-code rule counts it as not found) but says it is ambiguous.
-pub fn containerd(status: u16, message: &str) -> ErrorKind {
-    if status == 404 && message.starts_with("ambiguous reference") {
-        return ErrorKind::Ambiguous;
-    }
-    shared(status, message)
-}
-
-fn shared(status: u16, message: &str) -> ErrorKind {
-    match status {
-        404 => ErrorKind::NotFound,
-        409 => conflict(message).unwrap_or(ErrorKind::Other),
-        400 if is_reference_error(message) => ErrorKind::InvalidReference,
-        400 => ErrorKind::InvalidArgument,
-        _ => ErrorKind::Other,
-    }
-}
-
-/// The grammar's and the router's texts for a name that is not a reference.
-fn is_reference_error(message: &str) -> bool {
-    const TEXTS: &[&str] = &[
-        "invalid reference format",
-        "repository name must",
-        "invalid repository name",
-        "invalid checksum digest",
-        "unsupported digest algorithm",
-        "image name cannot be blank",
-    ];
-    TEXTS.iter().any(|t| message.contains(t))
-}
-
-/// Parses a conflict text into its reason and whether force could override it.
-fn conflict(message: &str) -> Option<ErrorKind> {
-    let rest = message.strip_prefix("conflict: ")?;
-    let (head, reason) = rest.split_once(" - ")?;
-    let forceable = if head.ends_with("(must be forced)") || head.ends_with("(must force)") {
-        true
-    } else if head.ends_with("(cannot be forced)") {
-        false
-    } else {
-        return None;
-    };
-    let reason = if reason.starts_with("image has dependent child images") {
-        ConflictReason::DependentChildren
-    } else if reason.starts_with("image is being used by running container") {
-        ConflictReason::RunningContainer
-    } else if reason.starts_with("image is being used by stopped container") {
-        ConflictReason::StoppedContainer
-    } else if reason.starts_with("image is referenced in multiple repositories") {
-        ConflictReason::MultipleReferences
-    } else if reason.starts_with("container ") && reason.contains(" is using its referenced image ")
-    {
-        ConflictReason::ContainerInUse
-    } else {
-        return None;
-    };
-    Some(ErrorKind::Conflict { reason, forceable })
-}
+pub use rmispec_model::engines::docker::classify;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rmispec_model::ConflictReason::*;
+    use rmispec_model::ConflictReason::{self, *};
+    use rmispec_model::ErrorKind;
+
+    fn classic(status: u16, message: &str) -> ErrorKind {
+        classify(status, message)
+    }
+    use classic as containerd;
 
     fn c(reason: ConflictReason, forceable: bool) -> ErrorKind {
         ErrorKind::Conflict { reason, forceable }
@@ -128,11 +75,9 @@ mod tests {
             classic(400, "image name cannot be blank"),
             ErrorKind::InvalidReference
         );
-        assert_eq!(classic(400, "something else"), ErrorKind::InvalidArgument);
         assert_eq!(
-            classic(404, "ambiguous reference"),
-            ErrorKind::NotFound,
-            "docker-classic has no ambiguity error"
+            classic(400, "invalid name reference"),
+            ErrorKind::InvalidReference
         );
         assert_eq!(containerd(404, "ambiguous reference"), ErrorKind::Ambiguous);
         assert_eq!(containerd(409, "conflict: unable to delete localhost/a:1 (must be forced) - container 842df8d8d584 is using its referenced image 025f1de4e206"), c(ContainerInUse, true));
