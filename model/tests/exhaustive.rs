@@ -15,7 +15,8 @@
 //!   745 stores, 81 387 requests, 651 096 cases, about 30 s on two busy cores;
 //! - the full bounds, `cargo test --release -p rmispec-model --test exhaustive -- --ignored`
 //!   (18 minutes on two cores): up to **3** images, up to **3** names each from
-//!   the same pool, parents, up to **2** containers: 92 514 stores, 1.06 × 10⁸ cases. Only here must every exclusion be shown within the bounds; by default an
+//!   the same pool, parents, up to **2** containers: 92 514 stores, 1.06 × 10⁸ cases.
+//!   Only here must every exclusion be shown within the bounds; by default an
 //!   exclusion the small stores cannot show is reported, and `tests/laws.rs`
 //!   (`exclusions_are_witnessed`) shows it on bigger generated stores.
 //!
