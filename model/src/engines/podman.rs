@@ -103,22 +103,20 @@ pub(crate) fn records(untagged: Vec<String>, deleted: Vec<Digest>) -> Vec<Record
         .collect()
 }
 
-/// The image's names in containers/storage's order.
+/// The image's names in containers/storage's order: the store's order.
 ///
-/// The store lists names in the order they were given; containers/storage keeps the newest
-/// first, because every way a name arrives through containers/image puts it in front: a
-/// pull or load commits each name with `AddNames`
+/// `Image::refs` is the order the engine keeps the names in, and the harness builds a live
+/// store so that the order holds. How names arrive decides that order on a real Podman:
+/// a pull or load commits each name with `AddNames`
 /// (`containers/image@v5.23.0:storage/storage_dest.go#L868-L872`), which prepends
-/// (`containers/storage@v1.43.0:utils.go#L66-L69`), and the older copy used by Podman 3.0.1
-/// calls `SetNames(new + old)` (`containers/image@v5.10.2:storage/storage_image.go#L806-L816`).
-/// So an image loaded with the tags `a`, `b` has `Names = [b a]`, as Podman 4.3.1 shows in its
-/// "more than one tag ([…b …a])" message (backends.md §6). `podman tag` appends instead in
-/// 4.3.1 (`containers/common@v0.50.1:libimage/image.go#L539-L541`) and 3.0.1
-/// (`containers/podman@v3.0.1:libpod/image/image.go#L760-L783`), checked on both: an image
-/// imported as `x:a` and then tagged `x:b`, `x:c` has `Names = [x:a x:b x:c]`. A store built
-/// that way lists its names in the given order, and the model's order is then reversed.
+/// (`containers/storage@v1.43.0:utils.go#L66-L69`; Podman 3.0.1's older copy calls
+/// `SetNames(new + old)`, `containers/image@v5.10.2:storage/storage_image.go#L806-L816`), so
+/// an image loaded with the tags `a`, `b` has `Names = [b a]` (backends.md §6); `podman tag`
+/// appends in 4.3.1 (`containers/common@v0.50.1:libimage/image.go#L539-L541`) and 3.0.1
+/// (`containers/podman@v3.0.1:libpod/image/image.go#L760-L783`). The order shows in the
+/// "more than one tag ([…])" message and in the order of `Untagged:` records.
 pub(crate) fn names(image: &Image) -> Vec<String> {
-    image.refs.iter().rev().map(|r| r.full()).collect()
+    image.refs.iter().map(|r| r.full()).collect()
 }
 
 /// Go's `fmt` spelling of a `[]string` with `%s`/`%v`: `[a b]`.
@@ -701,10 +699,10 @@ mod tests {
     }
 
     #[test]
-    fn names_are_kept_newest_first() {
+    fn names_are_kept_in_the_stores_order() {
         let img = image(
             "aa",
-            &["localhost/app:a", "localhost/app:b", "quay.io/x/y:1"],
+            &["quay.io/x/y:1", "localhost/app:b", "localhost/app:a"],
         );
         assert_eq!(
             names(&img),

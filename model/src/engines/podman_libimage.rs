@@ -755,10 +755,10 @@ mod tests {
     #[case::both_names_remove_the_image(&["app:a", "app:b"], "", &["Untagged: localhost/app:a", "Untagged: localhost/app:b", "Deleted: aa00"], "bb00:localhost/solo:1")]
     #[case::only_name_removes_the_image(&["solo:1"], "", &["Untagged: localhost/solo:1", "Deleted: bb00"], "aa00:localhost/app:a,localhost/app:b")]
     #[case::id_of_a_one_name_image(&["bb"], "", &["Untagged: localhost/solo:1", "Deleted: bb00"], "aa00:localhost/app:a,localhost/app:b")]
-    #[case::force_by_id_untags_every_name_newest_first(&["aa"], "force", &["Untagged: localhost/app:b", "Untagged: localhost/app:a", "Deleted: aa00"], "bb00:localhost/solo:1")]
-    #[case::force_by_digest(&[SHA_AA], "force", &["Untagged: localhost/app:b", "Untagged: localhost/app:a", "Deleted: aa00"], "bb00:localhost/solo:1")]
+    #[case::force_by_id_untags_every_name_in_stored_order(&["aa"], "force", &["Untagged: localhost/app:a", "Untagged: localhost/app:b", "Deleted: aa00"], "bb00:localhost/solo:1")]
+    #[case::force_by_digest(&[SHA_AA], "force", &["Untagged: localhost/app:a", "Untagged: localhost/app:b", "Deleted: aa00"], "bb00:localhost/solo:1")]
     #[case::same_image_twice_is_one_removal(&["localhost/solo:1", "solo:1", "bb"], "", &["Untagged: localhost/solo:1", "Deleted: bb00"], "aa00:localhost/app:a,localhost/app:b")]
-    #[case::every_untagged_before_every_deleted(&["solo:1", "aa"], "force", &["Untagged: localhost/solo:1", "Untagged: localhost/app:b", "Untagged: localhost/app:a", "Deleted: bb00", "Deleted: aa00"], "")]
+    #[case::every_untagged_before_every_deleted(&["solo:1", "aa"], "force", &["Untagged: localhost/solo:1", "Untagged: localhost/app:a", "Untagged: localhost/app:b", "Deleted: bb00", "Deleted: aa00"], "")]
     fn a_name_untags_and_the_last_name_removes(
         #[case] names: &[&str],
         #[case] flags: &str,
@@ -785,7 +785,7 @@ mod tests {
     ) {
         let (records, errors, code, after) = run(profile, &multi(), request(names, ""));
         let message = format!(
-            "exit 125 unable to delete image \"{}\" by {how} with more than one tag ([localhost/app:b localhost/app:a]): please force removal",
+            "exit 125 unable to delete image \"{}\" by {how} with more than one tag ([localhost/app:a localhost/app:b]): please force removal",
             hex("aa")
         );
         assert_eq!((records, errors, code), (vec![], vec![message], 125));
@@ -899,7 +899,7 @@ mod tests {
 
     #[rstest]
     #[case::by_name(&["app:1"], &["Untagged: localhost/app:1", "Deleted: aa00"], 1)]
-    #[case::by_id_of_a_multi_name_image(&["bb"], &["Untagged: localhost/two:2", "Untagged: localhost/two:1", "Deleted: bb00"], 2)]
+    #[case::by_id_of_a_multi_name_image(&["bb"], &["Untagged: localhost/two:1", "Untagged: localhost/two:2", "Deleted: bb00"], 2)]
     fn force_removes_the_containers_first(
         #[case] names: &[&str],
         #[case] records: &[&str],
@@ -1001,7 +1001,7 @@ mod tests {
     // ----- --all and the arguments ------------------------------------------------------
 
     #[rstest]
-    #[case::every_image_whole(multi(), &["Untagged: localhost/app:b", "Untagged: localhost/app:a", "Untagged: localhost/solo:1", "Deleted: aa00", "Deleted: bb00"])]
+    #[case::every_image_whole(multi(), &["Untagged: localhost/app:a", "Untagged: localhost/app:b", "Untagged: localhost/solo:1", "Deleted: aa00", "Deleted: bb00"])]
     #[case::a_parent_first_is_only_untagged(
         store(vec![image("aa", &["localhost/par:1"]), child("bb", "aa", &["localhost/child:1"])]),
         &["Untagged: localhost/par:1", "Untagged: localhost/child:1", "Deleted: bb00"]
