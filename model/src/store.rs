@@ -75,6 +75,51 @@ impl Store {
     }
 }
 
+impl Listing {
+    /// The listing of an engine that shows every image by its config digest with its stored
+    /// names, tags first then digest references, each sorted (CRI's `ListImages` repoTags +
+    /// repoDigests; libpod's `Names`), and every container with its state.
+    pub fn by_config_tags_then_digests(store: &Store) -> Listing {
+        let images = store
+            .images
+            .iter()
+            .map(|image| {
+                let sorted = |tags: bool| {
+                    let mut names: Vec<String> = image
+                        .refs
+                        .iter()
+                        .filter(|r| r.is_tag() == tags)
+                        .map(|r| r.full())
+                        .collect();
+                    names.sort();
+                    names
+                };
+                let mut names = sorted(true);
+                names.extend(sorted(false));
+                ListedImage {
+                    id: image.config.clone(),
+                    names,
+                }
+            })
+            .collect();
+        Listing {
+            images,
+            containers: store.container_states(),
+        }
+    }
+}
+
+impl Store {
+    /// Every container with its state, in creation order: what every engine's container list
+    /// shows of them.
+    pub fn container_states(&self) -> Vec<(Digest, ContainerState)> {
+        self.containers
+            .iter()
+            .map(|c| (c.id.clone(), c.state))
+            .collect()
+    }
+}
+
 /// A store as an engine's list APIs show it: what the harness can observe on a live engine.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Listing {

@@ -29,7 +29,7 @@
 use crate::digest::{find_prefix, is_full_hex, PrefixMatch};
 use crate::outcome::{ErrorKind, Failure, Outcome, Status};
 use crate::reference::grammar::{self, tag_name_only, Dialect};
-use crate::store::{ListedImage, Listing, Store};
+use crate::store::{Listing, Store};
 use crate::{Digest, Profile, Reference, Request};
 
 /// gRPC `OK`.
@@ -206,34 +206,7 @@ fn go_quote(s: &str) -> String {
 /// name) is never listed; an image left with only that reference lists with no names.
 /// Containers keep their state: removal never touches them.
 pub fn listing(store: &Store) -> Listing {
-    let images = store
-        .images
-        .iter()
-        .map(|image| {
-            let sorted = |tags: bool| {
-                let mut names: Vec<String> = image
-                    .refs
-                    .iter()
-                    .filter(|r| r.is_tag() == tags)
-                    .map(|r| r.full())
-                    .collect();
-                names.sort();
-                names
-            };
-            let mut names = sorted(true);
-            names.extend(sorted(false));
-            ListedImage {
-                id: image.config.clone(),
-                names,
-            }
-        })
-        .collect();
-    let containers = store
-        .containers
-        .iter()
-        .map(|c| (c.id.clone(), c.state))
-        .collect();
-    Listing { images, containers }
+    Listing::by_config_tags_then_digests(store)
 }
 
 #[cfg(test)]

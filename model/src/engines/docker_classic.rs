@@ -62,11 +62,7 @@ pub fn listing(store: &Store) -> Listing {
                 }
             })
             .collect(),
-        containers: store
-            .containers
-            .iter()
-            .map(|c| (c.id.clone(), c.state))
-            .collect(),
+        containers: store.container_states(),
     }
 }
 

@@ -83,11 +83,7 @@ pub fn listing(store: &Store) -> Listing {
         .collect();
     Listing {
         images,
-        containers: store
-            .containers
-            .iter()
-            .map(|c| (c.id.clone(), c.state))
-            .collect(),
+        containers: store.container_states(),
     }
 }
 

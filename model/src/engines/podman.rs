@@ -27,7 +27,7 @@
 use crate::digest::{find_prefix, Digest, PrefixMatch};
 use crate::outcome::{ErrorKind, Failure, Record, Status};
 use crate::reference::grammar::{self, Dialect, GrammarError, Parsed};
-use crate::store::{Image, ListedImage, Listing, Store};
+use crate::store::{Image, Listing, Store};
 use std::fmt;
 
 /// The exit code of a batch without errors.
@@ -553,34 +553,7 @@ impl Storage {
 /// This is `Names`, not the `RepoDigests` column: Podman shows every name crossed with every
 /// manifest digest there (backends.md §4), which says nothing about what a removal changed.
 pub(crate) fn listing(store: &Store) -> Listing {
-    let images = store
-        .images
-        .iter()
-        .map(|image| {
-            let sorted = |tags: bool| {
-                let mut names: Vec<String> = image
-                    .refs
-                    .iter()
-                    .filter(|r| r.is_tag() == tags)
-                    .map(|r| r.full())
-                    .collect();
-                names.sort();
-                names
-            };
-            let mut names = sorted(true);
-            names.extend(sorted(false));
-            ListedImage {
-                id: image.config.clone(),
-                names,
-            }
-        })
-        .collect();
-    let containers = store
-        .containers
-        .iter()
-        .map(|c| (c.id.clone(), c.state))
-        .collect();
-    Listing { images, containers }
+    Listing::by_config_tags_then_digests(store)
 }
 
 /// Small stores for the Podman engines' tests.
