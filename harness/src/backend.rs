@@ -16,3 +16,44 @@ pub trait Backend {
     /// live backend starts from an empty store every time.
     fn run(&mut self, scenario: &Scenario) -> anyhow::Result<Observation>;
 }
+
+/// What a backend's API cannot express: a store it cannot build, or a request it cannot
+/// send. Not an error: the trial is reported skipped, with this reason.
+///
+/// Backends return it inside `anyhow::Error` (`Err(Unsupported::new(..).into())`); the runner
+/// finds it with [`Unsupported::find`], so context added on the way does not hide it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Unsupported {
+    /// Why, in a sentence that names the API and what it lacks.
+    pub reason: String,
+}
+
+impl Unsupported {
+    /// An unsupported store or request, and why.
+    pub fn new(reason: impl Into<String>) -> Unsupported {
+        Unsupported {
+            reason: reason.into(),
+        }
+    }
+
+    /// The [`Unsupported`] inside `error`, if that is what it is.
+    pub fn find(error: &anyhow::Error) -> Option<&Unsupported> {
+        error.chain().find_map(|e| e.downcast_ref::<Unsupported>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsupported_survives_context() {
+        let e = anyhow::Error::from(Unsupported::new("no such API")).context("building");
+        assert_eq!(
+            Unsupported::find(&e).map(|u| u.reason.as_str()),
+            Some("no such API")
+        );
+        assert!(Unsupported::find(&anyhow::anyhow!("plain")).is_none());
+    }
+}

@@ -79,6 +79,7 @@ pub fn expected(e: &ExpectedOutcome, symbols: &Symbols) -> anyhow::Result<Normal
         errors,
         status: e.status.map(|s| s.to_string()).unwrap_or_default(),
         after: after.transpose()?.unwrap_or_default(),
+        built: None,
     })
 }
 
@@ -438,6 +439,7 @@ mod tests {
                 images: [("A".to_owned(), vec!["localhost/app:2".to_owned()])].into(),
                 containers: Default::default(),
             },
+            built: None,
         }
     }
 
@@ -460,6 +462,7 @@ mod tests {
                 .into(),
                 containers: [("c1".to_owned(), "running".to_owned())].into(),
             },
+            built: None,
         }
     }
 

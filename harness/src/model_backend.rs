@@ -50,6 +50,7 @@ impl Backend for ModelBackend {
             status: outcome.status,
             after,
             symbols,
+            built: None,
         })
     }
 }

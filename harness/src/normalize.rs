@@ -1,7 +1,8 @@
 //! An [`Observation`] in symbols: the [`Normalized`] form snapshots hold and verdicts compare.
 
 use crate::observation::{Normalized, NormalizedError, NormalizedStore, Observation};
-use rmispec_model::{ConflictReason, ContainerState, ErrorKind};
+use crate::symbols::Symbols;
+use rmispec_model::{ConflictReason, ContainerState, ErrorKind, Listing};
 use std::collections::BTreeMap;
 
 /// Turns what a backend saw into symbols, with the backend's own table.
@@ -20,43 +21,10 @@ pub fn normalize(obs: &Observation) -> Normalized {
     for e in &obs.errors {
         symbols.add_unknowns_in(&e.message);
     }
-    for image in &obs.after.images {
-        if symbols.image_handle(&image.id).is_none() {
-            symbols.add_unknown(&image.id);
-        }
-        for n in &image.names {
-            symbols.add_unknowns_in(n);
-        }
+    add_listing_unknowns(&mut symbols, &obs.after);
+    if let Some(built) = &obs.built {
+        add_listing_unknowns(&mut symbols, built);
     }
-    for (id, _) in &obs.after.containers {
-        if symbols.container_handle(id).is_none() {
-            symbols.add_unknown(id);
-        }
-    }
-
-    let mut images: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for image in &obs.after.images {
-        let key = match symbols.image_handle(&image.id) {
-            Some(h) => h.to_string(),
-            None => symbols.symbolize(image.id.hex()),
-        };
-        let names = images.entry(key).or_default();
-        names.extend(image.names.iter().map(|n| symbols.symbolize(n)));
-        names.sort();
-        names.dedup();
-    }
-    let containers = obs
-        .after
-        .containers
-        .iter()
-        .map(|(id, state)| {
-            let key = match symbols.container_handle(id) {
-                Some(h) => h.to_string(),
-                None => symbols.symbolize(id.hex()),
-            };
-            (key, state_name(*state).to_owned())
-        })
-        .collect();
     Normalized {
         records: records.iter().map(|r| symbols.symbolize(r)).collect(),
         errors: obs
@@ -74,8 +42,59 @@ pub fn normalize(obs: &Observation) -> Normalized {
             })
             .collect(),
         status: obs.status.to_string(),
-        after: NormalizedStore { images, containers },
+        after: store_in(&obs.after, &symbols),
+        built: obs.built.as_ref().map(|b| store_in(b, &symbols)),
     }
+}
+
+/// A listing in symbols, with `symbols` alone (digests it does not know are numbered in
+/// listing order, as [`normalize`] does).
+pub fn normalize_store(listing: &Listing, symbols: &Symbols) -> NormalizedStore {
+    let mut symbols = symbols.clone();
+    add_listing_unknowns(&mut symbols, listing);
+    store_in(listing, &symbols)
+}
+
+fn add_listing_unknowns(symbols: &mut Symbols, listing: &Listing) {
+    for image in &listing.images {
+        if symbols.image_handle(&image.id).is_none() {
+            symbols.add_unknown(&image.id);
+        }
+        for n in &image.names {
+            symbols.add_unknowns_in(n);
+        }
+    }
+    for (id, _) in &listing.containers {
+        if symbols.container_handle(id).is_none() {
+            symbols.add_unknown(id);
+        }
+    }
+}
+
+fn store_in(listing: &Listing, symbols: &Symbols) -> NormalizedStore {
+    let mut images: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for image in &listing.images {
+        let key = match symbols.image_handle(&image.id) {
+            Some(h) => h.to_string(),
+            None => symbols.symbolize(image.id.hex()),
+        };
+        let names = images.entry(key).or_default();
+        names.extend(image.names.iter().map(|n| symbols.symbolize(n)));
+        names.sort();
+        names.dedup();
+    }
+    let containers = listing
+        .containers
+        .iter()
+        .map(|(id, state)| {
+            let key = match symbols.container_handle(id) {
+                Some(h) => h.to_string(),
+                None => symbols.symbolize(id.hex()),
+            };
+            (key, state_name(*state).to_owned())
+        })
+        .collect();
+    NormalizedStore { images, containers }
 }
 
 /// The scenario format's spelling of an error kind: `kind`, and for a conflict its
@@ -167,6 +186,7 @@ mod tests {
                 ],
             },
             symbols,
+            built: None,
         };
         let n = normalize(&obs);
         assert_eq!(n.records, ["Untagged: <reg>/app:1", "Deleted: sha256:<?1>"]);

@@ -21,6 +21,10 @@ pub struct Observation {
     pub after: Listing,
     /// Real IDs ↔ symbols for this backend.
     pub symbols: Symbols,
+    /// The store as the engine listed it right after building `given`, when that differs
+    /// from what the model says `given` lists as (an engine that records an extra digest
+    /// name, or its names in another order). `None` when they agree, and always on the model.
+    pub built: Option<Listing>,
 }
 
 /// An observation in symbols: what snapshots hold, what expectations are canonicalized to,
@@ -37,6 +41,10 @@ pub struct Normalized {
     pub status: String,
     /// The store afterwards, as the engine lists it.
     pub after: NormalizedStore,
+    /// The store as the engine listed it after building `given`, only when that differs from
+    /// the model's listing of `given`: the request still ran, and this is judged like the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built: Option<NormalizedStore>,
 }
 
 /// One error, in symbols.

@@ -4,7 +4,7 @@
 //! one trial at a time through [`model_result`], [`observe`] and [`live_result`], so both
 //! judge the same way.
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Unsupported};
 use crate::compare::{self, Verdict};
 use crate::live::{self, LiveOptions};
 use crate::model_backend::ModelBackend;
@@ -215,6 +215,12 @@ pub fn live_result(
     };
     if let Some(reason) = expectation.skip {
         result.verdict = Verdict::Skip { reason };
+        return result;
+    }
+    if let Some(u) = live.as_ref().err().and_then(Unsupported::find) {
+        result.verdict = Verdict::Skip {
+            reason: u.reason.clone(),
+        };
         return result;
     }
     let judged = (|| -> anyhow::Result<(Normalized, Verdict)> {

@@ -227,6 +227,17 @@ impl Symbols {
         })
     }
 
+    /// Every image's ID as this profile spells it, in the order the images were added.
+    pub fn image_ids(&self) -> impl Iterator<Item = &Digest> + '_ {
+        self.images.values().map(move |d| {
+            if self.id_is_manifest {
+                &d.manifest
+            } else {
+                &d.config
+            }
+        })
+    }
+
     /// The handle of the image with this config or manifest digest.
     pub fn image_handle(&self, digest: &Digest) -> Option<&ImageHandle> {
         self.images

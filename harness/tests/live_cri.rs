@@ -13,6 +13,7 @@
 
 use k8s_cri::v1::ContainerState as ContainerStateCri;
 use rmispec::backend::Backend;
+use rmispec::live::adapter::Answer;
 use rmispec::live::cri::{CannotBuild, CriBackend, Reset};
 use rmispec::live::sandbox::{mounts_below, processes_mentioning};
 use rmispec::live::LiveOptions;
@@ -145,7 +146,11 @@ fn runtimes_build_remove_reset_and_leave_nothing_behind() {
         assert_eq!(pause[0].pinned, profile == Profile::Cri17, "{profile}");
 
         // Not found is success; an ambiguous prefix is Unknown; nothing has records.
-        let (records, errors, status) = b
+        let Answer {
+            records,
+            errors,
+            status,
+        } = b
             .remove(&Request::name("localhost/rmispec/nothing:here"))
             .unwrap();
         assert_eq!(

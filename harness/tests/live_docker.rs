@@ -9,6 +9,7 @@
 //! ```
 #![cfg(feature = "live-docker")]
 
+use rmispec::live::adapter::Answer;
 use rmispec::live::docker::{DockerBackend, Reset};
 use rmispec::live::sandbox::{mounts_below, processes_mentioning};
 use rmispec::live::LiveOptions;
@@ -87,7 +88,11 @@ fn engines_start_empty_answer_and_leave_nothing_behind() {
         let dir = b.engine().expect("sandboxed").dir().path().to_path_buf();
         assert!(b.listing().unwrap().images.is_empty());
         // A name that does not exist: 404, classified as not found.
-        let (records, errors, status) = b
+        let Answer {
+            records,
+            errors,
+            status,
+        } = b
             .remove(&Request::name("localhost/rmispec/nothing:here"))
             .unwrap();
         assert!(records.is_empty());
@@ -102,10 +107,13 @@ fn engines_start_empty_answer_and_leave_nothing_behind() {
             names: vec!["localhost/a:1".into(), "localhost/b:1".into()],
             ..Request::name("x")
         };
-        assert_eq!(b.remove(&two).unwrap().2, Status::Exit(1));
-        assert_eq!(b.remove(&two.clone().forced()).unwrap().2, Status::Exit(0));
+        assert_eq!(b.remove(&two).unwrap().status, Status::Exit(1));
+        assert_eq!(
+            b.remove(&two.clone().forced()).unwrap().status,
+            Status::Exit(0)
+        );
         // An invalid reference.
-        let (_, errors, status) = b.remove(&Request::name("UPPER")).unwrap();
+        let Answer { errors, status, .. } = b.remove(&Request::name("UPPER")).unwrap();
         assert_eq!(
             (status, errors[0].kind),
             (Status::Http(400), ErrorKind::InvalidReference),
@@ -196,7 +204,7 @@ fn a_parent_with_a_child_is_built_the_engines_way_and_observed() {
 fn an_external_daemon_must_be_empty_unless_the_user_says_so() {
     use rmispec::backend::Backend;
     for p in wanted() {
-        let owner = DockerBackend::connect(p, &LiveOptions::default()).unwrap();
+        let mut owner = DockerBackend::connect(p, &LiveOptions::default()).unwrap();
         let socket = owner.engine().unwrap().socket();
         let external = LiveOptions {
             socket: Some(socket.clone()),

@@ -11,6 +11,7 @@
 #![cfg(feature = "live-podman")]
 
 use rmispec::backend::Backend;
+use rmispec::live::adapter::Answer;
 use rmispec::live::podman::{PodmanBackend, Reset};
 use rmispec::live::sandbox::{mounts_below, processes_mentioning};
 use rmispec::live::LiveOptions;
@@ -141,7 +142,11 @@ fn services_start_empty_answer_and_leave_nothing_behind() {
         assert!(b.listing().unwrap().images.is_empty());
 
         // A name that does not exist: the batch endpoint reports it, exit class 1.
-        let (records, errors, status) = b
+        let Answer {
+            records,
+            errors,
+            status,
+        } = b
             .remove(&Request::name("localhost/rmispec/nothing:here"))
             .unwrap();
         assert!(records.is_empty());
@@ -158,7 +163,11 @@ fn services_start_empty_answer_and_leave_nothing_behind() {
             ignore: false,
             all: false,
         };
-        let (records, errors, status) = b.remove(&none).unwrap();
+        let Answer {
+            records,
+            errors,
+            status,
+        } = b.remove(&none).unwrap();
         assert!(records.is_empty());
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].kind, ErrorKind::InvalidArgument, "{errors:?}");

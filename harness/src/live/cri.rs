@@ -28,74 +28,25 @@ pub use build::CannotBuild;
 pub use client::Cri;
 pub use engine::{Flavor, SandboxedCri};
 
-use crate::live::options::LiveOptions;
+use crate::live::adapter::{Adapter, Answer, Build, Origin, Unsupported};
+use crate::live::backend::LiveBackend;
 use crate::live::registry::Registry;
-use crate::live::sandbox::{self, StateDir};
-use crate::observation::Observation;
-use crate::scenario::Scenario;
-use crate::synth;
+pub use crate::live::reset::Reset;
+use crate::live::sandbox;
+use crate::symbols::Symbols;
 use anyhow::{bail, Context};
 use build::{Naming, Pods};
 use client::ok;
 use rmispec_model::{Digest, Listing, Profile, Request};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// The label on every pod sandbox and container the harness makes (its value: the backend's
+/// The label on every pod sandbox and container the harness makes (its value: the adapter's
 /// instance, `<pid>-<n>`). Resets and listings touch nothing else.
 pub const SANDBOX_LABEL: &str = "io.rmispec.owner";
 
-/// The reset used unless `RMISPEC_CRI_RESET` says otherwise. Measured (`tests/live_cri.rs`
-/// `reset_costs`, n=7, medians) from backends.md §9's store, 5 images × 2 tags with 2 running
-/// and 2 stopped containers: API cleanup 156 ms (1.7.24) / 136 ms (1.6.20), fresh root 252 /
-/// 239 ms. Over the catalogue's small stores an API reset's median is ~7 ms. Both leave the
-/// same content behind (the sandbox image's blobs and snapshot: garbage collection runs on
-/// the last `RemoveImage`), so the API it is.
-const DEFAULT_RESET: Reset = Reset::Api;
-
-pub use crate::live::reset::Reset;
-
-/// The variable that overrides [`DEFAULT_RESET`]. An API reset removes the harness's pod
-/// sandboxes (with their containers), then every image but the sandbox image; `RemoveImage`
-/// deletes an image's last name synchronously, which runs containerd's garbage collection
-/// (`containerd/containerd@v1.7.24:pkg/cri/server/image_remove.go#L50-L56`). A fresh root
-/// also pulls the sandbox image again.
-const RESET_VAR: &str = "RMISPEC_CRI_RESET";
-
-/// Where a run's time went.
-#[derive(Clone, Debug, Default)]
-pub struct Timings {
-    /// Starting containerd and the registry (to ready, with the sandbox image pulled).
-    pub start: Duration,
-    /// Per scenario: the reset before it (zero when the store was clean).
-    pub resets: Vec<Duration>,
-    /// Per scenario: building the store (pushes, pulls, names, pods).
-    pub builds: Vec<Duration>,
-    /// Per scenario: the request and the listing after it.
-    pub requests: Vec<Duration>,
-}
-
-impl Timings {
-    /// One line: totals and per-scenario medians.
-    pub fn summary(&self) -> String {
-        let total = |v: &[Duration]| v.iter().sum::<Duration>();
-        let median = |v: &[Duration]| {
-            let mut v = v.to_vec();
-            v.sort();
-            v.get(v.len() / 2).copied().unwrap_or_default()
-        };
-        format!(
-            "{} scenarios: start {:.2?}, resets {:.2?} (median {:.2?}), builds {:.2?} (median {:.2?}), requests {:.2?}",
-            self.builds.len(),
-            self.start,
-            total(&self.resets),
-            median(&self.resets),
-            total(&self.builds),
-            median(&self.builds),
-            total(&self.requests),
-        )
-    }
-}
+/// A live CRI runtime, driven by the generic backend.
+pub type CriBackend = LiveBackend<CriRuntime>;
 
 /// Where the runtime comes from.
 #[derive(Debug)]
@@ -106,121 +57,33 @@ enum Engine {
     External(Box<External>),
 }
 
-/// A CRI runtime someone else runs, and the registry the harness runs for it. Field order is
-/// drop order: the registry stops before its directory is removed.
+/// A CRI runtime someone else runs.
 #[derive(Debug)]
 struct External {
     cri: Cri,
-    registry: Registry,
-    _registry_dir: StateDir,
+    socket: PathBuf,
     /// The runtime's sandbox image ID, if known and present.
     sandbox_image: Option<Digest>,
     /// Why pods cannot be made there, if they cannot.
     no_pods: Option<String>,
 }
 
-/// A live CRI runtime the runner can drive.
+/// The CRI adapter: a sandboxed containerd with its CRI plugin, or a CRI runtime at a socket.
 #[derive(Debug)]
-pub struct CriBackend {
+pub struct CriRuntime {
     flavor: Flavor,
-    reset: Reset,
-    /// The store holds something a scenario put there.
-    dirty: bool,
     /// `Version`'s runtime name and version: `containerd v1.7.24`.
     version: String,
-    /// The value of [`SANDBOX_LABEL`] on this backend's pods and containers.
+    /// The value of [`SANDBOX_LABEL`] on this adapter's pods and containers.
     owner: String,
-    /// The pods' cgroup parent, if not the engine's (see [`CriBackend::set_cgroup_parent`]).
+    /// The pods' cgroup parent, if not the engine's (see [`CriRuntime::set_cgroup_parent`]).
     cgroup_parent: Option<String>,
-    /// What the run's time went to.
-    pub timings: Timings,
     engine: Engine,
 }
 
-impl CriBackend {
-    /// Starts a sandboxed containerd, or connects to `opts.socket` (refusing the host's
-    /// default CRI sockets, and a non-empty image store, unless `opts.allow_default_socket`).
-    pub fn connect(profile: Profile, opts: &LiveOptions) -> anyhow::Result<CriBackend> {
-        let Some(flavor) = Flavor::of(profile) else {
-            bail!("{profile} is not a CRI profile");
-        };
-        match &opts.socket {
-            Some(socket) => Self::external(flavor, socket, opts),
-            None => Self::sandboxed(flavor, opts),
-        }
-    }
-
-    fn sandboxed(flavor: Flavor, opts: &LiveOptions) -> anyhow::Result<CriBackend> {
-        let t0 = Instant::now();
-        let state_dir = opts
-            .state_dir
-            .as_ref()
-            .map(|d| d.join(flavor.profile().id()));
-        let engine = SandboxedCri::start(flavor, state_dir.as_deref())
-            .with_context(|| format!("starting {} sandboxed", flavor.profile()))?;
-        let version = version(engine.cri()?, flavor)?;
-        Ok(CriBackend {
-            flavor,
-            reset: Reset::from_env(RESET_VAR, DEFAULT_RESET)?,
-            dirty: false,
-            version,
-            owner: sandbox::instance_suffix(),
-            cgroup_parent: None,
-            timings: Timings {
-                start: t0.elapsed(),
-                ..Timings::default()
-            },
-            engine: Engine::Sandboxed(Box::new(engine)),
-        })
-    }
-
-    fn external(flavor: Flavor, socket: &Path, opts: &LiveOptions) -> anyhow::Result<CriBackend> {
-        if is_default_socket(socket) && !opts.allow_default_socket {
-            bail!(
-                "{} is a host's default CRI socket: the harness deletes every image in the runtime it drives. Pass \
-                 --i-know-this-deletes-images if that is what you want.",
-                socket.display()
-            );
-        }
-        let reset = Reset::from_env(RESET_VAR, Reset::Api)?;
-        if reset == Reset::FreshRoot {
-            bail!("RMISPEC_CRI_RESET=fresh-root needs a sandboxed containerd, not --socket");
-        }
-        let cri = Cri::connect(socket)?;
-        let version = version(&cri, flavor)
-            .with_context(|| format!("no CRI v1 runtime answers at {}", socket.display()))?;
-        let (sandbox_image, no_pods) = external_sandbox_image(&cri)?;
-        let others: Vec<String> = ok("ListImages", cri.list_images())?
-            .into_iter()
-            .map(|i| i.id)
-            .filter(|id| sandbox_image.as_ref().is_none_or(|s| *id != s.prefixed()))
-            .collect();
-        if !others.is_empty() && !opts.allow_default_socket {
-            bail!(
-                "the runtime at {} holds {} images besides its sandbox image: the harness deletes every image between \
-                 scenarios. Empty it, or pass --i-know-this-deletes-images.",
-                socket.display(),
-                others.len()
-            );
-        }
-        let registry_dir = StateDir::fresh(&format!("{}-registry", flavor.profile().id()))?;
-        let registry = Registry::start(&registry_dir)?;
-        Ok(CriBackend {
-            flavor,
-            reset,
-            dirty: !others.is_empty(),
-            version,
-            owner: sandbox::instance_suffix(),
-            cgroup_parent: None,
-            timings: Timings::default(),
-            engine: Engine::External(Box::new(External {
-                cri,
-                registry,
-                _registry_dir: registry_dir,
-                sandbox_image,
-                no_pods,
-            })),
-        })
+impl CriRuntime {
+    fn flavor_of(profile: Profile) -> anyhow::Result<Flavor> {
+        Flavor::of(profile).with_context(|| format!("{profile} is not a CRI profile"))
     }
 
     /// The CRI client.
@@ -236,14 +99,6 @@ impl CriBackend {
         match &self.engine {
             Engine::Sandboxed(e) => Some(e),
             Engine::External(_) => None,
-        }
-    }
-
-    /// The local registry (`<reg>`).
-    pub fn registry(&self) -> &Registry {
-        match &self.engine {
-            Engine::Sandboxed(e) => e.registry(),
-            Engine::External(x) => &x.registry,
         }
     }
 
@@ -287,50 +142,160 @@ impl CriBackend {
     pub fn set_cgroup_parent(&mut self, parent: impl Into<String>) {
         self.cgroup_parent = Some(parent.into());
     }
+}
 
-    /// How resets are done.
-    pub fn set_reset(&mut self, reset: Reset) -> anyhow::Result<()> {
-        if reset == Reset::FreshRoot && self.engine().is_none() {
-            bail!("a fresh root needs a sandboxed containerd");
-        }
-        self.reset = reset;
-        Ok(())
+impl CriBackend {
+    /// The CRI client.
+    pub fn cri(&self) -> anyhow::Result<&Cri> {
+        self.adapter().cri()
     }
 
-    /// Marks the store as holding something (the next [`reset`](Self::reset) empties it).
-    pub fn touch(&mut self) {
-        self.dirty = true;
+    /// The sandboxed containerd, when the harness runs it.
+    pub fn engine(&self) -> Option<&SandboxedCri> {
+        self.adapter().engine()
     }
 
-    /// Returns the runtime to empty if a scenario used it, and checks that it is.
-    pub fn reset(&mut self) -> anyhow::Result<Duration> {
-        let t0 = Instant::now();
-        if self.dirty {
-            // Pods first, through CRI, whatever the reset: a shim killed with containerd
-            // leaks its socket in /run/containerd/s.
-            self.remove_pods()?;
-            match (self.reset, &mut self.engine) {
-                (Reset::FreshRoot, Engine::Sandboxed(e)) => e.fresh_root()?,
-                _ => self.remove_images()?,
-            }
-            self.dirty = false;
+    /// The runtime's sandbox image ID, if known.
+    pub fn sandbox_image(&self) -> Option<&Digest> {
+        self.adapter().sandbox_image()
+    }
+
+    /// See [`CriRuntime::set_cgroup_parent`].
+    pub fn set_cgroup_parent(&mut self, parent: impl Into<String>) {
+        self.adapter_mut().set_cgroup_parent(parent);
+    }
+}
+
+impl Adapter for CriRuntime {
+    /// Measured (`tests/live_cri.rs` `reset_costs`, n=7, medians) from a store of 5 images ×
+    /// 2 tags with 2 running and 2 stopped containers: API cleanup 156 ms (1.7.24) / 136 ms
+    /// (1.6.20), fresh root 252 / 239 ms. Over the catalogue's small stores an API reset's
+    /// median is ~7 ms. Both leave the same content behind (the sandbox image's blobs and
+    /// snapshot: garbage collection runs on the last `RemoveImage`,
+    /// `containerd/containerd@v1.7.24:pkg/cri/server/image_remove.go#L50-L56`), so the API it
+    /// is. A fresh root also pulls the sandbox image again.
+    const RESET_VAR: &'static str = "RMISPEC_CRI_RESET";
+    const DEFAULT_RESET: Reset = Reset::Api;
+    /// Every CRI store is built by pulls from the local registry.
+    const NEEDS_REGISTRY: bool = true;
+
+    fn start(profile: Profile, state_dir: Option<&Path>) -> anyhow::Result<CriRuntime> {
+        let flavor = Self::flavor_of(profile)?;
+        let engine = SandboxedCri::start(flavor, state_dir)?;
+        let version = version(engine.cri()?, flavor)?;
+        Ok(CriRuntime {
+            flavor,
+            version,
+            owner: sandbox::instance_suffix(),
+            cgroup_parent: None,
+            engine: Engine::Sandboxed(Box::new(engine)),
+        })
+    }
+
+    fn attach(profile: Profile, socket: &Path) -> anyhow::Result<CriRuntime> {
+        let flavor = Self::flavor_of(profile)?;
+        let cri = Cri::connect(socket)?;
+        let version = version(&cri, flavor)
+            .with_context(|| format!("no CRI v1 runtime answers at {}", socket.display()))?;
+        let (sandbox_image, no_pods) = external_sandbox_image(&cri)?;
+        Ok(CriRuntime {
+            flavor,
+            version,
+            owner: sandbox::instance_suffix(),
+            cgroup_parent: None,
+            engine: Engine::External(Box::new(External {
+                cri,
+                socket: socket.to_path_buf(),
+                sandbox_image,
+                no_pods,
+            })),
+        })
+    }
+
+    fn default_sockets() -> Vec<PathBuf> {
+        default_sockets()
+    }
+
+    fn profile(&self) -> Profile {
+        self.flavor.profile()
+    }
+
+    fn label(&self) -> String {
+        format!("live {}", self.version)
+    }
+
+    fn origin(&self) -> Origin<'_> {
+        match &self.engine {
+            Engine::Sandboxed(e) => Origin::Sandboxed(e.dir()),
+            Engine::External(x) => Origin::External(&x.socket),
         }
-        let left = self.listing()?;
-        if !(left.images.is_empty() && left.containers.is_empty()) {
-            bail!(
-                "the runtime is not empty after a reset: {} images, {} containers",
-                left.images.len(),
-                left.containers.len()
-            );
+    }
+
+    fn own_registry(&self) -> Option<&Registry> {
+        match &self.engine {
+            Engine::Sandboxed(e) => Some(e.registry()),
+            Engine::External(_) => None,
         }
-        let took = t0.elapsed();
-        self.cri()?.take_engine_time();
-        Ok(took)
+    }
+
+    fn build(&mut self, b: Build<'_>) -> anyhow::Result<()> {
+        let registry = self
+            .own_registry()
+            .or(b.registry)
+            .context("a CRI store is pulled from the local registry, which does not run")?;
+        let result = build::build(
+            self.cri()?,
+            self.naming(),
+            &b.scenario.given,
+            b.source.synthesized,
+            registry,
+            &self.pods(),
+            self.sandbox_image(),
+            b.symbols,
+        );
+        // What CRI alone cannot name is not a failure of the runtime: skip it.
+        result.map_err(|e| match e.downcast::<CannotBuild>() {
+            Ok(c) => Unsupported::new(c.to_string()).into(),
+            Err(e) => e,
+        })
+    }
+
+    fn check_request(&self, request: &Request, symbols: &Symbols) -> anyhow::Result<()> {
+        let Some(sandbox) = self.sandbox_image() else {
+            return Ok(());
+        };
+        let ids: Vec<Digest> = symbols.image_ids().cloned().collect();
+        match request
+            .names
+            .iter()
+            .find(|n| sandbox_image_interferes(n, sandbox, &ids))
+        {
+            Some(name) => Err(Unsupported::new(format!(
+                "{name:?} is also a prefix of the sandbox image's ID {sandbox} (every CRI node has that image; the \
+                 scenario's store does not): the runtime would answer for a different store"
+            ))
+            .into()),
+            None => Ok(()),
+        }
+    }
+
+    /// One `RemoveImage` per name (see [`observe::remove`]).
+    fn remove(&mut self, request: &Request) -> anyhow::Result<Answer> {
+        observe::remove(self.cri()?, request, self.sandbox_image())
+    }
+
+    /// The store as `ListImages` and `ListContainers` show it (without the sandbox image).
+    fn listing(&mut self) -> anyhow::Result<Listing> {
+        observe::listing(
+            self.cri()?,
+            self.sandbox_image(),
+            &build::owner_labels(&self.owner),
+        )
     }
 
     /// Stops and removes the harness's pod sandboxes (which removes their containers), then
     /// any container of the harness's still listed.
-    pub fn remove_pods(&self) -> anyhow::Result<()> {
+    fn remove_containers(&mut self) -> anyhow::Result<()> {
         let cri = self.cri()?;
         let labels = build::owner_labels(&self.owner);
         for pod in ok("ListPodSandbox", cri.pod_sandboxes(&labels))? {
@@ -343,7 +308,7 @@ impl CriBackend {
     }
 
     /// `RemoveImage` by ID for every image but the sandbox image.
-    fn remove_images(&self) -> anyhow::Result<()> {
+    fn remove_images(&mut self) -> anyhow::Result<()> {
         let cri = self.cri()?;
         let sandbox = self.sandbox_image().map(Digest::prefixed);
         for image in ok("ListImages", cri.list_images())? {
@@ -357,113 +322,15 @@ impl CriBackend {
         Ok(())
     }
 
-    /// Performs `request`: one `RemoveImage` per name (see [`observe::remove`]).
-    pub fn remove(&mut self, request: &Request) -> anyhow::Result<observe::Answer> {
-        self.dirty = true;
-        observe::remove(self.cri()?, request, self.sandbox_image())
-    }
-
-    /// The store as `ListImages` and `ListContainers` show it (without the sandbox image).
-    pub fn listing(&self) -> anyhow::Result<Listing> {
-        observe::listing(
-            self.cri()?,
-            self.sandbox_image(),
-            &build::owner_labels(&self.owner),
-        )
-    }
-}
-
-impl crate::backend::Backend for CriBackend {
-    fn profile(&self) -> Profile {
-        self.flavor.profile()
-    }
-
-    fn label(&self) -> String {
-        format!("live {}", self.version)
-    }
-
-    fn run(&mut self, scenario: &Scenario) -> anyhow::Result<Observation> {
-        let reset = self.reset().context("emptying the runtime")?;
-        self.dirty = true;
-        let t0 = Instant::now();
-        let synthesized = synth::synthesize(&scenario.given);
-        let mut symbols = synthesized.symbols(self.flavor.profile(), &self.registry().host());
-        build::build(
-            self.cri()?,
-            self.naming(),
-            &scenario.given,
-            &synthesized,
-            self.registry(),
-            &self.pods(),
-            self.sandbox_image(),
-            &mut symbols,
-        )
-        .with_context(|| {
-            format!(
-                "building the given store of {} on {}",
-                scenario.name,
-                self.flavor.profile()
-            )
-        })?;
-        let t1 = Instant::now();
-        let request = scenario.request(&mut symbols)?;
-        if let Some(sandbox) = self.sandbox_image() {
-            let ids: Vec<Digest> = synthesized
-                .images
-                .values()
-                .map(|i| i.config.digest.clone())
-                .collect();
-            if let Some(name) = request
-                .names
-                .iter()
-                .find(|n| sandbox_image_interferes(n, sandbox, &ids))
-            {
-                bail!(
-                    "{name:?} is also a prefix of the sandbox image's ID {sandbox} (every CRI node has that image; the \
-                     scenario's store does not): the runtime would answer for a different store, so this request is not sent"
-                );
-            }
+    fn fresh_root(&mut self) -> anyhow::Result<()> {
+        match &mut self.engine {
+            Engine::Sandboxed(e) => e.fresh_root(),
+            Engine::External(_) => bail!("a fresh root needs a sandboxed containerd"),
         }
-        let (records, errors, status) = self.remove(&request)?;
-        let after = self.listing()?;
-        self.timings.resets.push(reset);
-        self.timings.builds.push(t1 - t0);
-        self.timings.requests.push(t1.elapsed());
-        Ok(Observation {
-            records,
-            errors,
-            status,
-            after,
-            symbols,
-        })
     }
-}
 
-impl Drop for CriBackend {
-    fn drop(&mut self) {
-        if std::env::var_os("RMISPEC_TIMINGS").is_some() {
-            eprintln!(
-                "rmispec: {}: {}",
-                self.flavor.profile(),
-                self.timings.summary()
-            );
-        }
-        // Pods go through CRI before containerd stops (their shims then exit cleanly); a
-        // runtime the user pointed us at is left as empty as we found it. After a signal,
-        // the handler has stopped containerd and cleaned up already.
-        if self.dirty && !sandbox::shutting_down() {
-            let external = matches!(self.engine, Engine::External(_));
-            let result = self.remove_pods().and_then(|()| {
-                if external {
-                    self.remove_images()
-                } else {
-                    Ok(())
-                }
-            });
-            if let Err(e) = result {
-                eprintln!("rmispec: emptying {} failed: {e:#}", self.flavor.profile());
-            }
-        }
+    fn take_engine_time(&mut self) -> Duration {
+        self.cri().map(|c| c.take_engine_time()).unwrap_or_default()
     }
 }
 
@@ -549,13 +416,6 @@ pub fn default_sockets() -> Vec<PathBuf> {
     .collect()
 }
 
-/// Whether `socket` is (or resolves to) one of the [`default_sockets`].
-pub fn is_default_socket(socket: &Path) -> bool {
-    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let s = canon(socket);
-    default_sockets().iter().any(|d| canon(d) == s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -585,12 +445,10 @@ mod tests {
 
     #[test]
     fn default_sockets_are_refused() {
-        assert!(is_default_socket(Path::new("/var/run/crio/crio.sock")));
-        assert!(is_default_socket(Path::new(
-            "/run/containerd/containerd.sock"
-        )));
-        assert!(!is_default_socket(Path::new(
-            "/tmp/rmispec/containerd.sock"
-        )));
+        let defaults = default_sockets();
+        let is_default = |p: &str| crate::live::backend::is_default_socket(Path::new(p), &defaults);
+        assert!(is_default("/var/run/crio/crio.sock"));
+        assert!(is_default("/run/containerd/containerd.sock"));
+        assert!(!is_default("/tmp/rmispec/containerd.sock"));
     }
 }

@@ -1,6 +1,11 @@
 //! Live engines: the real daemons, started sandboxed by the harness or reached through a
 //! socket the user names.
 //!
+//! - [`adapter`]: the engine half of the seam, one small [`adapter::Adapter`] per engine
+//!   (start or attach, build, one request, list, empty);
+//! - [`backend`]: the runner half, [`backend::LiveBackend`], the same for every engine
+//!   (refusals, registry, resets and their check, the built-store check, timings, stop order);
+//! - `source`: the synthesized images as builders load, push and archive them;
 //! - [`options`]: what the user asked for (`--socket`, `--state-dir`, the safety flag);
 //! - `sandbox`: a state directory per instance and a supervisor for the daemons in it
 //!   (stopped on every exit path);
@@ -11,6 +16,10 @@
 //!
 //! [`connect`] is the entry point: a profile and the user's options in, a [`Backend`] out.
 
+#[cfg(feature = "live")]
+pub mod adapter;
+#[cfg(feature = "live")]
+pub mod backend;
 #[cfg(feature = "live")]
 pub mod containerd;
 #[cfg(feature = "live-cri")]
@@ -26,6 +35,8 @@ pub mod registry;
 pub mod reset;
 #[cfg(feature = "live")]
 pub mod sandbox;
+#[cfg(feature = "live")]
+pub mod source;
 
 pub use options::LiveOptions;
 

@@ -293,6 +293,7 @@ pub(crate) mod fixtures {
                 images: [("A".to_owned(), vec!["localhost/app:2".to_owned()])].into(),
                 containers: Default::default(),
             },
+            built: None,
         }
     }
 
@@ -302,6 +303,7 @@ pub(crate) mod fixtures {
             errors: vec![],
             status: "grpc OK".into(),
             after: NormalizedStore::default(),
+            built: None,
         }
     }
 
@@ -321,6 +323,7 @@ pub(crate) mod fixtures {
                 images: [("A".to_owned(), vec!["localhost/app:1".to_owned(), "localhost/app:2".to_owned()])].into(),
                 containers: Default::default(),
             },
+            built: None,
         }
     }
 

@@ -12,7 +12,7 @@ const OK: Status = Status::Grpc(0);
 
 /// What a request did: records (CRI has none: `RemoveImageResponse` is empty), the failed
 /// calls, and the status of the request as a whole (the first failure's code, else OK).
-pub type Answer = (Vec<rmispec_model::Record>, Vec<Failure>, Status);
+pub use crate::live::adapter::Answer;
 
 /// One `RemoveImage{image: ImageSpec{image: name}}` per name, in order, each failure
 /// collected; with `all`, then one per image left, by ID, as `crictl rmi --all` does
@@ -43,7 +43,11 @@ pub fn remove(
         }
     }
     let status = errors.first().map_or(OK, |f: &Failure| f.status);
-    Ok((Vec::new(), errors, status))
+    Ok(Answer {
+        records: Vec::new(),
+        errors,
+        status,
+    })
 }
 
 /// A failed call, classified. containerd's CRI plugin maps its errors with

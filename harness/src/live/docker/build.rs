@@ -31,26 +31,12 @@
 use super::api::Api;
 use super::engine::Flavor;
 use crate::live::registry::Registry;
+use crate::live::source::Source;
 use crate::scenario::{Given, ImageHandle};
 use crate::symbols::Symbols;
 use anyhow::{bail, Context};
 use rmispec_model::{ContainerState, Digest};
 use std::collections::{BTreeSet, HashMap};
-
-/// What the builder needs from the synthesized images.
-pub trait ImageSource {
-    /// An image's config and manifest digests.
-    fn digests(&self, image: &ImageHandle) -> anyhow::Result<(Digest, Digest)>;
-    /// One `docker save`-style archive (both `manifest.json` and `index.json`) holding
-    /// `images` in order, each with the given tags (none: dangling), and each image's parent
-    /// named in its `manifest.json` entry when the parent is in the archive too.
-    fn archive(&self, images: &[(&ImageHandle, Vec<String>)]) -> anyhow::Result<Vec<u8>>;
-    /// The layer an image adds on top of its parent's, as an uncompressed tar, if any.
-    fn own_layer(&self, image: &ImageHandle) -> anyhow::Result<Option<Vec<u8>>>;
-    /// Pushes an image's blobs and manifest to `repo` in the registry; returns the manifest
-    /// digest.
-    fn push(&self, registry: &Registry, image: &ImageHandle, repo: &str) -> anyhow::Result<Digest>;
-}
 
 /// Builds `given` through `api`, and completes `symbols` with the IDs only the engine knows
 /// (committed children, containers).
@@ -58,10 +44,11 @@ pub fn build(
     flavor: Flavor,
     api: &Api,
     given: &Given,
-    source: &dyn ImageSource,
-    registry: &Registry,
+    source: &Source<'_>,
+    registry: Option<&Registry>,
     symbols: &mut Symbols,
 ) -> anyhow::Result<()> {
+    let reg_host = registry.map(Registry::host).unwrap_or_default();
     // The engine's ID of each image (`sha256:<hex>`).
     let mut ids: HashMap<&ImageHandle, String> = HashMap::new();
     let committed =
@@ -77,7 +64,7 @@ pub fn build(
                 .tags
                 .iter()
                 .filter(|n| n.is_tag())
-                .map(|n| n.expand(&registry.host(), &zero()))
+                .map(|n| n.expand(&reg_host, &zero()))
                 .collect();
             (h, tags)
         })
@@ -122,7 +109,7 @@ pub fn build(
         api.remove_container(&helper)?;
         let id = id?;
         for n in &spec.tags {
-            api.tag(&id, &n.expand(&registry.host(), &zero()))?;
+            api.tag(&id, &n.expand(&reg_host, &zero()))?;
         }
         let digest = Digest::parse(&id).with_context(|| format!("committed ID {id:?}"))?;
         let config = api.config_digest(&id)?;
@@ -134,11 +121,12 @@ pub fn build(
     for (h, spec) in &given.images {
         for n in spec.tags.iter().filter(|n| !n.is_tag()) {
             let (_, manifest) = source.digests(h)?;
+            let registry = registry.context("a digest reference needs the local registry")?;
             let pushed = source.push(registry, h, n.path())?;
             if pushed != manifest {
                 bail!("{h}: the registry stored manifest {pushed}, not {manifest}");
             }
-            api.pull(&n.expand(&registry.host(), &manifest))?;
+            api.pull(&n.expand(&reg_host, &manifest))?;
         }
     }
 

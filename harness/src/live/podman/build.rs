@@ -27,22 +27,12 @@ use super::api::Libpod;
 use super::config::Flavor;
 use super::naming::{self, Op};
 use crate::live::registry::Registry;
+use crate::live::source::Source;
 use crate::scenario::{Given, ImageHandle, StoredName};
 use crate::symbols::Symbols;
 use anyhow::{bail, Context};
 use rmispec_model::{ContainerState, Digest};
 use std::collections::HashMap;
-
-/// What the builder needs from the synthesized images.
-pub trait ImageSource {
-    /// An image's config and manifest digests.
-    fn digests(&self, image: &ImageHandle) -> anyhow::Result<(Digest, Digest)>;
-    /// A `docker save`-style archive holding `images`, each named by the one tag given.
-    fn archive(&self, images: &[(&ImageHandle, String)]) -> anyhow::Result<Vec<u8>>;
-    /// Pushes an image's blobs and manifest to `repo` in the registry; returns the manifest
-    /// digest.
-    fn push(&self, registry: &Registry, image: &ImageHandle, repo: &str) -> anyhow::Result<Digest>;
-}
 
 /// The temporary tag a dangling image is loaded under.
 fn temporary_tag(image: &ImageHandle) -> String {
@@ -59,7 +49,7 @@ pub fn build(
     flavor: Flavor,
     api: &Libpod,
     given: &Given,
-    source: &dyn ImageSource,
+    source: &Source<'_>,
     registry: Option<&Registry>,
     cgroup_parent: &str,
     symbols: &mut Symbols,
@@ -113,13 +103,13 @@ pub fn build(
                 let ops = naming::plan(flavor, &is_tag);
                 if ops.is_empty() {
                     let tag = temporary_tag(handle);
-                    api.load(source.archive(&[(handle, tag.clone())])?)?;
+                    api.load(source.archive(&[(handle, vec![tag.clone()])])?)?;
                     dangling.push((id.clone(), tag));
                 }
                 for op in ops {
                     match op {
                         Op::Load(i) => {
-                            api.load(source.archive(&[(handle, names[i].clone())])?)?;
+                            api.load(source.archive(&[(handle, vec![names[i].clone()])])?)?;
                         }
                         Op::Pull(i) => {
                             let registry =
@@ -185,7 +175,7 @@ fn check(
     given: &Given,
     ids: &HashMap<&ImageHandle, String>,
     reg_host: &str,
-    source: &dyn ImageSource,
+    source: &Source<'_>,
 ) -> anyhow::Result<()> {
     let listed = api.images()?;
     for (handle, spec) in &given.images {

@@ -1,0 +1,491 @@
+//! The generic live backend: the runner half of the seam, the same for every engine.
+//!
+//! [`LiveBackend`] drives an [`Adapter`] through one scenario at a time and owns, once, what
+//! every engine needs: the safety refusals (the host's default sockets, a daemon that is not
+//! empty), the local registry, resets and the check that they emptied the engine (a fresh root
+//! when the API could not), the check that the built store lists as the model says `given`
+//! lists (a difference is part of the observation, not an abort), timings in one shape, and
+//! the order things stop in (the harness's containers through the API first, then the
+//! registry, then the engine).
+
+use super::adapter::{Adapter, Build, Origin};
+use super::options::LiveOptions;
+use super::registry::Registry;
+use super::reset::Reset;
+use super::sandbox::{self, StateDir};
+use super::source::Source;
+use crate::normalize;
+use crate::observation::Observation;
+use crate::scenario::{Domain, Scenario, StoredName};
+use crate::synth;
+use anyhow::{bail, Context};
+use rmispec_model::{Listing, Profile, Request};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Where the time of a run went.
+#[derive(Clone, Debug, Default)]
+pub struct Timings {
+    /// Starting (or attaching to) the engine.
+    pub start: Duration,
+    /// One entry per scenario run.
+    pub runs: Vec<RunTiming>,
+}
+
+/// Where one scenario's time went.
+#[derive(Clone, Debug, Default)]
+pub struct RunTiming {
+    /// The scenario.
+    pub scenario: String,
+    /// The whole run.
+    pub total: Duration,
+    /// Returning to empty first.
+    pub reset: Duration,
+    /// Building the store (the engine's calls and the harness's work between them).
+    pub build: Duration,
+    /// The request and the listings.
+    pub request: Duration,
+    /// Of all that, the time spent waiting on the engine's API (as far as the adapter
+    /// measures it: zero when it does not).
+    pub engine: Duration,
+}
+
+impl RunTiming {
+    /// The harness's own time: synthesizing, archiving, pushing, mapping symbols.
+    pub fn harness(&self) -> Duration {
+        self.total.saturating_sub(self.reset + self.engine)
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+impl Timings {
+    /// One paragraph: totals and per-scenario medians, and the scenario where the harness
+    /// spent longest.
+    pub fn summary(&self) -> String {
+        let sum = |f: fn(&RunTiming) -> Duration| self.runs.iter().map(f).sum::<Duration>();
+        let med = |f: fn(&RunTiming) -> Duration| median(self.runs.iter().map(f).collect());
+        let slowest = self
+            .runs
+            .iter()
+            .max_by_key(|r| r.harness())
+            .map(|r| {
+                format!(
+                    "; the harness's slowest: {} ({:.2?})",
+                    r.scenario,
+                    r.harness()
+                )
+            })
+            .unwrap_or_default();
+        format!(
+            "{} scenarios in {:.2?} (start {:.2?}): resets {:.2?}, builds {:.2?}, requests {:.2?}, of which engine API \
+             {:.2?}, harness {:.2?}; per scenario (median): total {:.2?}, reset {:.2?}, build {:.2?}, request {:.2?}, \
+             harness {:.2?}{slowest}",
+            self.runs.len(),
+            self.start + sum(|r| r.total),
+            self.start,
+            sum(|r| r.reset),
+            sum(|r| r.build),
+            sum(|r| r.request),
+            sum(|r| r.engine),
+            sum(RunTiming::harness),
+            med(|r| r.total),
+            med(|r| r.reset),
+            med(|r| r.build),
+            med(|r| r.request),
+            med(RunTiming::harness),
+        )
+    }
+}
+
+/// A live engine the runner can drive: an [`Adapter`] and everything around it.
+pub struct LiveBackend<A: Adapter> {
+    reset: Reset,
+    /// The engine holds something a scenario (or its owner, before us) put there.
+    dirty: bool,
+    /// What the run's time went to.
+    pub timings: Timings,
+    // Drop order: Drop below empties the engine through the API; then the registry stops,
+    // then its own directory goes (external engines only), then the adapter stops the engine.
+    registry: Option<Registry>,
+    registry_dir: Option<StateDir>,
+    adapter: A,
+}
+
+impl<A: Adapter> std::fmt::Debug for LiveBackend<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveBackend")
+            .field("profile", &self.adapter.profile())
+            .field("label", &self.adapter.label())
+            .field("reset", &self.reset)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: Adapter> LiveBackend<A> {
+    /// Starts `profile`'s engine sandboxed, or attaches to `opts.socket`: never the host's
+    /// default sockets, never a daemon that is not empty, unless
+    /// `opts.allow_default_socket` (the harness deletes everything in the engine it drives).
+    pub fn connect(profile: Profile, opts: &LiveOptions) -> anyhow::Result<LiveBackend<A>> {
+        let t0 = Instant::now();
+        let mut reset = Reset::from_env(A::RESET_VAR, A::DEFAULT_RESET)?;
+        let (adapter, dirty) = match &opts.socket {
+            None => {
+                let state_dir = opts.state_dir.as_ref().map(|d| d.join(profile.id()));
+                let adapter = A::start(profile, state_dir.as_deref())
+                    .with_context(|| format!("starting {profile} sandboxed"))?;
+                (adapter, false)
+            }
+            Some(socket) => {
+                if is_default_socket(socket, &A::default_sockets()) && !opts.allow_default_socket {
+                    bail!(
+                        "{} is a host's default socket for {}: the harness deletes every image and container in the \
+                         engine it drives. Pass --i-know-this-deletes-images if that is what you want.",
+                        socket.display(),
+                        profile.engine()
+                    );
+                }
+                if std::env::var_os(A::RESET_VAR).is_some() && reset == Reset::FreshRoot {
+                    bail!(
+                        "{}=fresh-root needs an engine the harness starts, not --socket",
+                        A::RESET_VAR
+                    );
+                }
+                reset = Reset::Api;
+                let mut adapter = A::attach(profile, socket)
+                    .with_context(|| format!("attaching to {} as {profile}", socket.display()))?;
+                let held = adapter.listing()?;
+                let empty = held.images.is_empty() && held.containers.is_empty();
+                if !empty && !opts.allow_default_socket {
+                    bail!(
+                        "the engine at {} is not empty ({} images, {} containers): the harness deletes everything in it \
+                         between scenarios. Empty it, or pass --i-know-this-deletes-images.",
+                        socket.display(),
+                        held.images.len(),
+                        held.containers.len()
+                    );
+                }
+                (adapter, !empty)
+            }
+        };
+        Ok(LiveBackend {
+            reset,
+            dirty,
+            timings: Timings {
+                start: t0.elapsed(),
+                ..Timings::default()
+            },
+            registry: None,
+            registry_dir: None,
+            adapter,
+        })
+    }
+
+    /// The adapter (for tests and diagnostics).
+    pub fn adapter(&self) -> &A {
+        &self.adapter
+    }
+
+    /// The adapter, mutably (for tests that drive the engine directly).
+    pub fn adapter_mut(&mut self) -> &mut A {
+        &mut self.adapter
+    }
+
+    /// Whether the harness started the engine.
+    pub fn sandboxed(&self) -> bool {
+        matches!(self.adapter.origin(), Origin::Sandboxed(_))
+    }
+
+    /// The state directory of a sandboxed engine.
+    pub fn state_dir(&self) -> Option<&Path> {
+        match self.adapter.origin() {
+            Origin::Sandboxed(dir) => Some(dir.path()),
+            Origin::External(_) => None,
+        }
+    }
+
+    /// How resets are done.
+    pub fn set_reset(&mut self, reset: Reset) -> anyhow::Result<()> {
+        if reset == Reset::FreshRoot && !self.sandboxed() {
+            bail!("a fresh root needs an engine the harness starts");
+        }
+        self.reset = reset;
+        Ok(())
+    }
+
+    /// Marks the engine as holding something (the next [`reset`](Self::reset) empties it).
+    pub fn touch(&mut self) {
+        self.dirty = true;
+    }
+
+    /// The local registry, started on first use (the adapter's own, if its start needed one).
+    pub fn registry(&mut self) -> anyhow::Result<&Registry> {
+        if self.adapter.own_registry().is_none() && self.registry.is_none() {
+            let dir = match self.adapter.origin() {
+                Origin::Sandboxed(dir) => dir,
+                Origin::External(_) => self.registry_dir.insert(StateDir::fresh(&format!(
+                    "{}-registry",
+                    self.adapter.profile().id()
+                ))?),
+            };
+            self.registry = Some(Registry::start(dir).context("starting the local registry")?);
+        }
+        Ok(self
+            .adapter
+            .own_registry()
+            .or(self.registry.as_ref())
+            .expect("started above"))
+    }
+
+    /// The registry if it runs.
+    fn running_registry(&self) -> Option<&Registry> {
+        self.adapter.own_registry().or(self.registry.as_ref())
+    }
+
+    /// Returns the engine to empty if a scenario used it, and checks that it is: nothing
+    /// listed, nothing left behind the listing. A sandboxed engine that the API could not
+    /// empty starts over from a fresh root; anything else that is not empty is an error.
+    pub fn reset(&mut self) -> anyhow::Result<Duration> {
+        let t0 = Instant::now();
+        if self.dirty {
+            // Containers first, whatever the reset: a shim killed with its daemon leaks.
+            self.adapter.remove_containers()?;
+            let fresh = match self.reset {
+                Reset::FreshRoot => true,
+                Reset::Api => match self.adapter.remove_images() {
+                    Ok(()) => false,
+                    Err(e) if self.sandboxed() && !sandbox::shutting_down() => {
+                        eprintln!(
+                            "rmispec: emptying {} through the API failed ({e:#}); restarting it on a fresh root",
+                            self.adapter.profile()
+                        );
+                        true
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
+            if fresh {
+                self.adapter.fresh_root()?;
+            }
+            self.dirty = false;
+        }
+        if let Some(left) = self.not_empty()? {
+            if !(self.sandboxed() && self.reset == Reset::Api) {
+                bail!("the engine is not empty after a reset: {left}");
+            }
+            eprintln!(
+                "rmispec: {} kept {left} after a reset through the API; using a fresh root",
+                self.adapter.profile()
+            );
+            self.adapter.remove_containers()?;
+            self.adapter.fresh_root()?;
+            if let Some(left) = self.not_empty()? {
+                bail!("the engine is not empty after a fresh root: {left}");
+            }
+        }
+        self.adapter.take_engine_time();
+        Ok(t0.elapsed())
+    }
+
+    /// What the engine still holds, if anything.
+    fn not_empty(&mut self) -> anyhow::Result<Option<String>> {
+        let listed = self.adapter.listing()?;
+        let behind = self.adapter.leftovers();
+        if listed.images.is_empty() && listed.containers.is_empty() && behind.is_empty() {
+            return Ok(None);
+        }
+        let mut what = format!(
+            "{} images, {} containers",
+            listed.images.len(),
+            listed.containers.len()
+        );
+        if !behind.is_empty() {
+            what += &format!(" ({})", behind.join(", "));
+        }
+        Ok(Some(what))
+    }
+
+    /// Sends `request` (the engine must hold a store: see [`touch`](Self::touch)).
+    pub fn remove(&mut self, request: &Request) -> anyhow::Result<super::adapter::Answer> {
+        self.dirty = true;
+        self.adapter.remove(request)
+    }
+
+    /// The store as the engine lists it.
+    pub fn listing(&mut self) -> anyhow::Result<Listing> {
+        self.adapter.listing()
+    }
+
+    /// One scenario, from an empty engine: build `given`, check how it lists, send the
+    /// request, list what is left.
+    fn run_scenario(&mut self, scenario: &Scenario) -> anyhow::Result<Observation> {
+        let t0 = Instant::now();
+        let reset = self.reset().context("emptying the engine")?;
+        self.dirty = true;
+        let profile = self.adapter.profile();
+        let synthesized = synth::synthesize(&scenario.given);
+        if A::NEEDS_REGISTRY || needs_registry(scenario) {
+            self.registry()?;
+        }
+        let host = self.running_registry().map(Registry::host);
+        let mut symbols = synthesized.symbols(profile, host.as_deref().unwrap_or_default());
+        let t_build = Instant::now();
+        let build = Build {
+            scenario,
+            source: Source::new(&synthesized, &scenario.given),
+            registry: self.registry.as_ref(),
+            symbols: &mut symbols,
+        };
+        self.adapter.build(build).with_context(|| {
+            format!("building the given store of {} on {profile}", scenario.name)
+        })?;
+        let built = self.adapter.listing().context("listing the built store")?;
+        let t_request = Instant::now();
+        let request = scenario.request(&mut symbols)?;
+        self.adapter.check_request(&request, &symbols)?;
+        let answer = self.adapter.remove(&request)?;
+        let after = self.adapter.listing()?;
+        let engine = self.adapter.take_engine_time();
+        let built =
+            differs_from_model(scenario, profile, &synthesized, &built, &symbols).then_some(built);
+        self.timings.runs.push(RunTiming {
+            scenario: scenario.name.clone(),
+            total: t0.elapsed(),
+            reset,
+            build: t_request - t_build,
+            request: t_request.elapsed(),
+            engine,
+        });
+        Ok(Observation {
+            records: answer.records,
+            errors: answer.errors,
+            status: answer.status,
+            after,
+            symbols,
+            built,
+        })
+    }
+}
+
+/// Whether the built store lists differently from what the model says `given` lists as on
+/// `profile`, both in symbols.
+fn differs_from_model(
+    scenario: &Scenario,
+    profile: Profile,
+    synthesized: &synth::Synthesized,
+    built: &Listing,
+    symbols: &crate::symbols::Symbols,
+) -> bool {
+    let (store, model_symbols) = synthesized.to_store(&scenario.given, profile);
+    let model = rmispec_model::engine::listing(profile, &store);
+    normalize::normalize_store(&model, &model_symbols) != normalize::normalize_store(built, symbols)
+}
+
+impl<A: Adapter> crate::backend::Backend for LiveBackend<A> {
+    fn profile(&self) -> Profile {
+        self.adapter.profile()
+    }
+
+    fn label(&self) -> String {
+        self.adapter.label()
+    }
+
+    fn run(&mut self, scenario: &Scenario) -> anyhow::Result<Observation> {
+        self.run_scenario(scenario)
+    }
+}
+
+impl<A: Adapter> Drop for LiveBackend<A> {
+    fn drop(&mut self) {
+        if std::env::var_os("RMISPEC_TIMINGS").is_some() {
+            eprintln!(
+                "rmispec: {}: {}",
+                self.adapter.profile(),
+                self.timings.summary()
+            );
+            for line in self.adapter.timing_lines() {
+                eprintln!("rmispec:   {line}");
+            }
+        }
+        // Everything goes through the API first: the containers' shims exit cleanly, and an
+        // engine the user pointed us at is left as empty as we found it. After a signal, the
+        // handler has stopped the daemons and cleaned up already.
+        if self.dirty && !sandbox::shutting_down() {
+            let result = self.adapter.remove_containers().and_then(|()| {
+                if self.sandboxed() {
+                    Ok(())
+                } else {
+                    self.adapter.remove_images()
+                }
+            });
+            if let Err(e) = result {
+                eprintln!("rmispec: emptying {} failed: {e:#}", self.adapter.profile());
+            }
+        }
+    }
+}
+
+/// Whether `scenario` mentions the local registry (a `<reg>` name in its store or its
+/// request), so that it must run before the symbol table is made.
+pub fn needs_registry(scenario: &Scenario) -> bool {
+    let in_store = scenario
+        .given
+        .images
+        .values()
+        .flat_map(|i| &i.tags)
+        .any(|n| {
+            matches!(
+                n,
+                StoredName::Digested { .. }
+                    | StoredName::Tagged {
+                        domain: Domain::Registry,
+                        ..
+                    }
+            )
+        });
+    in_store || scenario.when.rmi.iter().any(|n| n.contains("<reg>"))
+}
+
+/// Whether `socket` is (or resolves to) one of `defaults`, through symlinks, also dangling
+/// ones (a link to a default path names it even before the daemon creates it).
+pub fn is_default_socket(socket: &Path, defaults: &[PathBuf]) -> bool {
+    let s = resolve(socket);
+    defaults.iter().any(|d| resolve(d) == s)
+}
+
+/// `p` with symlinks resolved; a link whose target does not exist (yet) resolves to that
+/// target's path.
+fn resolve(p: &Path) -> PathBuf {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return c;
+    }
+    match std::fs::read_link(p) {
+        Ok(target) => resolve(&p.parent().unwrap_or(Path::new("/")).join(target)),
+        Err(_) => p.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_sockets_are_recognized_even_through_a_symlink() {
+        let defaults = [PathBuf::from("/run/podman/podman.sock")];
+        assert!(is_default_socket(
+            Path::new("/run/podman/podman.sock"),
+            &defaults
+        ));
+        let dir = std::env::temp_dir().join(format!("rmispec-default-sock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let link = dir.join("p.sock");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("/run/podman/podman.sock", &link).unwrap();
+        assert!(is_default_socket(&link, &defaults));
+        assert!(!is_default_socket(&dir.join("other.sock"), &defaults));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
