@@ -140,6 +140,7 @@ impl Adapter for Docker {
             &b.source,
             b.registry,
             b.symbols,
+            self.engine.is_some(),
         )
     }
 

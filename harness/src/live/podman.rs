@@ -179,6 +179,7 @@ impl Adapter for Podman {
             b.registry,
             &self.cgroup_parent(),
             b.symbols,
+            matches!(self.engine, Engine::Sandboxed { .. }),
         )
     }
 

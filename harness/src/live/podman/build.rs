@@ -20,8 +20,10 @@
 //!   started if running. Their process is the synthesized image's, whose `StopSignal` is
 //!   SIGKILL, so a forced removal does not wait out a 10 s stop timeout.
 //!
-//! After building, the stored names of every image are checked against the scenario (raw
-//! order included): a build that does not reproduce the `given` store fails loudly.
+//! After building, in a sandbox (`strict`), the stored names of every image are checked against
+//! the scenario (raw order included): a build that does not reproduce the `given` store there
+//! is the harness's bug and fails loudly. A service the user brings is observed instead (the
+//! backend's built store).
 
 use super::api::Libpod;
 use super::config::Flavor;
@@ -53,6 +55,7 @@ pub fn build(
     registry: Option<&Registry>,
     cgroup_parent: &str,
     symbols: &mut Symbols,
+    strict: bool,
 ) -> anyhow::Result<()> {
     let reg_host = registry.map(Registry::host).unwrap_or_default();
     // The engine's ID of each image built so far.
@@ -151,7 +154,11 @@ pub fn build(
         api.untag(id, tag)?;
     }
 
-    check(api, given, &ids, &reg_host, source)
+    if strict {
+        check(api, given, &ids, &reg_host, source)
+    } else {
+        Ok(())
+    }
 }
 
 /// A child: a container from the parent, committed without a name, the container removed.
