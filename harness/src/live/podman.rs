@@ -174,7 +174,6 @@ impl Adapter for Podman {
         build::build(
             self.flavor,
             self.api(),
-            &b.scenario.given,
             &b.source,
             b.registry,
             &self.cgroup_parent(),

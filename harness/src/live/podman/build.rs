@@ -50,13 +50,13 @@ fn temporary_tag(image: &ImageHandle) -> String {
 pub fn build(
     flavor: Flavor,
     api: &Libpod,
-    given: &Given,
     source: &Source<'_>,
     registry: Option<&Registry>,
     cgroup_parent: &str,
     symbols: &mut Symbols,
     strict: bool,
 ) -> anyhow::Result<()> {
+    let given = source.given;
     let reg_host = registry.map(Registry::host).unwrap_or_default();
     // The engine's ID of each image built so far.
     let mut ids: HashMap<&ImageHandle, String> = HashMap::new();
