@@ -83,10 +83,16 @@ fn missing(profile: Profile, feature: &str) -> anyhow::Result<Box<dyn Backend>> 
 }
 
 /// Where `scripts/install-engines` unpacks the engines that are not system packages
-/// (trixie's docker 26 + containerd 1.7, bullseye's podman 3): `RMISPEC_ENGINES_DIR`, else
-/// `.engines/` in the checkout.
+/// (trixie's docker 26 + containerd 1.7, bullseye's podman 3, ...): `RMISPEC_ENGINES_DIR`,
+/// else [`DEFAULT_ENGINES_DIR`]. Read when the harness runs, not when it is built, so that a
+/// binary built in one checkout finds the engines another checkout's script installed.
 pub fn engines_dir() -> PathBuf {
     std::env::var_os("RMISPEC_ENGINES_DIR")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.engines"))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_ENGINES_DIR))
 }
+
+/// The engines folder when `RMISPEC_ENGINES_DIR` is not set; `scripts/install-engines` uses
+/// the same default.
+pub const DEFAULT_ENGINES_DIR: &str = "/var/lib/rmispec/engines";
