@@ -303,7 +303,7 @@ pub struct Diff {
 /// One differing field.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldDiff {
-    /// `records`, `errors`, `status`, `after.images`, `after.containers`.
+    /// `records`, `errors`, `status`, `after.images`, `after.containers`, `built`.
     pub field: &'static str,
     /// The field on the reference side, one line per item.
     pub expected: Vec<String>,
@@ -329,7 +329,7 @@ impl Diff {
 }
 
 /// Each field of an outcome as the lines a diff shows.
-fn field_lines(n: &Normalized) -> [(&'static str, Vec<String>); 5] {
+fn field_lines(n: &Normalized) -> [(&'static str, Vec<String>); 6] {
     let errors = n
         .errors
         .iter()
@@ -369,7 +369,32 @@ fn field_lines(n: &Normalized) -> [(&'static str, Vec<String>); 5] {
                 .map(|(h, state)| format!("{h}: {state}"))
                 .collect(),
         ),
+        // Only a live engine that stored `given` differently has it: lines only then.
+        (
+            "built",
+            n.built.as_ref().map(built_lines).unwrap_or_default(),
+        ),
     ]
+}
+
+/// The built store as lines: images, then containers; `(nothing)` for an empty one, so that it
+/// never reads as absent.
+fn built_lines(store: &crate::observation::NormalizedStore) -> Vec<String> {
+    let mut lines: Vec<String> = store
+        .images
+        .iter()
+        .map(|(h, names)| format!("{h}: [{}]", names.join(", ")))
+        .chain(
+            store
+                .containers
+                .iter()
+                .map(|(h, state)| format!("{h}: {state}")),
+        )
+        .collect();
+    if lines.is_empty() {
+        lines.push("(nothing)".to_owned());
+    }
+    lines
 }
 
 impl fmt::Display for Diff {

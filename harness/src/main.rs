@@ -29,6 +29,34 @@ enum Command {
     Explain(ExplainArgs),
     /// Write the Markdown semantics matrix (every behaviour across engines) from the model.
     Docs(DocsArgs),
+    /// Start a reference engine sandboxed and leave it running (`up`), or stop it (`down`).
+    #[command(subcommand)]
+    Engine(EngineCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum EngineCommand {
+    /// Start ID (a live profile, or `podman-compat@4.3`) under DIR and leave it running; the
+    /// first line printed is its socket.
+    Up {
+        /// The engine: a live profile id, or an implementation under test (`podman-compat@4.3`).
+        id: String,
+        /// Where the engine keeps everything.
+        #[arg(long, value_name = "DIR")]
+        state_dir: PathBuf,
+    },
+    /// Stop the engine `engine up` started under DIR, and leave nothing behind.
+    Down {
+        /// The state directory given to `engine up`.
+        state_dir: PathBuf,
+    },
+    /// The keeper process `engine up` starts (not for direct use).
+    #[command(hide = true)]
+    Serve {
+        id: String,
+        #[arg(long, value_name = "DIR")]
+        state_dir: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -57,6 +85,10 @@ struct RunArgs {
     live: LiveArgs,
     #[command(flatten)]
     place: Where,
+    /// An implementation's expectations file (the divergences it accepts, strict): judge the
+    /// one live `--engine` against the model and it, and print a conformance report.
+    #[arg(long, value_name = "FILE", requires = "live")]
+    expect: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -111,6 +143,8 @@ enum Format {
     Json,
     /// JUnit XML.
     Junit,
+    /// With `--expect`: the conformance report in Markdown.
+    Markdown,
 }
 
 /// `all`, or one profile id.
@@ -175,11 +209,14 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
                 profiles: chosen,
                 snapshots,
             };
-            let runs = runner::run(&scenarios, &plan, &args.live.backends())?;
+            let mut runs = runner::run(&scenarios, &plan, &args.live.backends())?;
+            if let Some(path) = &args.expect {
+                return conformance(path, &plan.profiles, &scenarios, &mut runs, args.format);
+            }
             print!(
                 "{}",
                 match args.format {
-                    Format::Text => report::matrix::render(&runs),
+                    Format::Text | Format::Markdown => report::matrix::render(&runs),
                     Format::Json => report::json::render(&runs),
                     Format::Junit => report::junit::render(&runs),
                 }
@@ -221,6 +258,7 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
             print!("{}", report::explain::render(run, &runner::about(scenario)));
             Ok(!run.results.iter().any(|r| r.verdict.is_failure()))
         }
+        Command::Engine(cmd) => engine(cmd),
         Command::Docs(args) => {
             let (scenarios_dir, snapshots) = args.place.resolve()?;
             let scenarios = runner::load(&scenarios_dir)?;
@@ -324,6 +362,98 @@ fn beside(dir: &Path, name: &str) -> PathBuf {
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     parent.join(name)
+}
+
+/// `rmispec engine up | down | serve`.
+#[cfg(feature = "live")]
+fn engine(cmd: EngineCommand) -> Result<bool, Unrunnable> {
+    use rmispec::live::up;
+    use std::time::Duration;
+    match cmd {
+        EngineCommand::Up { id, state_dir } => {
+            let r = up::up(
+                up::Target::parse(&id)?,
+                &state_dir,
+                Duration::from_secs(120),
+            )?;
+            println!("{}", r.socket.display());
+            println!(
+                "{} is up (keeper pid {}), speaking the {}.",
+                r.id, r.pid, r.api
+            );
+            println!(
+                "Check it:  rmispec run --live --engine {} --socket {}",
+                r.semantics,
+                r.socket.display()
+            );
+            println!("Stop it:   rmispec engine down {}", state_dir.display());
+            Ok(true)
+        }
+        EngineCommand::Down { state_dir } => {
+            let r = up::down(&state_dir, Duration::from_secs(60))?;
+            println!(
+                "{} stopped (keeper pid {}); {} is clean",
+                r.id,
+                r.pid,
+                state_dir.display()
+            );
+            Ok(true)
+        }
+        EngineCommand::Serve { id, state_dir } => {
+            match up::serve(up::Target::parse(&id)?, &state_dir)? {}
+        }
+    }
+}
+
+/// Without a live adapter there is nothing to start.
+#[cfg(not(feature = "live"))]
+fn engine(_cmd: EngineCommand) -> Result<bool, Unrunnable> {
+    Err(anyhow::anyhow!(
+        "this build has no live adapters: rebuild with --features live-docker,live-cri,live-podman"
+    )
+    .into())
+}
+
+/// `run --expect FILE`: the one engine's live results judged against the model and the
+/// implementation's expectations; the conformance report in the chosen format. Passes when
+/// nothing diverges unexpectedly, nothing errs, and no expectation is stale.
+fn conformance(
+    path: &Path,
+    profiles: &[Profile],
+    scenarios: &[rmispec::scenario::Scenario],
+    runs: &mut [runner::ScenarioRuns],
+    format: Format,
+) -> Result<bool, Unrunnable> {
+    use rmispec::conformance::{self, Expectations};
+    let expect = Expectations::load(path)?;
+    let [profile] = profiles else {
+        return Err(
+            anyhow::anyhow!("--expect checks one implementation: name one --engine").into(),
+        );
+    };
+    if expect.semantics != profile.id() {
+        return Err(anyhow::anyhow!(
+            "{} is for semantics {}, but the run checks {profile}",
+            path.display(),
+            expect.semantics
+        )
+        .into());
+    }
+    let report = conformance::judge(scenarios, runs, &expect)?;
+    let abouts = scenarios
+        .iter()
+        .map(|s| (s.name.clone(), runner::about(s)))
+        .collect();
+    print!(
+        "{}",
+        match format {
+            Format::Text => conformance::text(&report, &abouts),
+            Format::Markdown => conformance::markdown(&report, &abouts),
+            Format::Json => conformance::json(&report),
+            Format::Junit => report::junit::render(runs),
+        }
+    );
+    Ok(report.conforms())
 }
 
 #[cfg(test)]

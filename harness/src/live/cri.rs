@@ -66,6 +66,8 @@ struct External {
     sandbox_image: Option<Digest>,
     /// Why pods cannot be made there, if they cannot.
     no_pods: Option<String>,
+    /// Whether the socket also serves containerd's own API (namespace `k8s.io`).
+    containerd_api: bool,
 }
 
 /// The CRI adapter: a sandboxed containerd with its CRI plugin, or a CRI runtime at a socket.
@@ -111,8 +113,9 @@ impl CriRuntime {
     }
 
     fn naming(&self) -> Naming {
-        match self.engine {
+        match &self.engine {
             Engine::Sandboxed(_) => Naming::Containerd,
+            Engine::External(x) if x.containerd_api => Naming::Containerd,
             Engine::External(_) => Naming::PullOnly,
         }
     }
@@ -197,7 +200,10 @@ impl Adapter for CriRuntime {
         let cri = Cri::connect(socket)?;
         let version = version(&cri, flavor)
             .with_context(|| format!("no CRI v1 runtime answers at {}", socket.display()))?;
-        let (sandbox_image, no_pods) = external_sandbox_image(&cri)?;
+        // containerd serves its own API on the CRI socket: then stores are built as in the
+        // sandbox (names a pull cannot make are image records), not by pulls alone.
+        let containerd_api = cri.records_list().is_ok();
+        let (sandbox_image, no_pods) = external_sandbox_image(&cri, containerd_api)?;
         Ok(CriRuntime {
             flavor,
             version,
@@ -208,6 +214,7 @@ impl Adapter for CriRuntime {
                 socket: socket.to_path_buf(),
                 sandbox_image,
                 no_pods,
+                containerd_api,
             })),
         })
     }
@@ -370,17 +377,39 @@ fn version(cri: &Cri, flavor: Flavor) -> anyhow::Result<String> {
     Ok(format!("{} {}", v.runtime_name, v.runtime_version))
 }
 
-/// The sandbox image of a runtime the harness does not run: the name containerd reports in
-/// `Status(verbose)` (`info["config"]`, key `sandboxImage`), else `RMISPEC_CRI_SANDBOX_IMAGE`;
-/// its ID if the runtime has it. Without one that is present, pods are not made (the runtime
-/// would pull its sandbox image from wherever it names, outside loopback).
-fn external_sandbox_image(cri: &Cri) -> anyhow::Result<(Option<Digest>, Option<String>)> {
+/// The sandbox image of a runtime the harness does not run: the name containerd 1.x reports
+/// in `Status(verbose)` (`info["config"]`, key `sandboxImage`); else `RMISPEC_CRI_SANDBOX_IMAGE`;
+/// else, where the socket also serves containerd's API, the image record containerd pins
+/// (label `io.cri-containerd.pinned`: containerd 2.x's status no longer names the sandbox
+/// image, `containerd/containerd@v2.1.9:internal/cri/server/status.go#L72-L78`, but its image
+/// service pins it). Its ID if the runtime has it. Without one that is present, pods are not
+/// made (the runtime would pull its sandbox image from wherever it names, outside loopback).
+fn external_sandbox_image(
+    cri: &Cri,
+    containerd_api: bool,
+) -> anyhow::Result<(Option<Digest>, Option<String>)> {
     let from_status = ok("Status", cri.status(true))?
         .info
         .get("config")
         .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
         .and_then(|c| c.get("sandboxImage")?.as_str().map(str::to_owned));
-    let Some(name) = from_status.or_else(|| std::env::var("RMISPEC_CRI_SANDBOX_IMAGE").ok()) else {
+    let pinned = || {
+        containerd_api
+            .then(|| {
+                cri.records_matching(vec![
+                    r#"labels."io.cri-containerd.pinned"==pinned"#.to_owned()
+                ])
+                .ok()?
+                .into_iter()
+                .map(|(name, _)| name)
+                .find(|name| !name.starts_with("sha256:"))
+            })
+            .flatten()
+    };
+    let Some(name) = from_status
+        .or_else(|| std::env::var("RMISPEC_CRI_SANDBOX_IMAGE").ok())
+        .or_else(pinned)
+    else {
         return Ok((
             None,
             Some(

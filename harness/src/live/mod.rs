@@ -37,6 +37,8 @@ pub mod reset;
 pub mod sandbox;
 #[cfg(feature = "live")]
 pub mod source;
+#[cfg(feature = "live")]
+pub mod up;
 
 pub use options::LiveOptions;
 

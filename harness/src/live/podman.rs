@@ -30,6 +30,26 @@ use rmispec_model::{Listing, Profile, Request};
 use service::Service;
 use std::path::{Path, PathBuf};
 
+/// The registries a sandboxed service reaches over plain HTTP: every port of 127.0.0.1.
+/// containers/image matches a `[[registry]]` location as a prefix that may end at a `:`, so
+/// `127.0.0.1` covers `127.0.0.1:<any port>`
+/// (`containers/common@v0.50.1:vendor/github.com/containers/image/v5/pkg/sysregistriesv2/system_registries_v2.go#L843-L868`,
+/// which calls it unintended but keeps it). The local registry's port is chosen per run, and
+/// the compat API's pull takes no `tlsVerify`, so this is what lets a Docker client of the
+/// service (`engine up podman-compat`) pull from it.
+const LOOPBACK_REGISTRIES: &str = "127.0.0.1";
+
+/// Starts a sandboxed Podman service for `profile` in `dir` and leaves it running: what to
+/// hold (dropping it stops the service and cleans `dir`), and its socket (`engine up`).
+pub fn start_service(
+    profile: Profile,
+    dir: &Path,
+) -> anyhow::Result<(Box<dyn std::any::Any>, PathBuf)> {
+    let podman = Podman::start(profile, Some(dir))?;
+    let socket = podman.api().socket().to_path_buf();
+    Ok((Box::new(podman), socket))
+}
+
 /// A live Podman, driven by the generic backend.
 pub type PodmanBackend = LiveBackend<Podman>;
 
@@ -52,9 +72,6 @@ pub struct Podman {
     flavor: Flavor,
     /// The server's Podman version (`GET /version`).
     server_version: String,
-    /// The registry's `host:port` once a build used it: a fresh root's service is configured
-    /// with it.
-    registry_host: Option<String>,
     engine: Engine,
 }
 
@@ -107,12 +124,11 @@ impl Adapter for Podman {
             Some(d) => StateDir::create(d)?,
             None => StateDir::fresh(profile.id())?,
         };
-        let service = Box::new(Service::start(flavor, &dir, None)?);
+        let service = Box::new(Service::start(flavor, &dir, Some(LOOPBACK_REGISTRIES))?);
         let server_version = service.api().version()?;
         Ok(Podman {
             flavor,
             server_version,
-            registry_host: None,
             engine: Engine::Sandboxed {
                 service: Some(service),
                 dir,
@@ -140,7 +156,6 @@ impl Adapter for Podman {
         Ok(Podman {
             flavor,
             server_version,
-            registry_host: None,
             engine: Engine::External {
                 api,
                 socket: socket.to_path_buf(),
@@ -168,9 +183,6 @@ impl Adapter for Podman {
     }
 
     fn build(&mut self, b: Build<'_>) -> anyhow::Result<()> {
-        if let Some(r) = b.registry {
-            self.registry_host = Some(r.host());
-        }
         build::build(
             self.flavor,
             self.api(),
@@ -288,7 +300,7 @@ impl Adapter for Podman {
         *service = Some(Box::new(Service::start(
             self.flavor,
             dir,
-            self.registry_host.as_deref(),
+            Some(LOOPBACK_REGISTRIES),
         )?));
         Ok(())
     }

@@ -368,10 +368,16 @@ impl Cri {
 
     /// The names of every image record, with the digest each targets.
     pub fn records_list(&self) -> anyhow::Result<Vec<(String, String)>> {
+        self.records_matching(Vec::new())
+    }
+
+    /// The names of the image records that match containerd's `filters` (any one of them),
+    /// with the digest each targets.
+    pub fn records_matching(&self, filters: Vec<String>) -> anyhow::Result<Vec<(String, String)>> {
         let images = self
             .call(|c| async move {
                 Self::records(c)
-                    .list(namespaced(ListRecordsRequest { filters: vec![] }))
+                    .list(namespaced(ListRecordsRequest { filters }))
                     .await
             })
             .map_err(|s| anyhow::anyhow!("containerd Images.List: {}", s.message()))?
