@@ -240,7 +240,7 @@ pub(super) fn yaml_options() -> serde_saphyr::Options {
     let mut budget = serde_saphyr::Budget::default();
     budget.max_depth = MAX_DEPTH;
     // one more than the depth, so that the depth budget (with its clear message) trips first
-    budget.flow_nesting_limit = MAX_DEPTH + 1;
+    budget.flow_nesting_limit = 2 * MAX_DEPTH;
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
     options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
@@ -276,17 +276,21 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, Problem> {
         .read_to_end(&mut bytes)
         .map_err(|e| Problem::at(None, format!("cannot read: {e}")))?;
     if bytes.len() > MAX_FILE_BYTES {
-        let at = spans::pos_in_bytes(&bytes, MAX_FILE_BYTES);
-        return Err(Problem::at(
-            Some(at),
-            format!(
-                "the file is larger than {} MiB, the most a scenario may be ({MAX_FILE_BYTES} bytes; \
-                 this is the first byte past it): a scenario is a few KB",
-                MAX_FILE_BYTES >> 20
-            ),
-        ));
+        return Err(too_large(&bytes));
     }
     Ok(bytes)
+}
+
+/// A file past [`MAX_FILE_BYTES`], placed at its first byte past the limit.
+fn too_large(bytes: &[u8]) -> Problem {
+    Problem::at(
+        Some(spans::pos_in_bytes(bytes, MAX_FILE_BYTES)),
+        format!(
+            "the file is larger than {} MiB, the most a scenario may be ({MAX_FILE_BYTES} bytes; \
+             this is the first byte past it): a scenario is a few KB",
+            MAX_FILE_BYTES >> 20
+        ),
+    )
 }
 
 /// `bytes` as text; invalid UTF-8 fails at the line and column of the first bad byte.
@@ -312,13 +316,40 @@ fn utf8(bytes: Vec<u8>) -> Result<String, Problem> {
 }
 
 fn load_named(path: &Path, name: String) -> Result<Scenario, LoadError> {
+    let bytes = read_bounded(path).map_err(|p| LoadError {
+        path: path.to_owned(),
+        problems: vec![p],
+    })?;
+    from_bytes(path, name, bytes)
+}
+
+/// Checks `bytes` as the scenario file `path` (named as [`load`] names it), without reading
+/// the file: for tests and the loader's fuzzer, which make thousands of files a second.
+pub fn load_bytes(
+    path: impl AsRef<Path>,
+    bytes: impl Into<Vec<u8>>,
+) -> Result<Scenario, LoadError> {
+    let path = path.as_ref();
+    let bytes = bytes.into();
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(LoadError {
+            path: path.to_owned(),
+            problems: vec![too_large(&bytes)],
+        });
+    }
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    from_bytes(path, name, bytes)
+}
+
+fn from_bytes(path: &Path, name: String, bytes: Vec<u8>) -> Result<Scenario, LoadError> {
     let fail = |problems| LoadError {
         path: path.to_owned(),
         problems,
     };
-    let source = read_bounded(path)
-        .and_then(utf8)
-        .map_err(|p| fail(vec![p]))?;
+    let source = utf8(bytes).map_err(|p| fail(vec![p]))?;
     let file: File = serde_saphyr::from_str_with_options(&source, yaml_options())
         .map_err(|e| fail(vec![from_yaml(&e, &source)]))?;
     let spans = spans::Spans::new(&source, span_options());
@@ -351,6 +382,10 @@ fn from_yaml(e: &serde_saphyr::Error, src: &str) -> Problem {
         }
         serde_saphyr::Error::DuplicateMappingKey { key: Some(k), .. } => {
             format!("duplicate key `{k}`: a key appears once in a mapping")
+        }
+        // the parser's own nesting limit, should it trip first
+        _ if e.to_string().starts_with("recursion limit exceeded") => {
+            budget_message(&serde_saphyr::budget::BudgetBreach::Depth { depth: MAX_DEPTH })
         }
         _ => strip_location(&e.to_string()),
     };
@@ -404,4 +439,35 @@ fn strip_location(text: &str) -> String {
         })
         .map(|(_, m)| m);
     rest.unwrap_or(text).trim().to_owned()
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deep_nesting_breaches_the_depth_budget_with_a_clear_message() {
+        // The typed parse stops at the first value of the wrong type, so the budget guards
+        // the untyped parses (positions, context): 100,000 nested maps would recurse.
+        let deep = format!("{}{}", "{a: ".repeat(100_000), "}".repeat(100_000));
+        let e = serde_saphyr::from_str_with_options::<serde::de::IgnoredAny>(&deep, yaml_options())
+            .unwrap_err();
+        let p = from_yaml(&e, &deep);
+        assert!(
+            p.message.starts_with("nested deeper than 24 levels"),
+            "{p:?}"
+        );
+        assert_eq!(p.line, Some(1));
+        let spans = spans::Spans::new(&deep, span_options());
+        assert_eq!(spans.key(&["a", "a"]), (1, 1), "no tree, no overflow");
+    }
+
+    #[test]
+    fn strips_saphyr_positions() {
+        assert_eq!(
+            strip_location("expected x at line 2, column 8"),
+            "expected x"
+        );
+        assert_eq!(strip_location("line 1 column 3: bad"), "bad");
+        assert_eq!(strip_location("a at line one"), "a at line one");
+    }
 }

@@ -20,7 +20,8 @@ pub use expect::{
     Divergence, Expect, ExpectedError, ExpectedOutcome, ExpectedStore, Source, Target,
 };
 pub use load::{
-    load, load_dir, LoadError, LoadErrors, Problem, MAX_DEPTH, MAX_FILE_BYTES, MAX_PROBLEMS,
+    load, load_bytes, load_dir, LoadError, LoadErrors, Problem, MAX_DEPTH, MAX_FILE_BYTES,
+    MAX_PROBLEMS,
 };
 pub use names::{ContainerHandle, Domain, ImageHandle, LayerName, StoredName};
 
