@@ -282,16 +282,18 @@ pub(super) fn to_pos(l: &serde_saphyr::Location) -> Option<Pos> {
     (line > 0).then_some((line, column.max(1)))
 }
 
-/// The byte offset of each line's start (after `\n`).
+/// The byte offset of each line's start. Line breaks are YAML's (and the parser's): `\n`,
+/// `\r\n`, and a lone `\r`, so that our positions and the parser's agree.
 pub(super) fn line_starts(src: &str) -> Vec<usize> {
-    std::iter::once(0)
-        .chain(
-            src.bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i + 1),
-        )
-        .collect()
+    breaks(src.as_bytes()).collect()
+}
+
+/// 0, then the offset after each line break of `b`.
+fn breaks(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    std::iter::once(0).chain(b.iter().enumerate().filter_map(|(i, &c)| {
+        let ends = c == b'\n' || (c == b'\r' && b.get(i + 1) != Some(&b'\n'));
+        ends.then_some(i + 1)
+    }))
 }
 
 /// Byte `offset` of `src` as a line and column, given [`line_starts`] of `src`.
@@ -311,11 +313,11 @@ pub(super) fn pos_in(src: &str, lines: &[usize], offset: usize) -> Pos {
 pub(super) fn pos_in_bytes(bytes: &[u8], offset: usize) -> Pos {
     let offset = offset.min(bytes.len());
     let before = &bytes[..offset];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
+    let (mut line, mut start) = (0, 0);
+    for b in breaks(before).filter(|&b| b <= offset) {
+        line += 1;
+        start = b;
+    }
     let column = before[start..]
         .iter()
         .filter(|&&c| (c & 0xC0) != 0x80)
@@ -336,6 +338,18 @@ mod tests {
         assert_eq!(pos_in(src, &lines, 6), (2, 3), "é is one column");
         assert_eq!(pos_in(src, &lines, 7), (3, 1));
         assert_eq!(pos_in_bytes(b"ab\nc\xff", 4), (2, 2));
+        let cr = "a\rb\r\nc";
+        assert_eq!(
+            pos_in(cr, &line_starts(cr), 2),
+            (2, 1),
+            "a lone CR breaks a line"
+        );
+        assert_eq!(
+            pos_in(cr, &line_starts(cr), 5),
+            (3, 1),
+            "CR LF is one break"
+        );
+        assert_eq!(pos_in_bytes(cr.as_bytes(), 5), (3, 1));
     }
 
     #[test]
