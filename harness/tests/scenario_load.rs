@@ -137,7 +137,8 @@ fn bad_fixtures_fail_where_they_are_bad() {
     let mut mismatches = Vec::new();
     for entry in std::fs::read_dir(fixtures("bad")).unwrap() {
         let path = entry.unwrap().path();
-        let text = std::fs::read_to_string(&path).unwrap();
+        // lossy: one fixture is invalid UTF-8 on purpose (its `# error:` line is ASCII)
+        let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
         let wanted: Vec<&str> = text
             .lines()
             .filter_map(|l| l.strip_prefix("# error: "))
@@ -191,6 +192,226 @@ fn project_scenarios_load() {
     assert_eq!(names, sorted);
     names.dedup();
     assert_eq!(names.len(), all.len());
+}
+
+/// The README's example scenario, a small valid file to break in one place.
+fn example() -> String {
+    let readme = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/README.md"),
+    )
+    .unwrap();
+    readme
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|s| s.split("```").next())
+        .expect("a yaml block")
+        .to_owned()
+}
+
+#[test]
+fn an_empty_folder_is_an_error() {
+    let dir = tempdir("empty");
+    std::fs::create_dir_all(dir.join("scenarios/sub")).unwrap();
+    std::fs::write(dir.join("scenarios/sub/notes.txt"), "not a scenario").unwrap();
+    let err = scenario::load_dir(dir.join("scenarios")).unwrap_err();
+    assert_eq!(err.0.len(), 1, "{err}");
+    assert!(
+        err.to_string().contains("no scenario in this folder"),
+        "{err}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_loop_is_an_error_and_no_folder_is_read_twice() {
+    let dir = tempdir("loop");
+    let root = dir.join("scenarios");
+    std::fs::create_dir_all(root.join("a")).unwrap();
+    std::fs::write(root.join("a/one.yaml"), example()).unwrap();
+    std::os::unix::fs::symlink(".", root.join("self")).unwrap();
+    std::os::unix::fs::symlink("a", root.join("b")).unwrap();
+    let err = scenario::load_dir(&root).unwrap_err();
+    let shown = err.to_string();
+    // `b` is `a` again, `self` is the root again: two errors, and `one` was read once
+    assert_eq!(err.0.len(), 2, "{shown}");
+    assert!(
+        shown.contains("self: this folder is") && shown.contains("b: this folder is"),
+        "{shown}"
+    );
+    assert!(shown.contains("a symlink loop or a second link"), "{shown}");
+}
+
+#[test]
+fn a_file_past_the_size_limit_fails_at_the_first_byte_past_it() {
+    let mut text = example();
+    text.push_str("notes: |\n");
+    let line = format!("  {}\n", "x".repeat(97));
+    while text.len() <= scenario::MAX_FILE_BYTES {
+        text.push_str(&line);
+    }
+    let dir = tempdir("big");
+    let path = dir.join("big.yaml");
+    std::fs::write(&path, &text).unwrap();
+    let err = scenario::load(&path).unwrap_err();
+    assert_eq!(err.problems.len(), 1, "{err}");
+    let p = &err.problems[0];
+    assert!(
+        p.message.starts_with("the file is larger than 4 MiB"),
+        "{err}"
+    );
+    let before = &text[..scenario::MAX_FILE_BYTES];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    assert_eq!((p.line, p.column), (Some(line), Some(column)));
+}
+
+#[test]
+fn a_fifo_is_refused_not_waited_for() {
+    let dir = tempdir("fifo");
+    let path = dir.join("pipe.yaml");
+    let made = std::process::Command::new("mkfifo").arg(&path).status();
+    if !made.is_ok_and(|s| s.success()) {
+        return; // no mkfifo here: nothing to check
+    }
+    let err = scenario::load(&path).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}
+
+#[test]
+fn hundred_thousand_nested_maps_fail_fast_with_a_position() {
+    // serde_norway took over a minute on this (its parser is quadratic in flow nesting).
+    let n = 100_000;
+    let text = example().replace(
+        "summary:",
+        &format!("notes: {}{}\nsummary:", "{a: ".repeat(n), "}".repeat(n)),
+    );
+    let started = std::time::Instant::now();
+    let err = scenario::load_bytes("deep.yaml", text).unwrap_err();
+    let took = started.elapsed();
+    let p = &err.problems[0];
+    assert_eq!((p.line, p.column), (Some(2), Some(8)), "{err}");
+    assert!(p.message.contains("expected string"), "{err}");
+    // generous (it takes milliseconds): only the old quadratic behaviour can fail it
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+}
+
+#[test]
+fn a_megabyte_of_unknown_symbols_is_one_folded_line() {
+    let n = 349_525;
+    let text = example().replace(
+        "rmi: localhost/app:1",
+        &format!("rmi: \"{}\"", "<Z>".repeat(n)),
+    );
+    assert!(text.len() > 1_000_000);
+    let err = scenario::load_bytes("many.yaml", text).unwrap_err();
+    let shown = err.to_string();
+    assert_eq!(shown.lines().count(), 1, "{shown}");
+    assert_eq!(
+        shown,
+        format!("many.yaml:8:9: `<Z>` names no image, container or layer of `given` ({n} times; the first is shown)")
+    );
+}
+
+#[test]
+fn distinct_problems_are_capped() {
+    let names: Vec<String> = (0..1000).map(|i| format!("\"<Z{i}>\"")).collect();
+    let text = example().replace(
+        "rmi: localhost/app:1",
+        &format!("rmi: [{}]", names.join(", ")),
+    );
+    let err = scenario::load_bytes("distinct.yaml", text).unwrap_err();
+    assert_eq!(err.problems.len(), scenario::MAX_PROBLEMS + 1, "{err}");
+    let last = err.problems.last().unwrap();
+    assert!(last.message.starts_with("and 950 more problems"), "{err}");
+    assert!(err
+        .problems
+        .iter()
+        .all(|p| p.line.is_some() && p.column.is_some()));
+}
+
+/// Loading is linear in the file's size: each shape of input is loaded at 1×, 2×, 4× and 8×
+/// its size, and the time per byte at 8× must stay within 3× of the time per byte at 1×
+/// (linear: about 1×; quadratic: 8×, and seconds rather than milliseconds). Best of five runs
+/// each, to ride out a busy machine; a load under 50 ms never fails the test (noise, not
+/// growth). The figures are printed (`--nocapture`).
+#[test]
+fn loading_is_linear_in_file_size() {
+    let base = example();
+    type Shape = fn(&str, usize) -> String;
+    let shapes: [(&str, Shape); 6] = [
+        ("symbols in one rmi string", |b, n| {
+            b.replace(
+                "rmi: localhost/app:1",
+                &format!("rmi: \"{}\"", "<Z>".repeat(n)),
+            )
+        }),
+        ("a flow list of names", |b, n| {
+            let names = vec!["localhost/app:1"; n].join(", ");
+            b.replace("rmi: localhost/app:1", &format!("rmi: [{names}]"))
+        }),
+        ("many images", |b, n| {
+            let images: String = (0..n / 8)
+                .map(|i| format!("    I{i}:\n      tags: [localhost/i:{i}]\n"))
+                .collect();
+            b.replace(
+                "  images:\n    A:\n",
+                &format!("  images:\n{images}    A:\n"),
+            )
+        }),
+        ("many `<` without `>`", |b, n| {
+            b.replace(
+                "summary: Removing",
+                &format!("summary: {}> Removing", "<".repeat(n)),
+            )
+        }),
+        ("a long block of notes", |b, n| {
+            let notes: String = (0..n).map(|i| format!("  line {i} <A:12>\n")).collect();
+            format!("notes: |\n{notes}{b}")
+        }),
+        ("nested flow maps", |b, n| {
+            b.replace(
+                "summary:",
+                &format!("notes: {}{}\nsummary:", "{a: ".repeat(n), "}".repeat(n)),
+            )
+        }),
+    ];
+    let mut report = Vec::new();
+    let mut failures = Vec::new();
+    for (what, make) in shapes {
+        let mut per_byte = Vec::new();
+        let mut slowest = std::time::Duration::ZERO;
+        for k in [1, 2, 4, 8] {
+            let text = make(&base, 2_500 * k);
+            let best = (0..5)
+                .map(|_| {
+                    let t = std::time::Instant::now();
+                    let _ = scenario::load_bytes("linear.yaml", text.as_bytes());
+                    t.elapsed()
+                })
+                .min()
+                .unwrap();
+            per_byte.push((text.len(), best.as_nanos() as f64 / text.len() as f64));
+            slowest = best;
+        }
+        let growth = per_byte[3].1 / per_byte[0].1;
+        report.push(format!(
+            "{what}: {}; ns/byte at 8x / 1x = {growth:.2}",
+            per_byte
+                .iter()
+                .map(|(len, ns)| format!("{len} B {ns:.0} ns/B"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        if growth > 3.0 && slowest > std::time::Duration::from_millis(50) {
+            failures.push(what);
+        }
+    }
+    println!("{}", report.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "not linear: {failures:?}\n{}",
+        report.join("\n")
+    );
 }
 
 fn tempdir(tag: &str) -> PathBuf {

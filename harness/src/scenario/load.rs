@@ -1,7 +1,7 @@
 //! Reading scenario files, and reporting what is wrong with them where it is.
 
 use super::expect::{Divergence, Expect, Target};
-use super::{validate, Given, Scenario, When};
+use super::{spans, validate, Given, Scenario, When};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::fmt;
@@ -87,6 +87,20 @@ impl fmt::Display for LoadErrors {
     }
 }
 
+/// The largest scenario file the loader reads. A hand-written scenario is a few KB; this
+/// leaves a thousandfold room and bounds the work one file can cause (loading is linear in
+/// the size, a few milliseconds per MiB).
+pub const MAX_FILE_BYTES: usize = 4 << 20;
+
+/// The deepest nesting of mappings and sequences a scenario may have. The format needs 6
+/// (`expect` › `default` › `after` › `images` › `A` › names); the limit stops a file of
+/// 100,000 nested maps in microseconds instead of letting it recurse.
+pub const MAX_DEPTH: usize = 24;
+
+/// The most distinct problems reported for one file; the rest are counted in one line. A
+/// file with a problem in each of its 300,000 strings is reported in 51 lines.
+pub const MAX_PROBLEMS: usize = 50;
+
 /// Loads and checks one scenario file. Its name is its path below the nearest ancestor
 /// directory called `scenarios` (else its file stem), without `.yaml`.
 pub fn load(path: impl AsRef<Path>) -> Result<Scenario, LoadError> {
@@ -102,12 +116,25 @@ pub fn load(path: impl AsRef<Path>) -> Result<Scenario, LoadError> {
 }
 
 /// Loads every `*.yaml` below `root`, sorted by name. Fails with every file's problems,
-/// not just the first file's.
+/// not just the first file's. A folder with no scenario is an error (a typo in a path must
+/// not pass as "nothing to check"), and so is a folder reached twice (a symlink loop such as
+/// `self -> .`, or two links to one folder): each directory and file is read once.
 pub fn load_dir(root: impl AsRef<Path>) -> Result<Vec<Scenario>, LoadErrors> {
     let root = root.as_ref();
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
-    walk(root, &mut files, &mut errors);
+    let mut walk = Walk::default();
+    walk.dir(root);
+    let Walk {
+        files, mut errors, ..
+    } = walk;
+    if files.is_empty() && errors.is_empty() {
+        errors.push(LoadError {
+            path: root.to_owned(),
+            problems: vec![Problem::at(
+                None,
+                "no scenario in this folder: expected `*.yaml` files in it or below it",
+            )],
+        });
+    }
     let mut scenarios = Vec::new();
     for file in files {
         let name = scenario_name(root, &file).unwrap_or_default();
@@ -134,48 +161,199 @@ fn scenario_name(root: &Path, file: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
-    let io_error = |e: std::io::Error| LoadError {
-        path: dir.to_owned(),
-        problems: vec![Problem::at(None, format!("cannot read: {e}"))],
-    };
-    let entries = match std::fs::read_dir(dir) {
-        Ok(rd) => rd
-            .map(|e| e.map(|e| e.path()))
-            .collect::<Result<Vec<_>, _>>(),
-        Err(e) => Err(e),
-    };
-    let mut entries = match entries {
-        Ok(e) => e,
-        Err(e) => return errors.push(io_error(e)),
-    };
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            walk(&path, files, errors);
-        } else if path.extension().is_some_and(|e| e == "yaml") {
-            files.push(path);
-        } else if path.extension().is_some_and(|e| e == "yml") {
-            errors.push(LoadError {
-                path,
-                problems: vec![Problem::at(
-                    None,
-                    "scenario files end in `.yaml`, not `.yml`",
-                )],
-            });
+/// The walk of a scenarios folder: the files found, and every directory and file already
+/// seen (by canonical path, which resolves symlinks) with the path it was first seen at.
+#[derive(Default)]
+struct Walk {
+    files: Vec<PathBuf>,
+    errors: Vec<LoadError>,
+    seen: std::collections::HashMap<PathBuf, PathBuf>,
+}
+
+impl Walk {
+    /// Whether `path` is new; if it is not, says where it was seen first.
+    fn first_visit(&mut self, path: &Path, what: &str) -> bool {
+        let canonical = match std::fs::canonicalize(path) {
+            Ok(c) => c,
+            Err(e) => {
+                self.error(path, format!("cannot read: {e}"));
+                return false;
+            }
+        };
+        if let Some(first) = self.seen.get(&canonical) {
+            let message = format!(
+                "this {what} is `{}` again, already read as `{}` (a symlink loop or a second \
+                 link): every {what} is read once",
+                canonical.display(),
+                first.display()
+            );
+            self.error(path, message);
+            return false;
+        }
+        self.seen.insert(canonical, path.to_owned());
+        true
+    }
+
+    fn error(&mut self, path: &Path, message: String) {
+        self.errors.push(LoadError {
+            path: path.to_owned(),
+            problems: vec![Problem::at(None, message)],
+        });
+    }
+
+    fn dir(&mut self, dir: &Path) {
+        if !self.first_visit(dir, "folder") {
+            return;
+        }
+        let entries = match std::fs::read_dir(dir) {
+            Ok(rd) => rd
+                .map(|e| e.map(|e| e.path()))
+                .collect::<Result<Vec<_>, _>>(),
+            Err(e) => Err(e),
+        };
+        let mut entries = match entries {
+            Ok(e) => e,
+            Err(e) => return self.error(dir, format!("cannot read: {e}")),
+        };
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                self.dir(&path);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                if self.first_visit(&path, "file") {
+                    self.files.push(path);
+                }
+            } else if path.extension().is_some_and(|e| e == "yml") {
+                self.error(
+                    &path,
+                    "scenario files end in `.yaml`, not `.yml`".to_owned(),
+                );
+            }
         }
     }
 }
 
+/// The parser's options: its budget holds [`MAX_DEPTH`] (and saphyr's own limits on events,
+/// aliases and anchors, so an alias bomb stops too); duplicate keys are errors (two images
+/// `A` would silently keep one); only `true`/`false` are booleans.
+pub(super) fn yaml_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_DEPTH;
+    // one more than the depth, so that the depth budget (with its clear message) trips first
+    budget.flow_nesting_limit = 2 * MAX_DEPTH;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::Error;
+    options.strict_booleans = true;
+    options.with_snippet = false;
+    options
+}
+
+/// The options of the untyped parse that finds positions: the same limits, but duplicate
+/// keys kept, so that the positions of a file the typed parse refused for one are known.
+fn span_options() -> serde_saphyr::Options {
+    let mut options = yaml_options();
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
+    options
+}
+
+/// Reads at most [`MAX_FILE_BYTES`] (and one more, to tell that there are more) of a regular
+/// file: a FIFO or a device named `*.yaml` would block or never end.
+fn read_bounded(path: &Path) -> Result<Vec<u8>, Problem> {
+    use std::io::Read;
+    let meta =
+        std::fs::metadata(path).map_err(|e| Problem::at(None, format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(Problem::at(
+            None,
+            "not a regular file: a scenario is a file of YAML text",
+        ));
+    }
+    let file =
+        std::fs::File::open(path).map_err(|e| Problem::at(None, format!("cannot read: {e}")))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Problem::at(None, format!("cannot read: {e}")))?;
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(too_large(&bytes));
+    }
+    Ok(bytes)
+}
+
+/// A file past [`MAX_FILE_BYTES`], placed at its first byte past the limit.
+fn too_large(bytes: &[u8]) -> Problem {
+    Problem::at(
+        Some(spans::pos_in_bytes(bytes, MAX_FILE_BYTES)),
+        format!(
+            "the file is larger than {} MiB, the most a scenario may be ({MAX_FILE_BYTES} bytes; \
+             this is the first byte past it): a scenario is a few KB",
+            MAX_FILE_BYTES >> 20
+        ),
+    )
+}
+
+/// `bytes` as text; invalid UTF-8 fails at the line and column of the first bad byte.
+fn utf8(bytes: Vec<u8>) -> Result<String, Problem> {
+    String::from_utf8(bytes).map_err(|e| {
+        let bad = e.utf8_error();
+        let offset = bad.valid_up_to();
+        let bytes = e.as_bytes();
+        let at = spans::pos_in_bytes(bytes, offset);
+        let len = bad.error_len().unwrap_or(bytes.len() - offset);
+        let shown: Vec<String> = bytes[offset..offset + len.min(4)]
+            .iter()
+            .map(|b| format!("0x{b:02x}"))
+            .collect();
+        Problem::at(
+            Some(at),
+            format!(
+                "invalid UTF-8 (byte offset {offset}: {}): scenario files are UTF-8 text",
+                shown.join(" ")
+            ),
+        )
+    })
+}
+
 fn load_named(path: &Path, name: String) -> Result<Scenario, LoadError> {
+    let bytes = read_bounded(path).map_err(|p| LoadError {
+        path: path.to_owned(),
+        problems: vec![p],
+    })?;
+    from_bytes(path, name, bytes)
+}
+
+/// Checks `bytes` as the scenario file `path` (named as [`load`] names it), without reading
+/// the file: for tests and the loader's fuzzer, which make thousands of files a second.
+pub fn load_bytes(
+    path: impl AsRef<Path>,
+    bytes: impl Into<Vec<u8>>,
+) -> Result<Scenario, LoadError> {
+    let path = path.as_ref();
+    let bytes = bytes.into();
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(LoadError {
+            path: path.to_owned(),
+            problems: vec![too_large(&bytes)],
+        });
+    }
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    from_bytes(path, name, bytes)
+}
+
+fn from_bytes(path: &Path, name: String, bytes: Vec<u8>) -> Result<Scenario, LoadError> {
     let fail = |problems| LoadError {
         path: path.to_owned(),
         problems,
     };
-    let source = std::fs::read_to_string(path)
-        .map_err(|e| fail(vec![Problem::at(None, format!("cannot read: {e}"))]))?;
-    let file: File = serde_norway::from_str(&source).map_err(|e| fail(vec![from_yaml(&e)]))?;
-    let problems = validate::validate(&file, &source);
+    let source = utf8(bytes).map_err(|p| fail(vec![p]))?;
+    let file: File = serde_saphyr::from_str_with_options(&source, yaml_options())
+        .map_err(|e| fail(vec![from_yaml(&e, &source)]))?;
+    let spans = spans::Spans::new(&source, span_options());
+    let problems = validate::validate(&file, &spans);
     if !problems.is_empty() {
         return Err(fail(problems));
     }
@@ -191,96 +369,105 @@ fn load_named(path: &Path, name: String) -> Result<Scenario, LoadError> {
     })
 }
 
-/// A serde_norway error as a [`Problem`]: its location, and its message without the
-/// ` at line L column C` it appends (the location is printed in front instead).
-fn from_yaml(e: &serde_norway::Error) -> Problem {
-    let text = e.to_string();
-    match e.location() {
-        Some(loc) => {
-            let suffix = format!(" at line {} column {}", loc.line(), loc.column());
-            let message = text.strip_suffix(&suffix).unwrap_or(&text).to_owned();
-            Problem::at(Some((loc.line(), loc.column())), message)
+/// A parser error as a [`Problem`]: its position (the start of the file when the parser
+/// knows none: every problem has one), and its message without the position saphyr puts in
+/// front, since ours is printed there instead. Budget breaches get the scenario's own words.
+fn from_yaml(e: &serde_saphyr::Error, src: &str) -> Problem {
+    let e = e.without_snippet();
+    let at = e.location().as_ref().and_then(spans::to_pos);
+    let message = match e {
+        serde_saphyr::Error::Budget { breach, .. } => budget_message(breach),
+        serde_saphyr::Error::MultipleDocuments { .. } => {
+            "a second YAML document (after `---`): a scenario file holds one".to_owned()
         }
-        None => Problem::at(None, text),
-    }
+        serde_saphyr::Error::DuplicateMappingKey { key: Some(k), .. } => {
+            format!("duplicate key `{k}`: a key appears once in a mapping")
+        }
+        // the parser's own nesting limit, should it trip first
+        _ if e.to_string().starts_with("recursion limit exceeded") => {
+            budget_message(&serde_saphyr::budget::BudgetBreach::Depth { depth: MAX_DEPTH })
+        }
+        _ => strip_location(&e.to_string()),
+    };
+    // the path of the value it is about, as context (`expect.default.status: invalid status`)
+    let message = match at.and_then(|at| spans::Spans::new(src, span_options()).path_at(at)) {
+        Some(path) => format!("{path}: {message}"),
+        None => message,
+    };
+    let at = at.or_else(|| {
+        // saphyr knows no position for a few errors (the end of the input): the end is it
+        (!src.is_empty()).then(|| spans::pos_in(src, &spans::line_starts(src), src.len()))
+    });
+    Problem::at(Some(at.unwrap_or((1, 1))), message)
 }
 
-/// The line and column of the key at `keys` (a path of block-mapping keys from the top),
-/// found again in the source text: serde keeps no locations once a value is parsed. When a
-/// key is not found (flow style, or absent), the deepest key found stands in for it.
-pub(super) fn locate(source: &str, keys: &[&str]) -> Option<(usize, usize)> {
-    let lines: Vec<&str> = source.lines().collect();
-    let mut start = 0;
-    let mut parent_indent: Option<usize> = None;
-    let mut found: Option<(usize, usize)> = None;
-    for key in keys {
-        let mut hit = None;
-        for (i, line) in lines.iter().enumerate().skip(start) {
-            let trimmed = line.trim_start();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
-            let indent = line.len() - trimmed.len();
-            if parent_indent.is_some_and(|p| indent <= p) {
-                break;
-            }
-            if key_at(trimmed, key) {
-                hit = Some((i, indent));
-                break;
-            }
-        }
-        match hit {
-            Some((i, indent)) => {
-                found = Some((i + 1, indent + 1));
-                start = i + 1;
-                parent_indent = Some(indent);
-            }
-            None => {
-                // flow style (`A: {tags: [...]}`): look on the parent's line
-                if let Some((line, _)) = found {
-                    let text = lines[line - 1];
-                    if let Some(col) = [format!("{key}:"), format!("\"{key}\":")]
-                        .iter()
-                        .find_map(|k| text.find(k.as_str()))
-                    {
-                        found = Some((line, col + 1));
-                    }
-                }
-                break;
-            }
+fn budget_message(breach: &serde_saphyr::budget::BudgetBreach) -> String {
+    use serde_saphyr::budget::BudgetBreach as B;
+    match breach {
+        B::Depth { .. } => format!(
+            "nested deeper than {MAX_DEPTH} levels of mappings and sequences: a scenario needs 6 \
+             (`expect` > `default` > `after` > `images` > `A` > names)"
+        ),
+        other => {
+            format!("beyond the loader's limits ({other:?}): a scenario is a few KB of plain YAML")
         }
     }
-    found
 }
 
-fn key_at(trimmed: &str, key: &str) -> bool {
-    [
-        format!("{key}:"),
-        format!("\"{key}\":"),
-        format!("'{key}':"),
-    ]
-    .iter()
-    .any(|k| {
-        trimmed
-            .strip_prefix(k.as_str())
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
-    })
+/// A saphyr message without the position it puts in front (`line L column C: `) or at the
+/// end (` at line L, column C`).
+fn strip_location(text: &str) -> String {
+    let text = text.strip_prefix("error: ").unwrap_or(text);
+    let text = match text.rfind(" at line ") {
+        Some(i)
+            if text[i + 9..]
+                .split_once(", column ")
+                .is_some_and(|(l, c)| l.bytes().chain(c.bytes()).all(|b| b.is_ascii_digit())) =>
+        {
+            &text[..i]
+        }
+        _ => text,
+    };
+    let rest = text
+        .strip_prefix("line ")
+        .and_then(|r| r.split_once(" column "))
+        .and_then(|(l, r)| {
+            l.bytes()
+                .all(|b| b.is_ascii_digit())
+                .then_some(r)?
+                .split_once(": ")
+        })
+        .map(|(_, m)| m);
+    rest.unwrap_or(text).trim().to_owned()
 }
-
 #[cfg(test)]
 mod tests {
-    use super::locate;
+    use super::*;
 
     #[test]
-    fn locates_nested_keys() {
-        let src = "summary: s\ngiven:\n  images:\n    A:\n      tags: [x]\n    B: {parent: Z}\nwhen:\n  rmi: x\n";
-        assert_eq!(locate(src, &["given", "images", "A", "tags"]), Some((5, 7)));
-        assert_eq!(
-            locate(src, &["given", "images", "B", "parent"]),
-            Some((6, 9))
+    fn deep_nesting_breaches_the_depth_budget_with_a_clear_message() {
+        // The typed parse stops at the first value of the wrong type, so the budget guards
+        // the untyped parses (positions, context): 100,000 nested maps would recurse.
+        let deep = format!("{}{}", "{a: ".repeat(100_000), "}".repeat(100_000));
+        let e = serde_saphyr::from_str_with_options::<serde::de::IgnoredAny>(&deep, yaml_options())
+            .unwrap_err();
+        let p = from_yaml(&e, &deep);
+        assert!(
+            p.message.starts_with("nested deeper than 24 levels"),
+            "{p:?}"
         );
-        assert_eq!(locate(src, &["when", "rmi"]), Some((8, 3)));
-        // a key absent from its block does not match a later block's key
-        assert_eq!(locate(src, &["given", "rmi"]), Some((2, 1)));
+        assert_eq!(p.line, Some(1));
+        let spans = spans::Spans::new(&deep, span_options());
+        assert_eq!(spans.key(&["a", "a"]), (1, 1), "no tree, no overflow");
+    }
+
+    #[test]
+    fn strips_saphyr_positions() {
+        assert_eq!(
+            strip_location("expected x at line 2, column 8"),
+            "expected x"
+        );
+        assert_eq!(strip_location("line 1 column 3: bad"), "bad");
+        assert_eq!(strip_location("a at line one"), "a at line one");
     }
 }

@@ -1,19 +1,28 @@
 //! Scenarios: one behaviour of image removal each, as YAML (the format is `scenarios/README.md`).
 //!
-//! [`load`] and [`load_dir`] read and check them: syntax and unknown keys first (with the line
-//! and column serde_norway reports), then what a schema cannot say (a parent that does not
-//! exist, a digest reference to another image's manifest, a layer name on two stacks…), each
-//! reported with the file and the line of the offending key.
+//! [`load`] and [`load_dir`] read and check them: size, encoding, syntax and unknown keys first
+//! (with the line and column serde-saphyr reports), then what a schema cannot say (a parent
+//! that does not exist, a digest reference to another image's manifest, a symbol that names
+//! nothing…), each reported with the file, line and column of the offending key, item or
+//! symbol (found in a second, untyped parse that keeps positions: `spans`).
+//!
+//! The loader is built for hostile input as much as for typos: files have a size limit
+//! ([`MAX_FILE_BYTES`]) and a nesting limit ([`MAX_DEPTH`]), loading is linear in the size,
+//! repeated problems are folded, and a folder walk reads every directory once.
 
 mod expect;
 mod load;
 mod names;
+mod spans;
 mod validate;
 
 pub use expect::{
     Divergence, Expect, ExpectedError, ExpectedOutcome, ExpectedStore, Source, Target,
 };
-pub use load::{load, load_dir, LoadError, LoadErrors, Problem};
+pub use load::{
+    load, load_bytes, load_dir, LoadError, LoadErrors, Problem, MAX_DEPTH, MAX_FILE_BYTES,
+    MAX_PROBLEMS,
+};
 pub use names::{ContainerHandle, Domain, ImageHandle, LayerName, StoredName};
 
 use crate::symbols::{SymbolError, Symbols};

@@ -1,36 +1,100 @@
 //! What the schema cannot say: cross-references inside a scenario, checked after parsing,
-//! each problem placed on the line of the key that holds it.
+//! each problem placed on the key, list item or character that holds it.
+//!
+//! Problems with the same message are folded into one (at the first place, with a count),
+//! and at most [`MAX_PROBLEMS`] distinct ones are listed: a 1 MB `rmi:` of 349,525 unknown
+//! symbols is one line, not 349,525. Only listed problems are located, so the work stays
+//! linear in the file's size however many problems it has.
 
 use super::expect::{ExpectedOutcome, Target};
-use super::load::{locate, File, Problem};
+use super::load::{File, Problem, MAX_PROBLEMS};
 use super::names::{ImageHandle, LayerName, StoredName};
-use crate::symbols::{scan, Symbol};
+use super::spans::{Pos, Spans};
+use crate::symbols::{scan, Symbol, SymbolError};
 use rmispec_model::Profile;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Range;
 
-pub(super) fn validate(file: &File, src: &str) -> Vec<Problem> {
+pub(super) fn validate(file: &File, spans: &Spans) -> Vec<Problem> {
     let mut v = Validator {
-        src,
+        spans,
         problems: Vec::new(),
+        seen: HashMap::new(),
+        unlisted: 0,
     };
     v.summary(file);
     let layers = v.images(file);
     v.containers(file, &layers);
     v.when(file, &layers);
     v.expect(file, &layers);
-    v.problems.sort_by_key(|p| (p.line, p.column));
-    v.problems
+    v.finish()
 }
 
 struct Validator<'a> {
-    src: &'a str,
-    problems: Vec<Problem>,
+    spans: &'a Spans<'a>,
+    /// Distinct problems, in the order found, each with how often it occurred.
+    problems: Vec<(Problem, usize)>,
+    /// Message → its entry in `problems`.
+    seen: HashMap<String, usize>,
+    /// Occurrences of problems past [`MAX_PROBLEMS`].
+    unlisted: usize,
+}
+
+/// Where a problem is: computed only for a problem that is listed.
+enum At<'p> {
+    /// The key (or item) at the end of a path.
+    Key(&'p [&'p str]),
+    /// The symbol at `range` of the string `value` at the path.
+    Within(&'p [&'p str], &'p str, Range<usize>),
 }
 
 impl Validator<'_> {
     fn report(&mut self, keys: &[&str], message: impl Into<String>) {
-        let at = locate(self.src, keys);
-        self.problems.push(Problem::at(at, message));
+        self.report_at(At::Key(keys), message.into());
+    }
+
+    fn report_at(&mut self, at: At, message: String) {
+        if let Some(&i) = self.seen.get(&message) {
+            self.problems[i].1 += 1;
+            return;
+        }
+        if self.problems.len() >= MAX_PROBLEMS {
+            self.unlisted += 1;
+            return;
+        }
+        let pos: Pos = match at {
+            At::Key(keys) => self.spans.key(keys),
+            At::Within(keys, value, range) => self.spans.within(keys, value, range),
+        };
+        self.seen.insert(message.clone(), self.problems.len());
+        self.problems.push((Problem::at(Some(pos), message), 1));
+    }
+
+    /// The problems in file order, folded.
+    fn finish(self) -> Vec<Problem> {
+        let mut out: Vec<Problem> = self
+            .problems
+            .into_iter()
+            .map(|(mut p, n)| {
+                if n > 1 {
+                    p.message = format!("{} ({n} times; the first is shown)", p.message);
+                }
+                p
+            })
+            .collect();
+        out.sort_by_key(|p| (p.line, p.column));
+        if self.unlisted > 0 {
+            let last = out.last().map(|p| (p.line, p.column));
+            out.push(Problem {
+                line: last.and_then(|l| l.0),
+                column: last.and_then(|l| l.1),
+                message: format!(
+                    "and {} more problems not listed (at most {MAX_PROBLEMS} distinct ones are)",
+                    self.unlisted
+                ),
+            });
+        }
+        out
     }
 
     fn summary(&mut self, file: &File) {
@@ -157,8 +221,8 @@ impl Validator<'_> {
                 "`when` names no image: give `rmi` one name or a list, or `all: true`",
             );
         }
-        for name in &file.when.rmi {
-            self.symbols(file, layers, &["when", "rmi"], name);
+        for (i, name) in file.when.rmi.iter().enumerate() {
+            self.symbols(file, layers, &["when", "rmi", &i.to_string()], name);
         }
     }
 
@@ -198,11 +262,12 @@ impl Validator<'_> {
         key: &str,
         o: &ExpectedOutcome,
     ) {
-        for r in o.records.iter().flatten() {
-            self.symbols(file, layers, &["expect", key, "records"], r);
+        for (i, r) in o.records.iter().flatten().enumerate() {
+            self.symbols(file, layers, &["expect", key, "records", &i.to_string()], r);
         }
-        for e in o.errors.iter().flatten() {
-            self.symbols(file, layers, &["expect", key, "errors"], &e.message);
+        for (i, e) in o.errors.iter().flatten().enumerate() {
+            let at = ["expect", key, "errors", &i.to_string(), "message"];
+            self.symbols(file, layers, &at, &e.message);
         }
         let Some(after) = &o.after else { return };
         for (image, names) in &after.images {
@@ -217,8 +282,10 @@ impl Validator<'_> {
             if !unknown_ok && !file.given.images.keys().any(|h| h.as_str() == image) {
                 self.report(&at, format!("`{image}` is not an image of `given` (nor `<?N>`, an image the scenario does not name)"));
             }
-            for n in names {
-                self.symbols(file, layers, &at, n);
+            for (i, n) in names.iter().enumerate() {
+                let i = i.to_string();
+                let item = ["expect", key, "after", "images", image.as_str(), &i];
+                self.symbols(file, layers, &item, n);
             }
         }
         for c in after.containers.keys() {
@@ -231,13 +298,25 @@ impl Validator<'_> {
         }
     }
 
-    /// Checks that every symbol in `s` names something the scenario defines.
+    /// Checks that every symbol in `s` names something the scenario defines, each problem at
+    /// its symbol.
     fn symbols(&mut self, file: &File, layers: &BTreeSet<LayerName>, at: &[&str], s: &str) {
-        let found = match scan(s) {
-            Ok(f) => f,
-            Err(e) => return self.report(at, e.to_string()),
-        };
-        for (range, symbol) in found {
+        for range in candidates(s) {
+            let text = &s[range.clone()];
+            let symbol = match scan(text) {
+                Ok(found) => match found.into_iter().next() {
+                    Some((_, symbol)) => symbol,
+                    None => continue,
+                },
+                Err(e) => {
+                    let mut message = e.to_string();
+                    if matches!(e, SymbolError::Malformed(_)) && too_long_prefix(text) {
+                        message.push_str(" (a prefix is 1 to 64 hex characters: a digest has 64)");
+                    }
+                    self.report_at(At::Within(at, s, range), message);
+                    continue;
+                }
+            };
             let known = match symbol {
                 Symbol::Image { handle, .. } => {
                     file.given.images.keys().any(|h| h.as_str() == handle)
@@ -249,16 +328,53 @@ impl Validator<'_> {
                 Symbol::Registry | Symbol::Unknown { .. } => true,
             };
             if !known {
-                self.report(
-                    at,
-                    format!(
-                        "`{}` names no image, container or layer of `given`",
-                        &s[range]
-                    ),
-                );
+                let message = format!("`{text}` names no image, container or layer of `given`");
+                self.report_at(At::Within(at, s, range), message);
             }
         }
     }
+}
+
+/// The byte ranges of `s` that [`scan`] would read as symbols: `<`, a letter or `?`, symbol
+/// characters, `>`. Found in one pass (each `<` looks ahead only over symbol characters, which
+/// exclude `<`), so that a string of many `<` costs linear time; `scan` itself looks for a `>`
+/// from every `<`. Each range is then given to `scan` alone, which also lets every malformed
+/// symbol of a string be reported, not just the first.
+fn candidates(s: &str) -> Vec<Range<usize>> {
+    let b = s.as_bytes();
+    let is_symbol_char =
+        |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'.' | b':' | b'?' | b'-');
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'<'
+            || !b
+                .get(i + 1)
+                .is_some_and(|&c| c.is_ascii_alphabetic() || c == b'?')
+        {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        while j < b.len() && is_symbol_char(b[j]) {
+            j += 1;
+        }
+        if b.get(j) == Some(&b'>') {
+            out.push(i..j + 1);
+            i = j + 1;
+        } else {
+            i = j.max(i + 1);
+        }
+    }
+    out
+}
+
+/// Whether a malformed symbol asks for a prefix longer than a digest (`<A:65>`).
+fn too_long_prefix(text: &str) -> bool {
+    text.trim_end_matches('>')
+        .rsplit_once(':')
+        .and_then(|(_, n)| n.parse::<usize>().ok())
+        .is_some_and(|n| n > 64)
 }
 
 fn join(layers: &[LayerName]) -> String {
