@@ -576,3 +576,45 @@ fn live_options_need_live_and_unknown_engines_are_refused() {
         text(&out.stderr)
     );
 }
+
+/// The README's example is the real file, and the README names every `RMISPEC_*` variable
+/// the harness reads.
+#[test]
+fn the_readme_shows_the_real_example_and_every_variable() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let file = std::fs::read_to_string(root.join("scenarios/untag/one-of-two-tags.yaml"))
+        .expect("the example scenario");
+    assert!(
+        readme.contains(&format!("```yaml\n{file}```")),
+        "the README's example differs from scenarios/untag/one-of-two-tags.yaml"
+    );
+    let mut names = std::collections::BTreeSet::new();
+    let mut dirs = vec![root.join("harness/src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("a source dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("a source file");
+                for (i, _) in text.match_indices("RMISPEC_") {
+                    let name: String = text[i..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                        .collect();
+                    if name.len() > "RMISPEC_".len() && !name.ends_with('_') {
+                        names.insert(name);
+                    }
+                }
+            }
+        }
+    }
+    // Benchmarks of the live CRI tests only: not for users.
+    names.remove("RMISPEC_CRI_BENCH");
+    let missing: Vec<_> = names
+        .iter()
+        .filter(|n| !readme.contains(n.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "README.md does not mention {missing:?}");
+}
