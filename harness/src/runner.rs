@@ -137,7 +137,7 @@ pub fn run(
                         continue;
                     }
                 };
-                bar.set_prefix(format!("{profile} ({})", backend.label()));
+                let label = backend.label();
                 for (s, run) in scenarios.iter().zip(&mut runs) {
                     bar.set_message(s.name.clone());
                     let result = if skip_reason(s, profile).is_some() {
@@ -159,7 +159,7 @@ pub fn run(
                     run.results.push(result);
                     bar.inc(1);
                 }
-                bar.finish_with_message("done");
+                bar.finish_with_message(format!("done ({label})"));
             }
         }
     }
@@ -197,12 +197,12 @@ fn progress_bar(shown: bool, profile: Profile, len: usize) -> indicatif::Progres
         indicatif::ProgressDrawTarget::stderr(),
     );
     let style = indicatif::ProgressStyle::with_template(
-        "{prefix} {bar:20} {pos}/{len} {elapsed} (ETA {eta}) {wide_msg}",
+        "{prefix:<19} {bar:20} {pos}/{len} {elapsed} (ETA {eta}) {wide_msg}",
     )
     .expect("a valid template")
     .progress_chars("=> ");
     bar.set_style(style);
-    bar.set_prefix(format!("live {profile}"));
+    bar.set_prefix(profile.id());
     bar.enable_steady_tick(Duration::from_millis(250));
     bar
 }

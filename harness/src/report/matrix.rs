@@ -120,8 +120,40 @@ pub fn render(runs: &[ScenarioRuns], width: usize) -> String {
         out.push('\n');
     }
 
+    // Failures, each spelled out; the same error on many scenarios of one profile (an
+    // engine that did not start) is said once, with the scenarios it stopped.
+    let mut said: Vec<(rmispec_model::Profile, String)> = Vec::new();
     for s in runs {
         for r in s.results.iter().filter(|r| r.verdict.is_failure()) {
+            if let Verdict::Error { message } = &r.verdict {
+                if said.iter().any(|(p, m)| *p == r.profile && m == message) {
+                    continue;
+                }
+                let stopped: Vec<&str> = runs
+                    .iter()
+                    .filter(|t| {
+                        t.results.iter().any(|q| {
+                            q.profile == r.profile
+                                && matches!(&q.verdict, Verdict::Error { message: m } if m == message)
+                        })
+                    })
+                    .map(|t| t.name.as_str())
+                    .collect();
+                if stopped.len() > 1 {
+                    said.push((r.profile, message.clone()));
+                    let _ = writeln!(
+                        out,
+                        "\nERROR {} ({}), {} scenarios ({} … {})",
+                        r.profile.id(),
+                        r.backend,
+                        stopped.len(),
+                        stopped[0],
+                        stopped[stopped.len() - 1]
+                    );
+                    out.push_str(&r.verdict.detail());
+                    continue;
+                }
+            }
             let _ = writeln!(
                 out,
                 "\n{} {}/{} ({})",
@@ -205,6 +237,26 @@ mod tests {
         assert!(
             wide.lines().nth(1).is_some_and(|l| l.ends_with('-')),
             "{wide}"
+        );
+    }
+
+    #[test]
+    fn one_error_on_many_scenarios_is_said_once() {
+        let mut runs = runs();
+        let error = Verdict::Error {
+            message: "starting the live engine: no such binary".into(),
+        };
+        for s in &mut runs {
+            s.results[1].verdict = error.clone();
+            s.results[1].outcome = None;
+        }
+        let text = render(&runs, 80);
+        assert_eq!(text.matches("no such binary").count(), 1, "{text}");
+        assert!(
+            text.contains(
+                "ERROR cri-containerd (model), 2 scenarios (untag/one-of-two-tags … untag/same)"
+            ),
+            "{text}"
         );
     }
 
