@@ -100,6 +100,8 @@ pub enum Against {
     Snapshot,
     /// The model's outcome for the same profile.
     Model,
+    /// The model and the snapshot, which recorded the same outcome: one diff for both.
+    ModelAndSnapshot,
 }
 
 impl fmt::Display for Against {
@@ -108,6 +110,7 @@ impl fmt::Display for Against {
             Against::Expectation => "expectation",
             Against::Snapshot => "snapshot",
             Against::Model => "model",
+            Against::ModelAndSnapshot => "model and the snapshot",
         })
     }
 }
@@ -128,6 +131,9 @@ pub enum Problem {
         /// The two sides that now agree: the model and this.
         against: Against,
     },
+    /// A problem as a saved report spelled it (`rmispec merge` reads reports back: the
+    /// text survives, the structure does not).
+    Recorded(String),
 }
 
 impl fmt::Display for Problem {
@@ -137,10 +143,19 @@ impl fmt::Display for Problem {
                 writeln!(f, "differs from the {against} (- {against}, + actual):")?;
                 write!(f, "{diff}")
             }
-            Problem::NoLongerDiverges { against } => writeln!(
-                f,
-                "known divergence no longer diverges (the model and the {against} agree): remove it from the scenario's `divergence`"
-            ),
+            Problem::NoLongerDiverges { against } => {
+                // A live engine is judged against the model: then it is the live engine that
+                // agrees with the model, not "the model and the model".
+                let other = match against {
+                    Against::Model => "the live engine".to_owned(),
+                    other => format!("the {other}"),
+                };
+                writeln!(
+                    f,
+                    "known divergence no longer diverges (the model and {other} agree): remove it from the scenario's `divergence`"
+                )
+            }
+            Problem::Recorded(text) => f.write_str(text),
         }
     }
 }
@@ -268,12 +283,18 @@ pub fn judge_live(
 ) -> Verdict {
     let mut problems = Vec::new();
     let mut diverged = None;
+    // A snapshot that recorded what the model says would show the same diff twice: it is
+    // shown once, against both.
+    let same = snapshot == Some(model) && divergence.is_none();
+    let snapshot = snapshot.filter(|_| !same);
+    let against = if same {
+        Against::ModelAndSnapshot
+    } else {
+        Against::Model
+    };
     match (Diff::between(model, live), divergence) {
         (Some(_), Some(reason)) => diverged = Some(reason),
-        (Some(diff), None) => problems.push(Problem::Differs {
-            against: Against::Model,
-            diff,
-        }),
+        (Some(diff), None) => problems.push(Problem::Differs { against, diff }),
         (None, Some(_)) => problems.push(Problem::NoLongerDiverges {
             against: Against::Model,
         }),
@@ -419,35 +440,20 @@ impl fmt::Display for Diff {
     }
 }
 
-/// A longest-common-subsequence line diff: lists are a handful of lines, so the quadratic
-/// table is nothing, and unchanged lines in between keep the order readable.
-fn line_diff<'a>(a: &'a [String], b: &'a [String]) -> Vec<(char, &'a str)> {
-    let (n, m) = (a.len(), b.len());
-    let mut lcs = vec![vec![0usize; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
+/// A line diff (Myers, from `similar`): unchanged lines in between keep the order readable.
+fn line_diff(a: &[String], b: &[String]) -> Vec<(char, String)> {
+    similar::capture_diff_slices(similar::Algorithm::Myers, a, b)
+        .iter()
+        .flat_map(|op| op.iter_changes(a, b))
+        .map(|change| {
+            let mark = match change.tag() {
+                similar::ChangeTag::Equal => ' ',
+                similar::ChangeTag::Delete => '-',
+                similar::ChangeTag::Insert => '+',
             };
-        }
-    }
-    let (mut i, mut j, mut out) = (0, 0, Vec::new());
-    while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] {
-            out.push((' ', a[i].as_str()));
-            i += 1;
-            j += 1;
-        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            out.push(('-', a[i].as_str()));
-            i += 1;
-        } else {
-            out.push(('+', b[j].as_str()));
-            j += 1;
-        }
-    }
-    out
+            (mark, change.value())
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -603,7 +609,8 @@ source: moby/moby@v26.1.5:daemon/containerd/image_delete.go#L1-L2
     fn line_diff_keeps_common_lines_and_marks_the_rest() {
         let a: Vec<String> = ["x", "y", "z"].map(String::from).into();
         let b: Vec<String> = ["x", "q", "z"].map(String::from).into();
-        let d = line_diff(&a, &b);
+        let owned = line_diff(&a, &b);
+        let d: Vec<(char, &str)> = owned.iter().map(|(m, l)| (*m, l.as_str())).collect();
         assert_eq!(d.first(), Some(&(' ', "x")));
         assert_eq!(d.last(), Some(&(' ', "z")));
         assert_eq!(d[1..3], [('-', "y"), ('+', "q")], "removed before added");
@@ -699,6 +706,11 @@ source: moby/moby@v26.1.5:daemon/containerd/image_delete.go#L1-L2
             judge_live(&untag_one(), &untag_one(), Some(&untag_one()), None),
             Verdict::Pass
         );
+        let v = judge_live(&conflict(), &untag_one(), Some(&untag_one()), None);
+        assert!(
+            matches!(&v, Verdict::Fail(p) if matches!(p[..], [Problem::Differs { against: Against::ModelAndSnapshot, .. }])),
+            "one diff when the snapshot recorded the model's outcome: {v:?}"
+        );
         let v = judge_live(&conflict(), &untag_one(), None, None);
         assert!(
             matches!(&v, Verdict::Fail(p) if matches!(p[..], [Problem::Differs { against: Against::Model, .. }])),
@@ -718,6 +730,12 @@ source: moby/moby@v26.1.5:daemon/containerd/image_delete.go#L1-L2
                 against: Against::Model
             }])
         );
+        let text = v.detail();
+        assert!(
+            text.contains("the model and the live engine agree"),
+            "{text}"
+        );
+        assert!(!text.contains("the model and the model"), "{text}");
         let v = judge_live(&conflict(), &untag_one(), Some(&untag_one()), Some("bug"));
         assert!(
             matches!(&v, Verdict::Fail(p) if matches!(p[..], [Problem::Differs { against: Against::Snapshot, .. }])),

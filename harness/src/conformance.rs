@@ -452,7 +452,9 @@ mod tests {
             backend: "live test".into(),
             verdict: Verdict::Pass,
             outcome: Some(observed),
+            expected: None,
             source: None,
+            duration: std::time::Duration::ZERO,
         });
         vec![run]
     }

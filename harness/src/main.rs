@@ -1,14 +1,17 @@
-//! `rmispec`: run the scenarios on the model (or live engines), explain one, write the docs.
+//! `rmispec`: run the scenarios on the model (or live engines), explain one, write the docs,
+//! merge saved reports.
 //!
-//! Exit codes: 0 everything held; 1 some result failed; 2 the run could not be made (a bad
-//! scenario file, a bad option, a live engine that would not start).
+//! Exit codes: 0 everything held; 1 some result failed (a live engine that would not start
+//! fails its own results); 2 the run could not be made (a bad scenario file, a bad option, a
+//! `--filter` that matches nothing, an unreadable report).
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use rmispec::live::LiveOptions;
 use rmispec::report;
-use rmispec::runner::{self, Backends, Plan};
+use rmispec::runner::{self, Backends, Partition, Plan, Selection};
 use rmispec_model::{Engine, Profile};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -32,6 +35,9 @@ enum Command {
     /// Start a reference engine sandboxed and leave it running (`up`), or stop it (`down`).
     #[command(subcommand)]
     Engine(EngineCommand),
+    /// Merge JSON reports (`run --format json`, e.g. one per `--partition` or per machine)
+    /// into one report, in any format.
+    Merge(MergeArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -60,6 +66,16 @@ enum EngineCommand {
 }
 
 #[derive(Args, Debug)]
+struct MergeArgs {
+    /// The JSON reports to merge.
+    #[arg(required = true, value_name = "FILE")]
+    reports: Vec<PathBuf>,
+    /// How to print the merged results.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Args, Debug)]
 struct Where {
     /// The scenarios folder (default: `scenarios` in this directory or the nearest parent).
     #[arg(long, value_name = "DIR")]
@@ -71,13 +87,25 @@ struct Where {
 
 #[derive(Args, Debug)]
 struct RunArgs {
-    /// Profile ids, comma-separated (`docker-classic,cri-containerd@1.6`), or `all`.
-    /// Default: every engine at the version that runs live here.
-    #[arg(long = "engine", value_name = "IDS", value_delimiter = ',', value_parser = parse_profiles)]
-    engines: Vec<Vec<Profile>>,
-    /// Only scenarios whose name contains this.
-    #[arg(long, value_name = "SUBSTR")]
-    filter: Option<String>,
+    /// Profile ids, comma-separated (`docker-classic,cri-containerd@1.6`), or `all`: every
+    /// profile (with `--live`, every profile that has a live engine; model-only ones are
+    /// left out). Default: each engine's default profile, the id without `@version`.
+    #[arg(long = "engine", value_name = "IDS", value_delimiter = ',', value_parser = parse_engines)]
+    engines: Vec<Vec<Named>>,
+    /// Only scenarios whose name matches this glob (`untag/*`, `*digest*`; no wildcard:
+    /// contains it). Repeatable: any of them. One that matches nothing is an error.
+    #[arg(long, value_name = "GLOB")]
+    filter: Vec<String>,
+    /// Leave out scenarios whose name matches this glob (as `--filter`). Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    skip: Vec<String>,
+    /// Run share K of N of the selected scenarios, as nextest: `count:K/N` (dealt in turn),
+    /// `hash:K/N` (by name), or `K/N` (count). Merge the JSON reports with `rmispec merge`.
+    #[arg(long, value_name = "K/N")]
+    partition: Option<Partition>,
+    /// Print the selected scenarios' names, one a line, and run nothing.
+    #[arg(long)]
+    list: bool,
     /// How to print the results.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -114,9 +142,10 @@ struct LiveArgs {
 struct ExplainArgs {
     /// The scenario's name: its path below the scenarios folder, without `.yaml`.
     name: String,
-    /// Profile ids, comma-separated, or `all` (default: all).
-    #[arg(long = "engine", value_name = "IDS", value_delimiter = ',', value_parser = parse_profiles)]
-    engines: Vec<Vec<Profile>>,
+    /// Profile ids, comma-separated, or `all` (default: every profile; with `--live`, every
+    /// profile that has a live engine).
+    #[arg(long = "engine", value_name = "IDS", value_delimiter = ',', value_parser = parse_engines)]
+    engines: Vec<Vec<Named>>,
     #[command(flatten)]
     live: LiveArgs,
     #[command(flatten)]
@@ -139,36 +168,84 @@ struct DocsArgs {
 enum Format {
     /// A matrix, a summary per engine, and every failure.
     Text,
-    /// `{"results":[{scenario, engine, backend, verdict, outcome}…]}`.
+    /// `{"schema_version", "counts", "results":[{scenario, engine, backend, verdict,
+    /// expected, outcome, time}…]}`.
     Json,
-    /// JUnit XML.
+    /// JUnit XML: one `<testsuite>` per profile.
     Junit,
     /// With `--expect`: the conformance report in Markdown.
     Markdown,
 }
 
-/// `all`, or one profile id.
-fn parse_profiles(s: &str) -> Result<Vec<Profile>, String> {
-    if s == "all" {
-        return Ok(Profile::ALL.to_vec());
-    }
-    Profile::from_id(s).map(|p| vec![p]).ok_or_else(|| {
-        let ids: Vec<_> = Profile::ALL.iter().map(|p| p.id()).collect();
-        format!(
-            "unknown engine {s:?}; expected `all` or one of: {}",
-            ids.join(", ")
-        )
-    })
+/// What `--engine` names: every profile (`all`, resolved once we know whether the run is
+/// live), or one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Named {
+    All,
+    One(Profile),
 }
 
-/// The chosen profiles, deduplicated in [`Profile::ALL`] order; `default` if none were named.
-fn profiles(named: &[Vec<Profile>], default: &[Profile]) -> Vec<Profile> {
-    let named: Vec<Profile> = named.iter().flatten().copied().collect();
-    let chosen = if named.is_empty() { default } else { &named };
+/// `all`, or one profile id.
+fn parse_engines(s: &str) -> Result<Vec<Named>, String> {
+    if s == "all" {
+        return Ok(vec![Named::All]);
+    }
+    Profile::from_id(s)
+        .map(|p| vec![Named::One(p)])
+        .ok_or_else(|| {
+            let ids: Vec<_> = Profile::ALL.iter().map(|p| p.id()).collect();
+            format!(
+                "unknown engine {s:?}; expected `all` or one of: {}",
+                ids.join(", ")
+            )
+        })
+}
+
+/// The chosen profiles, deduplicated in [`Profile::ALL`] order: `all` is `everyone`;
+/// `default` if none were named.
+fn profiles(named: &[Vec<Named>], default: &[Profile], everyone: &[Profile]) -> Vec<Profile> {
+    let mut chosen: Vec<Profile> = Vec::new();
+    for n in named.iter().flatten() {
+        match n {
+            Named::All => chosen.extend_from_slice(everyone),
+            Named::One(p) => chosen.push(*p),
+        }
+    }
+    let chosen = if named.is_empty() { default } else { &chosen };
     Profile::ALL
         .into_iter()
         .filter(|p| chosen.contains(p))
         .collect()
+}
+
+/// What `all` means: every profile on the model, every live one on live runs.
+fn everyone(live: bool) -> Vec<Profile> {
+    if live {
+        runner::live_profiles()
+    } else {
+        Profile::ALL.to_vec()
+    }
+}
+
+/// Prints a report in `format`.
+fn print_report(runs: &[runner::ScenarioRuns], format: Format) {
+    print!(
+        "{}",
+        match format {
+            Format::Text | Format::Markdown => {
+                report::matrix::render(runs, report::matrix::terminal_width())
+            }
+            Format::Json => report::json::render(runs),
+            Format::Junit => report::junit::render(runs),
+        }
+    );
+}
+
+fn all_held(runs: &[runner::ScenarioRuns]) -> bool {
+    !runs
+        .iter()
+        .flat_map(|s| &s.results)
+        .any(|r| r.verdict.is_failure())
 }
 
 /// Why the run stopped early: exit 2, after printing the message.
@@ -198,36 +275,47 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
     match cli.command {
         Command::Run(args) => {
             let defaults: Vec<Profile> = Engine::ALL.iter().map(|e| e.default_profile()).collect();
-            let chosen = profiles(&args.engines, &defaults);
+            let chosen = profiles(&args.engines, &defaults, &everyone(args.live.live));
             args.live.check(&chosen)?;
             let (scenarios_dir, snapshots) = args.place.resolve()?;
-            let mut scenarios = runner::load(&scenarios_dir)?;
-            if let Some(f) = &args.filter {
-                scenarios.retain(|s| s.name.contains(f.as_str()));
+            let selection = Selection {
+                filters: args.filter.clone(),
+                skips: args.skip.clone(),
+                partition: args.partition,
+            };
+            let scenarios = runner::select(runner::load(&scenarios_dir)?, &selection)?;
+            if args.list {
+                for s in &scenarios {
+                    println!("{}", s.name);
+                }
+                return Ok(true);
             }
             let plan = Plan {
                 profiles: chosen,
                 snapshots,
+                progress: std::io::stderr().is_terminal(),
             };
             let mut runs = runner::run(&scenarios, &plan, &args.live.backends())?;
             if let Some(path) = &args.expect {
                 return conformance(path, &plan.profiles, &scenarios, &mut runs, args.format);
             }
-            print!(
-                "{}",
-                match args.format {
-                    Format::Text | Format::Markdown => report::matrix::render(&runs),
-                    Format::Json => report::json::render(&runs),
-                    Format::Junit => report::junit::render(&runs),
-                }
-            );
-            Ok(!runs
-                .iter()
-                .flat_map(|s| &s.results)
-                .any(|r| r.verdict.is_failure()))
+            print_report(&runs, args.format);
+            Ok(all_held(&runs))
+        }
+        Command::Merge(args) => {
+            let mut texts = Vec::new();
+            for path in &args.reports {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                texts.push((path.display().to_string(), text));
+            }
+            let runs = report::json::merge(&texts)?;
+            print_report(&runs, args.format);
+            Ok(all_held(&runs))
         }
         Command::Explain(args) => {
-            let chosen = profiles(&args.engines, &Profile::ALL);
+            let all = everyone(args.live.live);
+            let chosen = profiles(&args.engines, &all, &all);
             args.live.check(&chosen)?;
             let (scenarios_dir, snapshots) = args.place.resolve()?;
             let scenarios = runner::load(&scenarios_dir)?;
@@ -252,6 +340,7 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
             let plan = Plan {
                 profiles: chosen,
                 snapshots,
+                progress: std::io::stderr().is_terminal(),
             };
             let runs = runner::run(std::slice::from_ref(scenario), &plan, &args.live.backends())?;
             let run = runs.first().context("the runner returned no result")?;
@@ -265,6 +354,7 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
             let plan = Plan {
                 profiles: Profile::ALL.to_vec(),
                 snapshots,
+                progress: false,
             };
             let runs = runner::run(&scenarios, &plan, &Backends::Model)?;
             let abouts: Vec<_> = scenarios.iter().map(runner::about).collect();
@@ -481,14 +571,23 @@ mod tests {
             panic!("run")
         };
         assert_eq!(
-            profiles(&args.engines, &[]),
+            profiles(&args.engines, &[], &[]),
             [Profile::Cri16, Profile::Podman43]
         );
         let cli = Cli::try_parse_from(["rmispec", "run", "--engine", "all"]).expect("valid");
         let Command::Run(args) = cli.command else {
             panic!("run")
         };
-        assert_eq!(profiles(&args.engines, &[]), Profile::ALL.to_vec());
+        assert_eq!(
+            profiles(&args.engines, &[], &everyone(false)),
+            Profile::ALL.to_vec()
+        );
+        let live = profiles(&args.engines, &[], &everyone(true));
+        assert_eq!(live, runner::live_profiles());
+        assert!(
+            live.len() < Profile::ALL.len(),
+            "model-only profiles are left out"
+        );
         assert!(Cli::try_parse_from(["rmispec", "run", "--engine", "dockre"]).is_err());
     }
 

@@ -17,6 +17,7 @@ use rmispec_model::Profile;
 use std::cell::{Cell, RefCell};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// What one backend did with one scenario, and the verdict on it.
 #[derive(Clone, Debug)]
@@ -29,8 +30,14 @@ pub struct RunResult {
     pub verdict: Verdict,
     /// What the backend did, in symbols; `None` when it was skipped or could not run.
     pub outcome: Option<Normalized>,
+    /// What it was expected to do: the scenario's expectation (model runs) or the model's
+    /// outcome (live runs); `None` when that could not be worked out.
+    pub expected: Option<Normalized>,
     /// The upstream code the expectation cites, if it does.
     pub source: Option<String>,
+    /// How long the trial took (building the store, the request, the listing); zero when it
+    /// was skipped. JUnit reports it, so CI shows slow scenarios.
+    pub duration: Duration,
 }
 
 /// One scenario's results across backends, with what reports need to show them.
@@ -71,6 +78,9 @@ pub struct Plan {
     pub profiles: Vec<Profile>,
     /// The `snapshots` folder.
     pub snapshots: PathBuf,
+    /// Show a progress bar per live engine on stderr (the CLI sets it when stderr is a
+    /// terminal; a live run takes minutes).
+    pub progress: bool,
 }
 
 /// What runs the scenarios.
@@ -91,8 +101,8 @@ pub fn load(dir: &Path) -> anyhow::Result<Vec<Scenario>> {
 }
 
 /// Runs every scenario on every profile of the plan. Results that fail are in the returned
-/// runs; the error is for a run that could not be made at all (a live engine that would not
-/// start: one that was asked for and is missing is an error, not a skip).
+/// runs. A live engine that will not start fails only its own results (each an error with
+/// the reason): the other engines' results are still worth having.
 pub fn run(
     scenarios: &[Scenario],
     plan: &Plan,
@@ -111,11 +121,25 @@ pub fn run(
         }
         Backends::Live(options) => {
             for &profile in &plan.profiles {
+                let bar = progress_bar(plan.progress, profile, scenarios.len());
                 // One engine at a time, one daemon for all its scenarios; dropping the
                 // backend stops the daemon before the next engine starts.
-                let mut backend = live::connect(profile, options)
-                    .with_context(|| format!("starting the live {profile} engine"))?;
+                bar.set_message("starting the engine");
+                let started = catching(|| live::connect(profile, options));
+                let mut backend = match started {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let message = format!("starting the live {profile} engine: {e:#}");
+                        bar.abandon_with_message(format!("could not start: {e:#}"));
+                        for (s, run) in scenarios.iter().zip(&mut runs) {
+                            run.results.push(unstarted(s, profile, &message));
+                        }
+                        continue;
+                    }
+                };
+                let label = backend.label();
                 for (s, run) in scenarios.iter().zip(&mut runs) {
+                    bar.set_message(s.name.clone());
                     let result = if skip_reason(s, profile).is_some() {
                         live_result(
                             s,
@@ -125,15 +149,203 @@ pub fn run(
                             None,
                         )
                     } else {
+                        let start = Instant::now();
                         let live = observe(backend.as_mut(), s);
-                        live_result(s, profile, backend.label(), live, Some(&plan.snapshots))
+                        let mut r =
+                            live_result(s, profile, backend.label(), live, Some(&plan.snapshots));
+                        r.duration = start.elapsed();
+                        r
                     };
                     run.results.push(result);
+                    bar.inc(1);
                 }
+                bar.finish_with_message(format!("done ({label})"));
             }
         }
     }
     Ok(runs)
+}
+
+/// The result of a scenario on an engine that did not start: an error with the reason
+/// (skips stay skips: the engine was never going to run them).
+fn unstarted(scenario: &Scenario, profile: Profile, message: &str) -> RunResult {
+    let expectation = scenario.expect.for_profile(profile);
+    RunResult {
+        profile,
+        backend: format!("live {profile}"),
+        verdict: match expectation.skip {
+            Some(reason) => Verdict::Skip { reason },
+            None => Verdict::Error {
+                message: message.to_owned(),
+            },
+        },
+        outcome: None,
+        source: expectation.source.as_ref().map(|s| s.as_str().to_owned()),
+        expected: None,
+        duration: Duration::ZERO,
+    }
+}
+
+/// A bar for one live engine: scenario, count, elapsed, ETA. Hidden unless `shown` (the
+/// CLI shows it on a terminal only, so logs and pipes stay clean).
+fn progress_bar(shown: bool, profile: Profile, len: usize) -> indicatif::ProgressBar {
+    if !shown {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(len as u64),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    let style = indicatif::ProgressStyle::with_template(
+        "{prefix:<19} {bar:20} {pos}/{len} {elapsed} (ETA {eta}) {wide_msg}",
+    )
+    .expect("a valid template")
+    .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_prefix(profile.id());
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar
+}
+
+/// The profiles that have a live engine on our machines: every profile but the model-only
+/// ones (`libpod-legacy@1.9`: Podman 1.9 no longer runs on any Debian we can unpack, so its
+/// differences live in the model only). What `--engine all` and `RMISPEC_LIVE=all` mean on
+/// live runs, in the CLI and in the tests alike.
+pub fn live_profiles() -> Vec<Profile> {
+    Profile::ALL
+        .into_iter()
+        .filter(|p| *p != Profile::Libpod19)
+        .collect()
+}
+
+/// Which scenarios a run takes: globs over scenario names (`--filter`, any of them; none:
+/// all), globs to leave out (`--skip`), and a share of what is left (`--partition`).
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// Scenario-name globs to keep (`untag/*`, `*digest*`); a glob without `*`, `?` or `[`
+    /// matches as a substring, as `cargo test` filters do.
+    pub filters: Vec<String>,
+    /// Scenario-name globs to leave out, spelled as `filters`.
+    pub skips: Vec<String>,
+    /// This machine's share of the scenarios.
+    pub partition: Option<Partition>,
+}
+
+/// `--partition count:k/n` or `hash:k/n` (as nextest spells it; `k/n` alone is `count`):
+/// share `k` of `n`. `count` deals the selected scenarios out in turn (even shares);
+/// `hash` puts each scenario by the hash of its name (a scenario keeps its share when
+/// others are added).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Partition {
+    /// Deal by count, or by hash.
+    pub by_hash: bool,
+    /// Which share, from 1.
+    pub k: u64,
+    /// How many shares.
+    pub n: u64,
+}
+
+impl std::str::FromStr for Partition {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Partition, String> {
+        let (by_hash, rest) = match s.split_once(':') {
+            Some(("hash", r)) => (true, r),
+            Some(("count", r)) => (false, r),
+            Some((other, _)) => {
+                return Err(format!(
+                    "unknown partition kind {other:?}: expected `count:k/n` or `hash:k/n`"
+                ))
+            }
+            None => (false, s),
+        };
+        let bad = || format!("invalid partition {s:?}: expected `k/n` with 1 <= k <= n");
+        let (k, n) = rest.split_once('/').ok_or_else(bad)?;
+        let (k, n): (u64, u64) = (k.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+        if k == 0 || n == 0 || k > n {
+            return Err(bad());
+        }
+        Ok(Partition { by_hash, k, n })
+    }
+}
+
+impl Partition {
+    /// Whether the `index`-th selected scenario, named `name`, is in this share.
+    fn takes(&self, index: usize, name: &str) -> bool {
+        let slot = if self.by_hash {
+            use sha2::Digest;
+            let digest = sha2::Sha256::digest(name.as_bytes());
+            let mut first = [0u8; 8];
+            first.copy_from_slice(&digest[..8]);
+            u64::from_be_bytes(first) % self.n
+        } else {
+            index as u64 % self.n
+        };
+        slot == self.k - 1
+    }
+}
+
+/// What a selection did not find.
+#[derive(Debug, thiserror::Error)]
+pub enum SelectionError {
+    /// A glob that does not parse.
+    #[error("invalid pattern {pattern:?}: {reason}")]
+    Pattern {
+        /// As given.
+        pattern: String,
+        /// globset's reason.
+        reason: String,
+    },
+    /// A `--filter` that matches no scenario: a typo would otherwise pass as an empty run.
+    #[error("--filter {0:?} matches no scenario (names look like `untag/one-of-two-tags`; `--list` shows them)")]
+    NoMatch(String),
+}
+
+fn glob(pattern: &str) -> Result<globset::GlobMatcher, SelectionError> {
+    let literal = !pattern.contains(['*', '?', '[', '{']);
+    let text = if literal {
+        format!("*{pattern}*")
+    } else {
+        pattern.to_owned()
+    };
+    globset::GlobBuilder::new(&text)
+        .literal_separator(false)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| SelectionError::Pattern {
+            pattern: pattern.to_owned(),
+            reason: e.kind().to_string(),
+        })
+}
+
+/// The scenarios `selection` takes, in their order. Every filter must match some scenario.
+pub fn select(
+    scenarios: Vec<Scenario>,
+    selection: &Selection,
+) -> Result<Vec<Scenario>, SelectionError> {
+    let filters = selection
+        .filters
+        .iter()
+        .map(|f| glob(f).map(|g| (f, g)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let skips = selection
+        .skips
+        .iter()
+        .map(|f| glob(f))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some((f, _)) = filters
+        .iter()
+        .find(|(_, g)| !scenarios.iter().any(|s| g.is_match(&s.name)))
+    {
+        return Err(SelectionError::NoMatch((*f).clone()));
+    }
+    Ok(scenarios
+        .into_iter()
+        .filter(|s| filters.is_empty() || filters.iter().any(|(_, g)| g.is_match(&s.name)))
+        .filter(|s| !skips.iter().any(|g| g.is_match(&s.name)))
+        .enumerate()
+        .filter(|(i, s)| selection.partition.is_none_or(|p| p.takes(*i, &s.name)))
+        .map(|(_, s)| s)
+        .collect())
 }
 
 /// Why `profile` skips `scenario`, if its expectation says so.
@@ -151,11 +363,14 @@ pub fn model_result(scenario: &Scenario, profile: Profile, snapshots: Option<&Pa
         verdict: Verdict::Pass,
         outcome: None,
         source: expectation.source.as_ref().map(|s| s.as_str().to_owned()),
+        expected: None,
+        duration: Duration::ZERO,
     };
     if let Some(reason) = expectation.skip.clone() {
         result.verdict = Verdict::Skip { reason };
         return result;
     }
+    let start = Instant::now();
     let judged = (|| -> anyhow::Result<(Normalized, Verdict)> {
         let observation = catching(|| ModelBackend::new(profile).run(scenario))?;
         let model = crate::normalize::normalize(&observation);
@@ -167,8 +382,10 @@ pub fn model_result(scenario: &Scenario, profile: Profile, snapshots: Option<&Pa
         };
         let divergence = scenario.divergence_for(profile).map(|d| d.reason.as_str());
         let verdict = compare::judge_model(&expected, &model, recorded.as_ref(), divergence);
+        result.expected = Some(expected);
         Ok((model, verdict))
     })();
+    result.duration = start.elapsed();
     match judged {
         Ok((model, verdict)) => {
             result.outcome = Some(model);
@@ -212,6 +429,8 @@ pub fn live_result(
         verdict: Verdict::Pass,
         outcome: None,
         source: expectation.source.as_ref().map(|s| s.as_str().to_owned()),
+        expected: None,
+        duration: Duration::ZERO,
     };
     if let Some(reason) = expectation.skip {
         result.verdict = Verdict::Skip { reason };
@@ -226,6 +445,7 @@ pub fn live_result(
     let judged = (|| -> anyhow::Result<(Normalized, Verdict)> {
         let live = live?;
         let model = model_outcome(scenario, profile)?;
+        result.expected = Some(model.clone());
         let recorded = match snapshots {
             Some(root) => snapshot::load(root, profile, &scenario.name)?,
             None => None,
@@ -320,6 +540,41 @@ pub fn catching<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partitions_parse_as_nextest_spells_them() {
+        let p: Partition = "2/3".parse().expect("count");
+        assert_eq!(
+            p,
+            Partition {
+                by_hash: false,
+                k: 2,
+                n: 3
+            }
+        );
+        assert!("hash:1/2".parse::<Partition>().expect("hash").by_hash);
+        assert!("count:1/2".parse::<Partition>().is_ok());
+        for bad in ["0/2", "3/2", "1/0", "x/2", "1", "slice:1/2"] {
+            assert!(bad.parse::<Partition>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn shares_cover_every_index_once() {
+        for by_hash in [false, true] {
+            let names: Vec<String> = (0..40).map(|i| format!("s/{i}")).collect();
+            let mut seen = vec![0; names.len()];
+            for k in 1..=3 {
+                let p = Partition { by_hash, k, n: 3 };
+                for (i, n) in names.iter().enumerate() {
+                    if p.takes(i, n) {
+                        seen[i] += 1;
+                    }
+                }
+            }
+            assert!(seen.iter().all(|&c| c == 1), "{by_hash}: {seen:?}");
+        }
+    }
 
     #[test]
     fn catching_turns_panics_into_errors() {

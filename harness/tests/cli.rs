@@ -173,8 +173,298 @@ fn junit_and_filter() {
         1,
         "the filter keeps one scenario: {xml}"
     );
-    assert!(xml.contains("name=\"other/wrong-too (model)\""), "{xml}");
+    assert!(
+        xml.contains(r#"<testcase name="other/wrong-too" classname="docker-classic""#),
+        "{xml}"
+    );
     assert_eq!(xml.matches("<failure ").count(), 1, "{xml}");
+    assert!(
+        xml.contains("- Untagged: localhost/nope:1"),
+        "the diff is the message: {xml}"
+    );
+    assert_valid_junit(&xml);
+}
+
+/// The repository's own scenarios folder.
+fn repo_scenarios() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+}
+
+fn repo_args<'a>(args: &[&'a str], scenarios: &'a Path) -> Vec<&'a str> {
+    let mut v = args.to_vec();
+    v.extend(["--scenarios", scenarios.to_str().expect("utf-8")]);
+    v
+}
+
+/// Validates a JUnit document against the schema in tests/fixtures with `xmllint --schema`
+/// (Debian's libxml2-utils; CI installs it). Without xmllint the check is skipped with a
+/// note, except in CI, where it must run.
+fn assert_valid_junit(xml: &str) {
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/junit.xsd");
+    let file = std::env::temp_dir().join(format!(
+        "rmispec-junit-{}-{}.xml",
+        std::process::id(),
+        xml.len()
+    ));
+    std::fs::write(&file, xml).expect("write the report");
+    let run = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&schema)
+        .arg(&file)
+        .output();
+    let _ = std::fs::remove_file(&file);
+    match run {
+        Ok(out) => assert!(
+            out.status.success(),
+            "the JUnit report does not validate against {}:\n{}",
+            schema.display(),
+            text(&out.stderr)
+        ),
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!(
+                "note: JUnit schema check skipped: xmllint: {e} (apt-get install libxml2-utils)"
+            )
+        }
+        Err(e) => panic!("xmllint is needed in CI (apt-get install libxml2-utils): {e}"),
+    }
+}
+
+#[test]
+fn junit_of_every_scenario_validates_with_one_suite_per_profile_and_skips() {
+    let scenarios = repo_scenarios();
+    let out = rmispec(
+        &repo_args(&["run", "--format", "junit", "--engine", "all"], &scenarios),
+        Path::new("/"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let xml = text(&out.stdout);
+    assert_valid_junit(&xml);
+    assert_eq!(
+        xml.matches("<testsuite ").count(),
+        8,
+        "one suite per profile"
+    );
+    assert!(
+        xml.contains(r#"<testsuite name="podman-libimage@5.4""#),
+        "{xml}"
+    );
+    assert!(
+        xml.matches("<skipped message=").count() >= 1,
+        "skips are <skipped>"
+    );
+    let skipped: usize = xml
+        .split("<testsuites ")
+        .nth(1)
+        .and_then(|t| t.split("skipped=\"").nth(1))
+        .and_then(|t| t.split('"').next())
+        .and_then(|n| n.parse().ok())
+        .expect("a skipped count");
+    assert_eq!(skipped, xml.matches("<skipped ").count());
+    assert!(
+        !xml.contains("(model)\""),
+        "no backend or version in test names"
+    );
+}
+
+#[test]
+fn the_matrix_fits_the_terminal_width() {
+    let scenarios = repo_scenarios();
+    for (engines, columns) in [("", 80usize), ("all", 80), ("all", 120)] {
+        {
+            let mut args = vec!["run"];
+            if !engines.is_empty() {
+                args.extend(["--engine", engines]);
+            }
+            let out = Command::new(env!("CARGO_BIN_EXE_rmispec"))
+                .args(repo_args(&args, &scenarios))
+                .env("COLUMNS", columns.to_string())
+                .output()
+                .expect("rmispec runs");
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+            let stdout = text(&out.stdout);
+            for line in stdout.lines() {
+                assert!(
+                    line.chars().count() <= columns,
+                    "{} > {columns} columns (--engine {engines:?}): {line}",
+                    line.chars().count()
+                );
+            }
+            assert!(stdout.contains("cells: U<n>"), "the legend: {stdout}");
+            assert!(!stdout.contains(" g2"), "gRPC codes by name: {stdout}");
+        }
+    }
+}
+
+#[test]
+fn filters_are_repeatable_globs_with_skip_and_must_match() {
+    let scenarios = repo_scenarios();
+    let list = |args: &[&str]| {
+        let mut all = vec!["run", "--list"];
+        all.extend_from_slice(args);
+        let out = rmispec(&repo_args(&all, &scenarios), Path::new("/"));
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (code, names, _) = list(&["--filter", "untag/*", "--filter", "digest/digest-only"]);
+    assert_eq!(code, Some(0));
+    let names: Vec<&str> = names.lines().collect();
+    assert!(names.contains(&"digest/digest-only"), "{names:?}");
+    assert!(names
+        .iter()
+        .all(|n| n.starts_with("untag/") || *n == "digest/digest-only"));
+    assert!(names.len() > 2, "{names:?}");
+    let (_, kept, _) = list(&["--filter", "untag/*", "--skip", "*last*"]);
+    assert!(!kept.contains("untag/last-tag"), "{kept}");
+    assert!(kept.contains("untag/one-of-two-tags"), "{kept}");
+    let (code, _, stderr) = list(&["--filter", "untag/*", "--filter", "nothing-like-it"]);
+    assert_eq!(code, Some(2), "a filter that matches nothing: {stderr}");
+    assert!(stderr.contains("nothing-like-it"), "{stderr}");
+    let (code, _, stderr) = list(&["--filter", "[bad"]);
+    assert_eq!(code, Some(2), "{stderr}");
+}
+
+#[test]
+fn partitions_split_the_run_and_their_reports_merge() {
+    let scenarios = repo_scenarios();
+    let scratch = Scratch::new("partition");
+    let mut seen: Vec<String> = Vec::new();
+    let mut reports = Vec::new();
+    for kind in ["count", "hash"] {
+        seen.clear();
+        reports.clear();
+        for k in 1..=3 {
+            let share = format!("{kind}:{k}/3");
+            let out = rmispec(
+                &repo_args(&["run", "--list", "--partition", &share], &scenarios),
+                Path::new("/"),
+            );
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+            seen.extend(text(&out.stdout).lines().map(str::to_owned));
+            let out = rmispec(
+                &repo_args(
+                    &[
+                        "run",
+                        "--format",
+                        "json",
+                        "--engine",
+                        "docker-classic,cri-containerd",
+                        "--partition",
+                        &share,
+                    ],
+                    &scenarios,
+                ),
+                Path::new("/"),
+            );
+            let path = scratch.path(&format!("{kind}-{k}.json"));
+            std::fs::write(&path, &out.stdout).expect("write a report");
+            reports.push(path);
+        }
+        let all = rmispec(&repo_args(&["run", "--list"], &scenarios), Path::new("/"));
+        let mut all: Vec<String> = text(&all.stdout).lines().map(str::to_owned).collect();
+        all.sort();
+        seen.sort();
+        assert_eq!(seen, all, "{kind}: the shares cover every scenario once");
+    }
+    let mut args = vec!["merge", "--format", "json"];
+    let paths: Vec<String> = reports.iter().map(|p| p.display().to_string()).collect();
+    args.extend(paths.iter().map(String::as_str));
+    let out = rmispec(&args, Path::new("/"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let merged: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let whole = rmispec(
+        &repo_args(
+            &[
+                "run",
+                "--format",
+                "json",
+                "--engine",
+                "docker-classic,cri-containerd",
+            ],
+            &scenarios,
+        ),
+        Path::new("/"),
+    );
+    let whole: serde_json::Value = serde_json::from_slice(&whole.stdout).expect("JSON");
+    assert_eq!(merged["counts"], whole["counts"], "merged counts");
+    args[2] = "junit";
+    let out = rmispec(&args, Path::new("/"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_valid_junit(&text(&out.stdout));
+    // The same share twice is an overlap, not a bigger run.
+    let out = rmispec(&["merge", &paths[0], &paths[0]], Path::new("/"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+#[test]
+fn the_engine_help_says_what_the_default_and_all_are() {
+    let out = rmispec(&["run", "--help"], Path::new("/"));
+    let help = text(&out.stdout);
+    assert!(help.contains("default profile"), "{help}");
+    assert!(
+        help.contains("every profile that has a live engine"),
+        "{help}"
+    );
+    assert!(help.contains("--partition"), "{help}");
+    assert!(help.contains("--skip"), "{help}");
+}
+
+/// Without live adapters compiled in, every live engine fails to start: each fails its own
+/// results with the reason, and the run goes on to the next and reports them all. (With
+/// live features this would start every engine, so it is left to CI's live run there.)
+#[test]
+#[cfg_attr(
+    any(feature = "live-docker", feature = "live-cri", feature = "live-podman"),
+    ignore = "would start every live engine"
+)]
+fn engine_all_live_marks_engines_that_cannot_start_and_goes_on() {
+    let scratch = Scratch::new("live-all");
+    scratch.scenario("untag/wrong", WRONG);
+    let out = rmispec(
+        &[
+            "run",
+            "--live",
+            "--engine",
+            "all",
+            "--format",
+            "json",
+            "--state-dir",
+            scratch.path("state").to_str().expect("utf-8"),
+        ],
+        &scratch.0,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let results = value["results"].as_array().expect("results");
+    let engines: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r["engine"].as_str())
+        .collect();
+    assert!(
+        !engines.contains(&"libpod-legacy@1.9"),
+        "model-only: {engines:?}"
+    );
+    assert_eq!(
+        engines.len(),
+        7,
+        "every live profile has its cell: {engines:?}"
+    );
+    let dc = &results[0];
+    assert_eq!(dc["verdict"], "error");
+    assert!(
+        dc["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("live-docker")),
+        "the reason: {dc}"
+    );
+    assert!(
+        results.iter().any(|r| r["verdict"] == "skip"),
+        "skips stay skips"
+    );
+    assert!(
+        !text(&out.stderr).contains('\r'),
+        "no progress bar off a terminal: {}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -285,4 +575,46 @@ fn live_options_need_live_and_unknown_engines_are_refused() {
         "lists the ids: {}",
         text(&out.stderr)
     );
+}
+
+/// The README's example is the real file, and the README names every `RMISPEC_*` variable
+/// the harness reads.
+#[test]
+fn the_readme_shows_the_real_example_and_every_variable() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let file = std::fs::read_to_string(root.join("scenarios/untag/one-of-two-tags.yaml"))
+        .expect("the example scenario");
+    assert!(
+        readme.contains(&format!("```yaml\n{file}```")),
+        "the README's example differs from scenarios/untag/one-of-two-tags.yaml"
+    );
+    let mut names = std::collections::BTreeSet::new();
+    let mut dirs = vec![root.join("harness/src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("a source dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).expect("a source file");
+                for (i, _) in text.match_indices("RMISPEC_") {
+                    let name: String = text[i..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                        .collect();
+                    if name.len() > "RMISPEC_".len() && !name.ends_with('_') {
+                        names.insert(name);
+                    }
+                }
+            }
+        }
+    }
+    // Benchmarks of the live CRI tests only: not for users.
+    names.remove("RMISPEC_CRI_BENCH");
+    let missing: Vec<_> = names
+        .iter()
+        .filter(|n| !readme.contains(n.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "README.md does not mention {missing:?}");
 }

@@ -1,16 +1,24 @@
 //! The scenarios as tests: one trial per (profile, scenario), named
-//! `<profile-id>/<scenario-name>` (`docker-classic/untag/one-of-two-tags`), so `cargo test`
-//! filters, `--list`, `--exact` and nextest select slices of the matrix.
+//! `[model] <profile-id> :: <scenario-name>` (`[model] docker-classic :: untag/one-of-two-tags`),
+//! so `cargo test` filters, `--list`, `--exact` and nextest select slices of the matrix: the
+//! ` :: ` keeps a scenario filter (`libimage/`) from matching a profile id
+//! (`podman-libimage`), and `docker-classic ::` selects one profile.
 //!
 //! - Model trials always run, for every profile: the model against the scenario's
 //!   expectation, and against the live engine's committed snapshot when there is one.
-//! - Live trials (kind `live`: `[live] docker-classic/untag/one-of-two-tags`) run when
-//!   `RMISPEC_LIVE` names profiles (`docker-classic,cri-containerd@1.6`, or `all`): the live
-//!   engine against the model (or the scenario's known divergence) and against its snapshot,
-//!   through insta, so `cargo insta review` accepts new snapshots and `INSTA_UPDATE=no` / CI
-//!   fail on a mismatch. An engine that was asked for and cannot start fails its trials.
+//! - Live trials (`[live] docker-classic :: untag/one-of-two-tags`) run when `RMISPEC_LIVE`
+//!   names profiles (`docker-classic,cri-containerd@1.6`, or `all`: every profile with a live
+//!   engine, as `rmispec run --live --engine all`): the live engine against the model (or the
+//!   scenario's known divergence) and against its snapshot, through insta, so
+//!   `cargo insta review` accepts new snapshots and `INSTA_UPDATE=no` / CI fail on a
+//!   mismatch. An engine that was asked for and cannot start fails its trials.
+//! - Under nextest (`NEXTEST` set), which runs every trial in a process of its own, live
+//!   trials would each start their own daemons (and collide on a shared state dir): they are
+//!   replaced by one trial that fails and says to use `cargo test`.
 //!
-//! A skipped expectation (`skip:`) reports the trial as ignored, with the reason.
+//! A skipped expectation (`skip:`) reports the trial as ignored, with the reason. Listings
+//! (`--list`, which nextest reads) mark those trials ignored, so nextest and its JUnit count
+//! them as skipped rather than passed.
 
 use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use rmispec::compare::Verdict;
@@ -45,18 +53,43 @@ fn main() -> ExitCode {
     };
     let snapshots = Arc::new(root.join("snapshots"));
 
+    // Statically ignored when listed (nextest lists, then runs one trial per process: a trial
+    // that ignores itself at run time would count as passed there); ignored at run time, with
+    // the reason printed, under `cargo test`.
+    let list_skips = args.list || under_nextest();
     let mut trials = Vec::new();
     for profile in Profile::ALL {
         for index in 0..scenarios.len() {
             let (scenarios, snapshots) = (Arc::clone(&scenarios), Arc::clone(&snapshots));
-            let name = format!("{}/{}", profile.id(), scenarios[index].name);
-            trials.push(Trial::ignorable_test(name, move || {
-                conclude(
-                    runner::model_result(&scenarios[index], profile, Some(&snapshots)),
-                    None,
-                )
-            }));
+            let skipped = runner::skip_reason(&scenarios[index], profile).is_some();
+            let name = trial_name(profile, &scenarios[index].name);
+            trials.push(
+                Trial::ignorable_test(name, move || {
+                    conclude(
+                        runner::model_result(&scenarios[index], profile, Some(&snapshots)),
+                        None,
+                    )
+                })
+                .with_kind("model")
+                .with_ignored_flag(skipped && list_skips),
+            );
         }
+    }
+
+    if under_nextest() && !live_profiles.is_empty() {
+        trials.push(
+            Trial::test("needs cargo test", || {
+                Err(
+                    "RMISPEC_LIVE is set, but nextest runs each trial in a process of its own, \
+                     and live trials share one engine per profile across a whole run: run them \
+                     with `cargo test -p rmispec --features ... --test scenarios -- '[live]'`"
+                        .into(),
+                )
+            })
+            .with_kind("live"),
+        );
+        let conclusion = libtest_mimic::run(&args, trials);
+        return conclusion.exit_code();
     }
 
     // One worker per live engine: it owns the engine (one daemon for all its scenarios,
@@ -69,10 +102,12 @@ fn main() -> ExitCode {
     for engine in &engines {
         for index in 0..scenarios.len() {
             let (engine, scenarios) = (Arc::clone(engine), Arc::clone(&scenarios));
-            let name = format!("{}/{}", engine.profile.id(), scenarios[index].name);
+            let skipped = runner::skip_reason(&scenarios[index], engine.profile).is_some();
+            let name = trial_name(engine.profile, &scenarios[index].name);
             trials.push(
                 Trial::ignorable_test(name, move || live_trial(&engine, &scenarios[index]))
-                    .with_kind("live"),
+                    .with_kind("live")
+                    .with_ignored_flag(skipped && list_skips),
             );
         }
     }
@@ -85,17 +120,25 @@ fn main() -> ExitCode {
     conclusion.exit_code()
 }
 
+/// A trial's name (its kind, `model` or `live`, is printed before it).
+fn trial_name(profile: Profile, scenario: &str) -> String {
+    format!("{} :: {scenario}", profile.id())
+}
+
+/// Whether nextest runs us (it sets `NEXTEST` for the trials it runs, and newer versions
+/// set `NEXTEST_RUN_ID` when listing too).
+fn under_nextest() -> bool {
+    std::env::var_os("NEXTEST").is_some() || std::env::var_os("NEXTEST_RUN_ID").is_some()
+}
+
 /// The profiles `RMISPEC_LIVE` names: comma-separated ids, or `all` (every profile that runs
-/// live on our machines: all but `libpod-legacy@1.9`, which is model only).
+/// live on our machines, as `rmispec run --live --engine all`).
 fn live_profiles(var: Option<&str>) -> Result<Vec<Profile>, String> {
     let Some(var) = var.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(Vec::new());
     };
     if var == "all" {
-        return Ok(Profile::ALL
-            .into_iter()
-            .filter(|p| *p != Profile::Libpod19)
-            .collect());
+        return Ok(runner::live_profiles());
     }
     let mut profiles = Vec::new();
     for id in var.split(',').map(str::trim).filter(|id| !id.is_empty()) {
@@ -138,7 +181,9 @@ fn conclude(result: RunResult, extra: Option<String>) -> Result<Completion, Fail
     }
 }
 
-/// A live trial: the engine's outcome against the model, then against its snapshot.
+/// A live trial: the engine's outcome against the model, then against its snapshot. When
+/// the snapshot recorded what the model says, a change shows in insta's diff and in the
+/// model's alike: it is printed once (insta's).
 fn live_trial(engine: &Engine, scenario: &Scenario) -> Result<Completion, Failed> {
     let profile = engine.profile;
     if let Some(reason) = runner::skip_reason(scenario, profile) {
@@ -149,10 +194,26 @@ fn live_trial(engine: &Engine, scenario: &Scenario) -> Result<Completion, Failed
         .as_ref()
         .ok()
         .and_then(|outcome| assert_snapshot(profile, scenario, outcome).err());
-    conclude(
-        runner::live_result(scenario, profile, label, live, None),
-        snapshot_problem,
-    )
+    let result = runner::live_result(scenario, profile, label, live, None);
+    if let Some(problem) = &snapshot_problem {
+        let recorded = snapshot::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../snapshots"),
+            profile,
+            &scenario.name,
+        )
+        .ok()
+        .flatten();
+        let same_change =
+            recorded.is_some() && recorded == runner::model_outcome(scenario, profile).ok();
+        if same_change && matches!(result.verdict, Verdict::Fail(_)) {
+            return Err(format!(
+                "fail ({}): differs from the model and from its snapshot alike: {problem}",
+                result.backend
+            )
+            .into());
+        }
+    }
+    conclude(result, snapshot_problem)
 }
 
 /// Checks `outcome` against `snapshots/<profile>/<name>.snap` with insta, so new and changed

@@ -2,7 +2,7 @@
 //! scenarios, for readers who want the semantics rather than a test report.
 
 use super::explain::outcome_lines;
-use super::{cells_for, engines_disagree, groups, profiles_in, short_label, About, CELL_LEGEND};
+use super::{cells_for, groups, profiles_in, row_mark, short_label, About, RowMark, CELL_LEGEND};
 use crate::runner::ScenarioRuns;
 use std::fmt::Write;
 
@@ -32,7 +32,10 @@ pub fn render(runs: &[ScenarioRuns], abouts: &[About]) -> String {
             p.version()
         );
     }
-    let _ = writeln!(out, "\nCells: {}\n", CELL_LEGEND.replace('\n', "; "));
+    for item in CELL_LEGEND {
+        let _ = writeln!(out, "\n{item}");
+    }
+    out.push('\n');
 
     let mut topics: Vec<&str> = Vec::new();
     for s in runs {
@@ -55,7 +58,10 @@ pub fn render(runs: &[ScenarioRuns], abouts: &[About]) -> String {
             .filter(|(s, _)| topic(&s.name) == t)
             .collect();
         for (s, _) in &in_topic {
-            let mark = if engines_disagree(s) { "≠" } else { "" };
+            let mark = match row_mark(s) {
+                RowMark::Agree => "",
+                mark => mark.symbol(),
+            };
             let _ = write!(
                 out,
                 "| {mark} | [`{}`](#{}) {} |",

@@ -1,21 +1,34 @@
-//! The terminal report: a matrix of scenarios × engines, a summary, and every failure spelled out.
+//! The terminal report: a matrix of scenarios × engines, a summary, and every failure spelled
+//! out, laid out to fit a terminal of a given width.
 
-use super::{cells_for, engines_disagree, profiles_in, short_label, verdict_counts, CELL_LEGEND};
+use super::{cells_for, profiles_in, row_mark, short_label, verdict_counts, CELL_LEGEND};
 use crate::compare::Verdict;
 use crate::runner::ScenarioRuns;
 use std::fmt::Write;
 
-/// Renders the matrix, its legend, the per-engine summary and the failures' details.
-pub fn render(runs: &[ScenarioRuns]) -> String {
+/// The narrowest width the layout plans for: below it, lines overflow rather than lose data.
+pub const MIN_WIDTH: usize = 80;
+
+/// The width to lay the matrix out for: the terminal's (stdout), else `COLUMNS`, else
+/// [`MIN_WIDTH`]; never less than [`MIN_WIDTH`].
+pub fn terminal_width() -> usize {
+    let from_terminal = terminal_size::terminal_size().map(|(w, _)| usize::from(w.0));
+    let from_env = || std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+    from_terminal
+        .or_else(from_env)
+        .unwrap_or(MIN_WIDTH)
+        .max(MIN_WIDTH)
+}
+
+/// Renders the matrix, its legend, the per-engine summary and the failures' details, in
+/// lines of at most `width` characters (failure details aside: a diff line is not cut).
+///
+/// When the names and the cells do not fit side by side, a long name gets a line of its own
+/// and its cells go on the next one, under the column headers.
+pub fn render(runs: &[ScenarioRuns], width: usize) -> String {
     let profiles = profiles_in(runs);
     let mut out = String::new();
 
-    let name_width = runs
-        .iter()
-        .map(|s| width(&s.name))
-        .max()
-        .unwrap_or(0)
-        .max("scenario".len());
     let cells: Vec<Vec<String>> = runs.iter().map(|s| cells_for(s, &profiles)).collect();
     let col_widths: Vec<usize> = profiles
         .iter()
@@ -23,53 +36,77 @@ pub fn render(runs: &[ScenarioRuns]) -> String {
         .map(|(i, p)| {
             cells
                 .iter()
-                .map(|row| width(&row[i]))
-                .chain([width(short_label(*p))])
+                .map(|row| chars(&row[i]))
+                .chain([chars(short_label(*p))])
                 .max()
                 .unwrap_or(0)
         })
         .collect();
-
-    let _ = write!(out, "  {}", pad("scenario", name_width));
-    for (p, w) in profiles.iter().zip(&col_widths) {
-        let _ = write!(out, "  {}", pad(short_label(*p), *w));
-    }
-    out = out.trim_end().to_owned();
-    out.push('\n');
-    for (s, row) in runs.iter().zip(&cells) {
-        let mark = if engines_disagree(s) { "≠" } else { " " };
-        let _ = write!(out, "{mark} {}", pad(&s.name, name_width));
-        for (c, w) in row.iter().zip(&col_widths) {
-            let _ = write!(out, "  {}", pad(c, *w));
-        }
-        let trimmed = out.trim_end().len();
-        out.truncate(trimmed);
-        out.push('\n');
-    }
-
-    out.push('\n');
-    let engines: Vec<String> = profiles
+    // Columns two spaces apart, or one when that is what makes them fit.
+    let cells_width = |gap: usize| -> usize { col_widths.iter().map(|w| w + gap).sum() };
+    let gap = if 2 + 8 + cells_width(2) <= width {
+        2
+    } else {
+        1
+    };
+    let longest = runs
         .iter()
-        .map(|p| {
-            let backend = runs
-                .iter()
-                .flat_map(|s| &s.results)
-                .find(|r| r.profile == *p)
-                .map(|r| r.backend.as_str());
-            format!(
-                "{} {} {} ({})",
-                short_label(*p),
-                p.id(),
-                p.version(),
-                backend.unwrap_or("model")
-            )
-        })
-        .collect();
-    let _ = writeln!(out, "engines: {}", engines.join(" · "));
-    let _ = writeln!(out, "{CELL_LEGEND}");
+        .map(|s| chars(&s.name))
+        .max()
+        .unwrap_or(0)
+        .max("scenario".len());
+    // Two characters of row mark, then the name column, then the cells. Without room for
+    // a name column of 8, every name has a line of its own.
+    let room = width.saturating_sub(2 + cells_width(gap));
+    let name_width = if room >= 8 { longest.min(room) } else { 0 };
+    let sep = " ".repeat(gap);
+
+    let mut line = format!(
+        "  {}",
+        pad(if name_width > 0 { "scenario" } else { "" }, name_width)
+    );
+    for (i, (p, w)) in profiles.iter().zip(&col_widths).enumerate() {
+        let lead = if name_width == 0 && i == 0 { "" } else { &sep };
+        let _ = write!(line, "{lead}{}", pad(short_label(*p), *w));
+    }
+    push_line(&mut out, &line);
+    for (s, row) in runs.iter().zip(&cells) {
+        let mark = row_mark(s).symbol();
+        let mut line = if chars(&s.name) > name_width {
+            push_line(&mut out, &format!("{mark} {}", s.name));
+            format!("  {}", pad("", name_width))
+        } else {
+            format!("{mark} {}", pad(&s.name, name_width))
+        };
+        for (i, (c, w)) in row.iter().zip(&col_widths).enumerate() {
+            let lead = if name_width == 0 && i == 0 { "" } else { &sep };
+            let _ = write!(line, "{lead}{}", pad(c, *w));
+        }
+        push_line(&mut out, &line);
+    }
 
     out.push('\n');
-    let label_width = profiles.iter().map(|p| width(p.id())).max().unwrap_or(0);
+    for p in &profiles {
+        let backend = runs
+            .iter()
+            .flat_map(|s| &s.results)
+            .find(|r| r.profile == *p)
+            .map(|r| r.backend.as_str());
+        let text = format!(
+            "{} {} {} ({})",
+            pad(short_label(*p), 6),
+            p.id(),
+            p.version(),
+            backend.unwrap_or("model")
+        );
+        wrapped(&mut out, &text, width);
+    }
+    for item in CELL_LEGEND {
+        wrapped(&mut out, item, width);
+    }
+
+    out.push('\n');
+    let label_width = profiles.iter().map(|p| chars(p.id())).max().unwrap_or(0);
     let _ = write!(out, "{}", pad("", label_width));
     for id in Verdict::IDS {
         let _ = write!(out, "  {id}");
@@ -83,8 +120,40 @@ pub fn render(runs: &[ScenarioRuns]) -> String {
         out.push('\n');
     }
 
+    // Failures, each spelled out; the same error on many scenarios of one profile (an
+    // engine that did not start) is said once, with the scenarios it stopped.
+    let mut said: Vec<(rmispec_model::Profile, String)> = Vec::new();
     for s in runs {
         for r in s.results.iter().filter(|r| r.verdict.is_failure()) {
+            if let Verdict::Error { message } = &r.verdict {
+                if said.iter().any(|(p, m)| *p == r.profile && m == message) {
+                    continue;
+                }
+                let stopped: Vec<&str> = runs
+                    .iter()
+                    .filter(|t| {
+                        t.results.iter().any(|q| {
+                            q.profile == r.profile
+                                && matches!(&q.verdict, Verdict::Error { message: m } if m == message)
+                        })
+                    })
+                    .map(|t| t.name.as_str())
+                    .collect();
+                if stopped.len() > 1 {
+                    said.push((r.profile, message.clone()));
+                    let _ = writeln!(
+                        out,
+                        "\nERROR {} ({}), {} scenarios ({} … {})",
+                        r.profile.id(),
+                        r.backend,
+                        stopped.len(),
+                        stopped[0],
+                        stopped[stopped.len() - 1]
+                    );
+                    out.push_str(&r.verdict.detail());
+                    continue;
+                }
+            }
             let _ = writeln!(
                 out,
                 "\n{} {}/{} ({})",
@@ -99,12 +168,26 @@ pub fn render(runs: &[ScenarioRuns]) -> String {
     out
 }
 
-fn width(s: &str) -> usize {
+/// Appends `line` without its trailing blanks.
+fn push_line(out: &mut String, line: &str) {
+    out.push_str(line.trim_end());
+    out.push('\n');
+}
+
+/// Appends `text` wrapped to `width`, continuation lines indented.
+fn wrapped(out: &mut String, text: &str, width: usize) {
+    let options = textwrap::Options::new(width).subsequent_indent("    ");
+    for line in textwrap::wrap(text, options) {
+        push_line(out, &line);
+    }
+}
+
+fn chars(s: &str) -> usize {
     s.chars().count()
 }
 
 fn pad(s: &str, w: usize) -> String {
-    format!("{s}{}", " ".repeat(w.saturating_sub(width(s))))
+    format!("{s}{}", " ".repeat(w.saturating_sub(chars(s))))
 }
 
 #[cfg(test)]
@@ -114,7 +197,7 @@ mod tests {
 
     #[test]
     fn matrix_has_a_row_per_scenario_a_column_per_profile_and_marks_disagreement() {
-        let text = render(&runs());
+        let text = render(&runs(), 80);
         let lines: Vec<&str> = text.lines().collect();
         let header: Vec<&str> = lines[0].split_whitespace().collect();
         assert_eq!(header, ["scenario", "DC", "CRI", "P4", "P1"]);
@@ -132,8 +215,54 @@ mod tests {
     }
 
     #[test]
+    fn every_line_fits_the_width_and_long_names_get_their_own_line() {
+        let mut runs = runs();
+        runs[0].name =
+            "a/very-long-scenario-name-that-leaves-no-room-for-the-cells-beside-it".into();
+        let text = render(&runs, 80);
+        let table_and_legend = text.split("\n\n").take(2).collect::<Vec<_>>().join("\n");
+        for line in table_and_legend.lines() {
+            assert!(
+                line.chars().count() <= 80,
+                "{} > 80: {line}",
+                line.chars().count()
+            );
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], format!("≠ {}", runs[0].name));
+        let cells: Vec<&str> = lines[2].split_whitespace().collect();
+        assert_eq!(cells, ["U1", "D1*", "409*✗", "-"]);
+        // Wider terminals keep one line per scenario.
+        let wide = render(&runs, 300);
+        assert!(
+            wide.lines().nth(1).is_some_and(|l| l.ends_with('-')),
+            "{wide}"
+        );
+    }
+
+    #[test]
+    fn one_error_on_many_scenarios_is_said_once() {
+        let mut runs = runs();
+        let error = Verdict::Error {
+            message: "starting the live engine: no such binary".into(),
+        };
+        for s in &mut runs {
+            s.results[1].verdict = error.clone();
+            s.results[1].outcome = None;
+        }
+        let text = render(&runs, 80);
+        assert_eq!(text.matches("no such binary").count(), 1, "{text}");
+        assert!(
+            text.contains(
+                "ERROR cri-containerd (model), 2 scenarios (untag/one-of-two-tags … untag/same)"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn summary_counts_and_failure_details_follow() {
-        let text = render(&runs());
+        let text = render(&runs(), 80);
         let podman = text
             .lines()
             .find(|l| l.starts_with("podman-libimage "))
@@ -152,7 +281,7 @@ mod tests {
         assert!(!text.contains("FAIL docker-classic"), "{text}");
         assert!(
             text.contains(
-                "engines: DC docker-classic 20.10.24 (model) · CRI cri-containerd 1.7.24 (model)"
+                "DC     docker-classic 20.10.24 (model)\nCRI    cri-containerd 1.7.24 (model)"
             ),
             "{text}"
         );

@@ -75,10 +75,17 @@ pub fn short_label(profile: Profile) -> &'static str {
     }
 }
 
-/// What a cell's codes mean, for the legend under a matrix.
-pub const CELL_LEGEND: &str = "U<n> untagged n names · D<n> deleted n images · 409/404… HTTP error status · \
-e<n> exit code n with errors · g<n> gRPC code n with errors · · no-op · - skipped · ERR could not run\n\
-marks: ✗ fail · ~ known divergence · * does what most engines in the row do not (≠ rows: engines end in different states or fail differently)";
+/// What a cell's codes and marks mean, for the legend under a matrix: one entry a line
+/// item, so a renderer can wrap it to the terminal.
+pub const CELL_LEGEND: [&str; 2] = [
+    "cells: U<n> untagged n names · D<n> deleted n images · then, when the request reported \
+     errors, its status: 409, 404… the HTTP status · e<n> the exit code n (e0: errors, yet \
+     exit 0) · NotFound, Unknown… the gRPC code · · nothing happened · - skipped (the engine \
+     cannot express it) · ERR could not run",
+    "marks: ✗ fail · ~ known divergence · * leaves a store unlike most engines in the row · \
+     ≠ rows: the engines leave different stores · ≈ rows: the same store, but not the same \
+     errors",
+];
 
 /// A few characters summarising one outcome: `U1`, `U1D1`, `D2`, `409`, `U1 e1`, `·`.
 ///
@@ -113,12 +120,13 @@ pub fn outcome_code(outcome: &Normalized, images_before: &[String]) -> String {
     code
 }
 
-/// `http 409` → `409`, `exit 2` → `e2`, `grpc NotFound` → `g5`; anything unparsable as is.
+/// `http 409` → `409`, `exit 2` → `e2`, `grpc NotFound` → `NotFound` (gRPC codes by their
+/// name: numbers mean nothing to most readers); anything unparsable as is.
 fn status_code(status: &str) -> String {
     match status.parse::<Status>() {
         Ok(Status::Http(c)) => c.to_string(),
         Ok(Status::Exit(c)) => format!("e{c}"),
-        Ok(Status::Grpc(c)) => format!("g{c}"),
+        Ok(Status::Grpc(_)) => status.trim_start_matches("grpc ").to_owned(),
         Err(_) => status.to_owned(),
     }
 }
@@ -146,15 +154,14 @@ pub fn cell(result: &RunResult, images_before: &[String]) -> String {
     }
 }
 
-/// What an outcome did, engine-neutrally: the images left (by handle) with their tags, the
-/// containers left, the kinds of error. Spelling (records, messages, statuses) is each
-/// engine's own, and so are digest references (docker-containerd lists a computed one for
-/// every image); neither counts.
+/// What an outcome left, engine-neutrally: the images left (by handle) with their tags, the
+/// containers left. Spelling (records, messages, statuses) is each engine's own, and so are
+/// digest references (docker-containerd lists a computed one for every image); neither
+/// counts. Errors do not either: they are the weaker difference ([`RowMark::Errors`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Effect {
     images: BTreeMap<String, Vec<String>>,
     containers: BTreeMap<String, String>,
-    errors: Vec<(String, Option<String>)>,
 }
 
 impl Effect {
@@ -172,17 +179,20 @@ impl Effect {
                 })
                 .collect(),
             containers: o.after.containers.clone(),
-            errors: o
-                .errors
-                .iter()
-                .map(|e| (e.kind.clone(), e.reason.clone()))
-                .collect(),
         }
     }
 }
 
-/// Per result, whether its effect differs from the most common effect of the row (ties go
-/// to the first seen); `false` for results without an outcome.
+/// The kinds of error an outcome reported, engine-neutrally.
+fn error_kinds(o: &Normalized) -> Vec<(&str, Option<&str>)> {
+    o.errors
+        .iter()
+        .map(|e| (e.kind.as_str(), e.reason.as_deref()))
+        .collect()
+}
+
+/// Per result, whether the store it left differs from the store most engines of the row
+/// left (ties go to the first seen); `false` for results without an outcome.
 pub fn odd_ones(runs: &ScenarioRuns) -> Vec<bool> {
     let effects: Vec<Option<Effect>> = runs
         .results
@@ -203,10 +213,50 @@ pub fn odd_ones(runs: &ScenarioRuns) -> Vec<bool> {
         .collect()
 }
 
-/// Whether the engines that ran this scenario disagree on its effect: a different store
-/// afterwards, or different kinds of error.
+/// How the engines of a row differ, if they do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowMark {
+    /// They leave the same store and report the same kinds of error (spelling aside).
+    Agree,
+    /// They leave the same store, but not all report the same kinds of error (one reports
+    /// "not found", another nothing): `≈`.
+    Errors,
+    /// They leave different stores: the difference a user of one engine would trip over on
+    /// another (`≠`).
+    Stores,
+}
+
+impl RowMark {
+    /// The one-character mark at the start of a matrix row.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            RowMark::Agree => " ",
+            RowMark::Errors => "≈",
+            RowMark::Stores => "≠",
+        }
+    }
+}
+
+/// How the engines that ran this scenario differ.
+pub fn row_mark(runs: &ScenarioRuns) -> RowMark {
+    if odd_ones(runs).contains(&true) {
+        return RowMark::Stores;
+    }
+    let mut kinds = runs
+        .results
+        .iter()
+        .filter_map(|r| r.outcome.as_ref())
+        .map(error_kinds);
+    match kinds.next() {
+        Some(first) if kinds.any(|k| k != first) => RowMark::Errors,
+        _ => RowMark::Agree,
+    }
+}
+
+/// Whether the engines that ran this scenario disagree: a different store afterwards, or
+/// different kinds of error.
 pub fn engines_disagree(runs: &ScenarioRuns) -> bool {
-    odd_ones(runs).contains(&true)
+    row_mark(runs) != RowMark::Agree
 }
 
 /// The row of cells for a scenario, by profile: [`cell`] plus `*` where the engine's effect
@@ -332,8 +382,10 @@ pub(crate) mod fixtures {
             profile,
             backend: "model".into(),
             verdict,
+            expected: outcome.clone(),
             outcome,
             source: None,
+            duration: std::time::Duration::from_millis(15),
         }
     }
 
@@ -407,7 +459,7 @@ mod tests {
         noop.errors.clear();
         assert_eq!(outcome_code(&noop, &a), "·");
         mixed.status = "grpc NotFound".into();
-        assert_eq!(outcome_code(&mixed, &a), "U1 g5");
+        assert_eq!(outcome_code(&mixed, &a), "U1 NotFound");
     }
 
     #[test]

@@ -79,14 +79,28 @@ pub struct Expect {
 impl Expect {
     /// The expectation for `profile`: `default`, overridden field by field by the engine's
     /// entry, then by the profile's own entry.
+    ///
+    /// `source` is the exception: a citation is inherited only by the profiles whose code it
+    /// is (see [`Source::cites`]). `default` usually cites the engine the behaviour was first
+    /// written for; a CRI or Podman cell citing moby, or Podman 5.4 citing the 4.3 library,
+    /// would send the reader to code that does not run there. The most specific entry whose
+    /// source cites this profile wins; none: no citation.
     pub fn for_profile(&self, profile: Profile) -> ExpectedOutcome {
+        let engine = self.overrides.get(&Target::Engine(profile.engine()));
+        let own = self.overrides.get(&Target::Profile(profile));
         let mut out = self.default.clone();
-        if let Some(e) = self.overrides.get(&Target::Engine(profile.engine())) {
+        if let Some(e) = engine {
             out = out.overridden_by(e);
         }
-        if let Some(p) = self.overrides.get(&Target::Profile(profile)) {
+        if let Some(p) = own {
             out = out.overridden_by(p);
         }
+        out.source = [own, engine, Some(&self.default)]
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o.source.as_ref())
+            .find(|s| s.cites(profile))
+            .cloned();
         out
     }
 }
@@ -356,6 +370,34 @@ impl Source {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// `owner/repo@tag`.
+    fn repo_at_tag(&self) -> &str {
+        self.0.split_once(':').map_or(self.0.as_str(), |(r, _)| r)
+    }
+
+    /// Whether this is `profile`'s own code at its own version: any repository at the tag
+    /// `v<version>` (moby, containerd, podman and the Docker CLI tag their releases with the
+    /// engine's version), or the library release that version vendors (libimage lives in
+    /// containers/common, versioned apart from Podman).
+    pub fn cites(&self, profile: Profile) -> bool {
+        let Some((_, tag)) = self.repo_at_tag().split_once('@') else {
+            return false;
+        };
+        tag == format!("v{}", profile.version())
+            || vendored_libraries(profile).contains(&self.repo_at_tag())
+    }
+}
+
+/// The libraries a profile's engine vendors, as `owner/repo@tag`, where the code a scenario
+/// cites lives outside the engine's own repository: Podman 4.3.1 vendors
+/// containers/common v0.50.1 and Podman 5.4.2 v0.62.3 (their `go.mod`).
+fn vendored_libraries(profile: Profile) -> &'static [&'static str] {
+    match profile {
+        Profile::Podman43 => &["containers/common@v0.50.1"],
+        Profile::Podman54 => &["containers/common@v0.62.3"],
+        _ => &[],
+    }
 }
 
 impl<'de> Deserialize<'de> for Source {
@@ -430,4 +472,55 @@ pub(super) fn de_one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Stri
         }
     }
     d.deserialize_any(V)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cited(s: &str) -> ExpectedOutcome {
+        ExpectedOutcome {
+            source: Some(Source::new(s).expect("a valid source")),
+            ..ExpectedOutcome::default()
+        }
+    }
+
+    fn source_of(expect: &Expect, profile: Profile) -> Option<String> {
+        expect
+            .for_profile(profile)
+            .source
+            .map(|s| s.as_str().to_owned())
+    }
+
+    #[test]
+    fn a_citation_is_inherited_only_by_the_code_it_cites() {
+        let moby = "moby/moby@v20.10.24:daemon/images/image_delete.go#L1-L2";
+        let common = "containers/common@v0.50.1:libimage/image.go#L3-L4";
+        let mut expect = Expect {
+            default: cited(moby),
+            overrides: IndexMap::new(),
+        };
+        expect.overrides.insert(
+            Target::Engine(rmispec_model::Engine::PodmanLibimage),
+            cited(common),
+        );
+        assert_eq!(
+            source_of(&expect, Profile::DockerClassic).as_deref(),
+            Some(moby)
+        );
+        // Other engines' code is not theirs, nor another version's.
+        assert_eq!(source_of(&expect, Profile::DockerContainerd), None);
+        assert_eq!(source_of(&expect, Profile::Cri17), None);
+        assert_eq!(
+            source_of(&expect, Profile::Podman43).as_deref(),
+            Some(common)
+        );
+        assert_eq!(source_of(&expect, Profile::Podman54), None);
+        // A profile's own entry wins.
+        let five = "containers/common@v0.62.3:libimage/image.go#L5-L6";
+        expect
+            .overrides
+            .insert(Target::Profile(Profile::Podman54), cited(five));
+        assert_eq!(source_of(&expect, Profile::Podman54).as_deref(), Some(five));
+    }
 }
