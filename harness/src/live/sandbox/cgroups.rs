@@ -209,6 +209,7 @@ impl CgroupParent {
 
 impl Drop for CgroupParent {
     fn drop(&mut self) {
+        super::signals::wait_for_shutdown();
         // Whatever still runs in it is a container of ours its engine did not stop.
         empty_and_remove_named(&self.name);
         unregister(&self.registration);

@@ -9,7 +9,8 @@ use super::cgroups::{create_tracking, empty_and_remove};
 use super::owner::DaemonRecord;
 use super::process::start_time;
 use super::signals::{
-    install_signal_handler, register, shutting_down, unregister, Entry, Registration,
+    install_signal_handler, register, shutting_down, unregister, wait_for_shutdown, Entry,
+    Registration,
 };
 use super::state_dir::StateDir;
 use super::{instance_suffix, DEFAULT_STOP_TIMEOUT, POLL};
@@ -91,6 +92,7 @@ impl DaemonSpec {
     /// this one dies), in its own process group and tracking cgroup.
     pub fn spawn(self, dir: &StateDir) -> anyhow::Result<Daemon> {
         install_signal_handler();
+        wait_for_shutdown();
         if shutting_down() {
             bail!("not starting {}: the harness is shutting down", self.name);
         }
@@ -376,6 +378,7 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        wait_for_shutdown();
         if let Err(e) = self.stop() {
             eprintln!("rmispec: stopping {} failed: {e:#}", self.name);
         }

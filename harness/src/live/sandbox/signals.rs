@@ -10,11 +10,11 @@
 
 use super::cgroups::{empty_and_remove, empty_and_remove_named};
 use super::process::{process_alive, stop_pids};
-use super::state_dir::clean_dir;
+use super::state_dir::{clean_dir, wipe_dir};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::Duration;
 
 #[derive(Debug)]
@@ -56,6 +56,32 @@ pub(crate) fn unregister(r: &Registration) {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .retain(|(id, _)| *id != r.0);
+}
+
+/// Whether [`shutdown_all`] has finished (with a condition variable to wait for it).
+fn done() -> &'static (Mutex<bool>, Condvar) {
+    static DONE: OnceLock<(Mutex<bool>, Condvar)> = OnceLock::new();
+    DONE.get_or_init(|| (Mutex::new(false), Condvar::new()))
+}
+
+thread_local! {
+    /// Set on the thread that runs [`shutdown_all`]: it never waits for itself.
+    static IN_SHUTDOWN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Once a signal has begun the shutdown, blocks any other thread until it has finished, so
+/// that the main thread (whose calls start failing as the daemons go) neither exits the
+/// process halfway through the cleanup nor writes into a state dir after it was emptied.
+/// Every entry point of this module that touches a daemon, a directory or an engine calls it.
+pub(crate) fn wait_for_shutdown() {
+    if !shutting_down() || IN_SHUTDOWN.with(|c| c.get()) {
+        return;
+    }
+    let (lock, cvar) = done();
+    let mut finished = lock.lock().unwrap_or_else(|p| p.into_inner());
+    while !*finished {
+        finished = cvar.wait(finished).unwrap_or_else(|p| p.into_inner());
+    }
 }
 
 /// Set once [`shutdown_all`] has begun: no daemon starts after it.
@@ -107,6 +133,7 @@ pub struct Interrupted;
 /// `Err(Interrupted)` once a signal has begun the shutdown; every engine API call checks it
 /// first, so a run that goes on after a signal fails fast instead of waiting on dead sockets.
 pub fn check_interrupted() -> Result<(), Interrupted> {
+    wait_for_shutdown();
     if shutting_down() {
         Err(Interrupted)
     } else {
@@ -118,6 +145,15 @@ pub fn check_interrupted() -> Result<(), Interrupted> {
 /// still in use. The signal handler calls it; a runner that leaves through
 /// [`std::process::exit`] while backends are alive (destructors do not run then) should too.
 pub fn shutdown_all() {
+    shutdown_entries();
+    mark_done();
+}
+
+/// What [`shutdown_all`] does before it lets waiting threads go.
+fn shutdown_entries() {
+    if IN_SHUTDOWN.with(|c| c.replace(true)) {
+        return;
+    }
     SHUTTING_DOWN.store(true, Ordering::SeqCst);
     // Twice: whatever registered while the first pass ran (a directory created just before
     // the flag was seen) is cleaned too.
@@ -128,6 +164,13 @@ pub fn shutdown_all() {
             shutdown_one(e);
         }
     }
+}
+
+/// Lets the threads blocked in [`wait_for_shutdown`] go on.
+fn mark_done() {
+    let (lock, cvar) = done();
+    *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+    cvar.notify_all();
 }
 
 fn shutdown_one(e: &Entry) {
@@ -151,7 +194,8 @@ fn shutdown_one(e: &Entry) {
                 if *remove && std::env::var_os("RMISPEC_KEEP_STATE").is_none() {
                     std::fs::remove_dir_all(path).map_err(Into::into)
                 } else {
-                    Ok(())
+                    // As a normal end does: the logs and the owner record stay.
+                    wipe_dir(path)
                 }
             });
             if let Err(e) = result {
@@ -182,11 +226,13 @@ pub fn install_signal_handler() {
                             std::io::stderr(),
                             "rmispec: signal {sig}, stopping live engines"
                         );
-                        shutdown_all();
+                        shutdown_entries();
                         if !DEFER_EXIT.load(Ordering::SeqCst) {
+                            // The other threads stay blocked: nothing runs after the cleanup.
                             std::process::exit(128 + sig);
                         }
                         INTERRUPTED.store(sig, Ordering::SeqCst);
+                        mark_done();
                         // The program finishes its report; a second signal does not wait.
                         if let Some(again) = signals.next() {
                             std::process::exit(128 + again);

@@ -4,7 +4,7 @@ use super::cgroups::{empty_and_remove, members};
 use super::mounts::unmount_below;
 use super::owner::{DaemonRecord, Owner, OWNER_FILE};
 use super::process::{same_process_alive, stop_pids};
-use super::signals::{register, shutting_down, unregister, Entry, Registration};
+use super::signals::{register, shutting_down, unregister, wait_for_shutdown, Entry, Registration};
 use super::suffix_pid;
 use anyhow::{bail, Context};
 use std::fs;
@@ -58,6 +58,7 @@ impl StateDir {
     }
 
     fn open(path: &Path, owned: bool) -> anyhow::Result<StateDir> {
+        wait_for_shutdown();
         if shutting_down() {
             bail!(
                 "not creating {}: the harness is shutting down",
@@ -143,6 +144,7 @@ impl StateDir {
 
     /// Creates (if needed) and returns a subdirectory.
     pub fn subdir(&self, rel: impl AsRef<Path>) -> anyhow::Result<PathBuf> {
+        wait_for_shutdown();
         let p = self.path.join(rel);
         fs::create_dir_all(&p).with_context(|| format!("creating {}", p.display()))?;
         Ok(p)
@@ -157,18 +159,12 @@ impl StateDir {
     /// Removes everything in the directory except the logs and the owner record. Unmount
     /// first ([`clean`](Self::clean)).
     pub fn wipe(&self) -> anyhow::Result<()> {
-        for entry in fs::read_dir(&self.path)? {
-            let entry = entry?;
-            if KEEP_ON_WIPE.iter().any(|k| entry.file_name() == *k) {
-                continue;
-            }
-            remove_path(&entry.path())?;
-        }
-        Ok(())
+        wipe_dir(&self.path)
     }
 
     /// Removes the given subdirectories (roots of a daemon between runs). Unmount first.
     pub fn wipe_only(&self, names: &[&str]) -> anyhow::Result<()> {
+        wait_for_shutdown();
         for n in names {
             let p = self.path.join(n);
             if p.symlink_metadata().is_ok() {
@@ -181,6 +177,7 @@ impl StateDir {
 
 impl Drop for StateDir {
     fn drop(&mut self) {
+        wait_for_shutdown();
         let result = self.clean().and_then(|()| {
             if self.owned && std::env::var_os("RMISPEC_KEEP_STATE").is_none() {
                 fs::remove_dir_all(&self.path)
@@ -276,6 +273,18 @@ fn sweep_debris(dir: &Path, owner: &Owner) -> anyhow::Result<()> {
             dir.display(),
             said.join(", ")
         );
+    }
+    Ok(())
+}
+
+/// Removes everything in `dir` except the logs and the owner record.
+pub(crate) fn wipe_dir(dir: &Path) -> anyhow::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if KEEP_ON_WIPE.iter().any(|k| entry.file_name() == *k) {
+            continue;
+        }
+        remove_path(&entry.path())?;
     }
     Ok(())
 }
