@@ -264,8 +264,12 @@ impl Scratch {
         for c in cgroups_of(&self.runs.borrow()) {
             left.push(format!("cgroup {}", c.display()));
         }
+        // New sockets nobody listens on: a live one belongs to a run still going (another
+        // user's, on a shared machine); an orphan is debris.
         for s in sockets().difference(&self.shims_before) {
-            left.push(format!("socket {}", s.display()));
+            if std::os::unix::net::UnixStream::connect(s).is_err() && s.exists() {
+                left.push(format!("socket {}", s.display()));
+            }
         }
         for (p, existed) in &self.outside_before {
             if !existed && p.exists() {
@@ -407,10 +411,18 @@ fn signal(pid: i32, sig: i32) {
 // ---------------------------------------------------------------------------------------------
 // The faults
 
-/// SIGINT / SIGTERM / SIGHUP of the harness mid-run: it stops everything and exits 128 + n.
+/// SIGINT / SIGTERM / SIGHUP of the harness mid-run, with a container (a CRI pod) up: it
+/// stops everything and exits 128 + n.
 fn signal_mid_run(f: &Family, s: &Scratch, sig: i32) -> Result<(), String> {
-    let mut run = s.start(f, None, None, &[]);
+    let mut run = s.start(f, Some("containers/"), None, &[]);
     run.wait_for_daemon(&s.state(), f)?;
+    let pid = run.pid() as u32;
+    let up = wait_for(Duration::from_secs(60), || container_up(pid));
+    if !up {
+        return Err(
+            "no container came up within 60 s: the fault would not test a run with one".into(),
+        );
+    }
     run.signal(sig);
     let (status, stderr) = run.wait()?;
     if status.code() != Some(128 + sig) {
@@ -425,8 +437,12 @@ fn signal_mid_run(f: &Family, s: &Scratch, sig: i32) -> Result<(), String> {
 /// SIGKILL of the harness mid-run (nothing of it runs its cleanup), then a new run in the
 /// same state dir: it must sweep what the first left, say so, and pass.
 fn sigkill_then_new_run(f: &Family, s: &Scratch) -> Result<(), String> {
-    let mut run = s.start(f, None, None, &[]);
+    let mut run = s.start(f, Some("containers/"), None, &[]);
     run.wait_for_daemon(&s.state(), f)?;
+    let pid = run.pid() as u32;
+    if !wait_for(Duration::from_secs(60), || container_up(pid)) {
+        return Err("no container came up within 60 s".into());
+    }
     run.signal(libc_signal::SIGKILL);
     let _ = run.wait()?;
     let mut again = s.start(f, Some(f.few), None, &[]);
@@ -547,6 +563,42 @@ fn foreign_file(f: &Family, s: &Scratch) -> Result<(), String> {
 
 // ---------------------------------------------------------------------------------------------
 // Counting, from /proc and /sys only
+
+fn wait_for(limit: Duration, mut pred: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if pred() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// Whether a container of run `pid` runs: a process in a cgroup below one of its cgroup
+/// parents (not its tracking cgroups), in the pids hierarchy.
+fn container_up(pid: u32) -> bool {
+    cgroups_of(&[pid])
+        .iter()
+        .filter(|c| {
+            c.starts_with("/sys/fs/cgroup/pids") && !c.to_string_lossy().contains("rmispec-procs")
+        })
+        .any(|c| {
+            let mut stack = vec![c.clone()];
+            while let Some(d) = stack.pop() {
+                if d != *c
+                    && fs::read_to_string(d.join("cgroup.procs"))
+                        .is_ok_and(|t| !t.trim().is_empty())
+                {
+                    return true;
+                }
+                if let Ok(e) = fs::read_dir(&d) {
+                    stack.extend(e.flatten().filter(|e| e.path().is_dir()).map(|e| e.path()));
+                }
+            }
+            false
+        })
+}
 
 fn members_or(pid: i32, cgroup: Option<&Path>) -> Vec<i32> {
     let mut out: Vec<i32> = cgroup

@@ -62,6 +62,10 @@ pub enum OptionsError {
     /// A zero timeout would fail every call.
     #[error("the timeout must be more than zero")]
     ZeroTimeout,
+    /// `RMISPEC_TIMEOUT` is set but cannot be read: running with the default instead would
+    /// hide the mistake.
+    #[error("{0}")]
+    BadTimeoutVar(String),
 }
 
 impl LiveOptions {
@@ -79,11 +83,13 @@ impl LiveOptions {
         Ok(())
     }
 
-    /// Validates the options and makes [`timeout`](Self::timeout) the per-call timeout of
-    /// every engine API client in this process ([`call_timeout`]). The clients are made deep
-    /// inside the adapters, so the limit is process-wide rather than passed down.
+    /// Validates the options (and an `RMISPEC_TIMEOUT` that is set but unreadable), and makes
+    /// [`timeout`](Self::timeout) the per-call timeout of every engine API client in this
+    /// process ([`call_timeout`]). The clients are made deep inside the adapters, so the
+    /// limit is process-wide rather than passed down.
     pub fn apply(&self) -> Result<(), OptionsError> {
         self.validate()?;
+        timeout_from_env().map_err(OptionsError::BadTimeoutVar)?;
         set_call_timeout(self.timeout);
         Ok(())
     }

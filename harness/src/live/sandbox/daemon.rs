@@ -335,6 +335,8 @@ impl Daemon {
             Ok(Some(s)) => Some(s),
             Ok(None) => {
                 let _ = kill(pid, Signal::SIGTERM);
+                // A stopped daemon (SIGSTOP) cannot act on SIGTERM until it is continued.
+                let _ = kill(pid, Signal::SIGCONT);
                 let deadline = Instant::now() + self.stop_timeout;
                 loop {
                     if let Ok(Some(s)) = child.try_wait() {

@@ -37,7 +37,8 @@ pub use daemon::{log_tail, Daemon, DaemonExit, DaemonSpec};
 pub use mounts::{mounts_below, unmount_below};
 pub use process::{process_alive, processes_mentioning};
 pub use signals::{
-    defer_exit_on_signal, install_signal_handler, interrupted, shutdown_all, shutting_down,
+    check_interrupted, defer_exit_on_signal, install_signal_handler, interrupted, interrupted_by,
+    shutdown_all, shutting_down, Interrupted,
 };
 pub use state_dir::{clean_dir, StateDir};
 

@@ -75,6 +75,8 @@ pub(crate) fn stop_pids(pids: &[i32], timeout: Duration) {
     }
     for &p in pids {
         let _ = kill(Pid::from_raw(p), Signal::SIGTERM);
+        // A stopped process (SIGSTOP) acts on SIGTERM only once continued.
+        let _ = kill(Pid::from_raw(p), Signal::SIGCONT);
     }
     let deadline = Instant::now() + timeout;
     let gone = |p: i32| {
