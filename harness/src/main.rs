@@ -404,6 +404,10 @@ impl LiveArgs {
                 profiles.len()
             );
         }
+        // `--socket` with `--state-dir` is an error; the per-call timeout applies to every client.
+        if let Backends::Live(opts) = self.backends() {
+            opts.apply()?;
+        }
         Ok(())
     }
 
@@ -415,6 +419,7 @@ impl LiveArgs {
             socket: self.socket.clone(),
             allow_default_socket: self.allow_default_socket,
             state_dir: self.state_dir.clone(),
+            ..LiveOptions::default()
         })
     }
 }

@@ -335,5 +335,6 @@ fn live_options() -> LiveOptions {
         socket: None,
         allow_default_socket: false,
         state_dir: std::env::var_os("RMISPEC_STATE_DIR").map(PathBuf::from),
+        ..LiveOptions::default()
     }
 }

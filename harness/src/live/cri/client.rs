@@ -3,8 +3,11 @@
 //! own `Images` service in namespace `k8s.io` (only for a containerd the harness runs itself:
 //! it names images in ways a pull cannot).
 //!
-//! Each call runs on a private current-thread tokio runtime with a time limit, and its time
-//! is added to [`Cri::take_engine_time`] (what the engine took, apart from the harness).
+//! Each call runs on a private current-thread tokio runtime with a time limit
+//! ([`call_timeout`], `--timeout`), and its time is added to [`Cri::take_engine_time`] (what
+//! the engine took, apart from the harness). A call that gets no answer in time fails with
+//! `DEADLINE_EXCEEDED` and a message naming the socket, the method and the wait; once a signal
+//! has begun the shutdown, every call fails at once with `CANCELLED` ("interrupted").
 
 use anyhow::{bail, Context};
 use containerd_client::services::v1::images_client::ImagesClient;
@@ -26,8 +29,8 @@ use tonic::transport::Channel;
 /// CRI sees (`containerd/containerd@v1.7.24:pkg/cri/constants/constants.go#L21-L22`).
 pub const K8S_NAMESPACE: &str = "k8s.io";
 
-/// How long one call may take (a pull from the local registry takes ~25 ms).
-const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+use crate::live::options::call_timeout;
+use crate::live::sandbox::signals::check_interrupted;
 
 /// A connection to a CRI runtime's socket.
 pub struct Cri {
@@ -55,8 +58,18 @@ impl Cri {
             .enable_all()
             .build()
             .context("a tokio runtime for the CRI client")?;
+        check_interrupted()?;
+        let limit = call_timeout();
         let channel = rt
-            .block_on(containerd_client::connect(socket))
+            .block_on(async {
+                tokio::time::timeout(limit, containerd_client::connect(socket)).await
+            })
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "connecting to {}: no answer within {limit:?}",
+                    socket.display()
+                )
+            })?
             .with_context(|| format!("connecting to {}", socket.display()))?;
         Ok(Cri {
             rt,
@@ -76,21 +89,28 @@ impl Cri {
         self.engine_time.replace(Duration::ZERO)
     }
 
-    /// Runs one call to completion (or [`CALL_TIMEOUT`]), counting its time.
+    /// Runs one call to completion (or [`call_timeout`]), counting its time.
     fn call<T, F>(&self, f: impl FnOnce(Channel) -> F) -> CallResult<T>
     where
         F: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
+        if let Err(e) = check_interrupted() {
+            return Err(tonic::Status::cancelled(e.to_string()));
+        }
+        let limit = call_timeout();
         let t0 = Instant::now();
         let fut = f(self.channel.clone());
         let answer = self
             .rt
-            .block_on(async { tokio::time::timeout(CALL_TIMEOUT, fut).await });
+            .block_on(async { tokio::time::timeout(limit, fut).await });
         self.engine_time.set(self.engine_time.get() + t0.elapsed());
         match answer {
             Ok(r) => r.map(tonic::Response::into_inner),
             Err(_) => Err(tonic::Status::deadline_exceeded(format!(
-                "no answer within {CALL_TIMEOUT:?}"
+                "the CRI runtime at {} did not answer {} within {limit:?} (the per-call timeout: --timeout or \
+                 RMISPEC_TIMEOUT); is it stopped or hung?",
+                self.socket.display(),
+                method_name::<T>()
             ))),
         }
     }
@@ -386,6 +406,17 @@ impl Cri {
             .into_iter()
             .map(|i| (i.name, i.target.map(|t| t.digest).unwrap_or_default()))
             .collect())
+    }
+}
+
+/// The gRPC method a response type answers (`RemoveImageResponse` → `RemoveImage`; the
+/// Images service's `DeleteImage` answers with `()`, said as such).
+fn method_name<T>() -> String {
+    let full = std::any::type_name::<T>();
+    let last = full.rsplit("::").next().unwrap_or(full);
+    match last.strip_suffix("Response") {
+        Some(m) => m.to_owned(),
+        None => format!("a call answering {last}"),
     }
 }
 

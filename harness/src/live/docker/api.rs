@@ -1,6 +1,13 @@
 //! The Docker Engine API calls the adapter makes, over the daemon's unix socket (bollard),
 //! blocking on a runtime of our own, with the time spent waiting on the engine accounted.
+//!
+//! Every call has a time limit ([`call_timeout`], `--timeout`): a daemon that stops answering
+//! (SIGSTOP, a deadlock) fails the call with a message naming the daemon, the call and the
+//! wait, instead of hanging the run; and once a signal has begun the shutdown, every call
+//! fails at once ([`Interrupted`]).
 
+use crate::live::options::call_timeout;
+use crate::live::sandbox::signals::{check_interrupted, Interrupted};
 use anyhow::{bail, Context};
 use bollard::models::{ContainerCreateBody, ContainerSummaryStateEnum, HostConfig, ImageSummary};
 use bollard::query_parameters::{
@@ -14,13 +21,41 @@ use rmispec_model::{ContainerState, Digest, Record};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+/// bollard's own per-request limit: far above [`call_timeout`], which governs.
+const BOLLARD_TIMEOUT_SECS: u64 = 24 * 3600;
+
+/// Why a call brought no answer from dockerd.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The daemon answered with an error, or the transport failed.
+    #[error(transparent)]
+    Engine(#[from] bollard::errors::Error),
+    /// No answer within the per-call timeout.
+    #[error(
+        "dockerd at {socket} did not answer {what} within {waited:?} (the per-call timeout: --timeout or \
+         RMISPEC_TIMEOUT); is it stopped or hung?"
+    )]
+    Timeout {
+        /// The daemon's socket.
+        socket: PathBuf,
+        /// The call (`DELETE /images/{name}`).
+        what: &'static str,
+        /// How long it waited.
+        waited: Duration,
+    },
+    /// A signal stopped the engines.
+    #[error(transparent)]
+    Interrupted(#[from] Interrupted),
+}
 
 /// A connection to one dockerd.
 #[derive(Debug)]
 pub struct Api {
     rt: tokio::runtime::Runtime,
+    socket: PathBuf,
     docker: Docker,
     /// The negotiated API version, `1.41`.
     pub api_version: String,
@@ -52,16 +87,29 @@ impl Api {
             .enable_all()
             .build()?;
         let path = socket.to_str().context("socket path is not UTF-8")?;
-        let docker = Docker::connect_with_unix(path, 300, bollard::API_DEFAULT_VERSION)
-            .with_context(|| format!("connecting to {}", socket.display()))?;
-        let (docker, version) = rt.block_on(async move {
-            let docker = docker.negotiate_version().await?;
-            let version = docker.version().await?;
-            Ok::<_, bollard::errors::Error>((docker, version))
-        })?;
+        check_interrupted()?;
+        let docker =
+            Docker::connect_with_unix(path, BOLLARD_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+                .with_context(|| format!("connecting to {}", socket.display()))?;
+        let limit = call_timeout();
+        let (docker, version) = rt
+            .block_on(async move {
+                tokio::time::timeout(limit, async move {
+                    let docker = docker.negotiate_version().await?;
+                    let version = docker.version().await?;
+                    Ok::<_, bollard::errors::Error>((docker, version))
+                })
+                .await
+            })
+            .map_err(|_| CallError::Timeout {
+                socket: socket.to_path_buf(),
+                what: "GET /version",
+                waited: limit,
+            })??;
         let v = docker.client_version();
         Ok(Api {
             rt,
+            socket: socket.to_path_buf(),
             api_version: format!("{}.{}", v.major_version, v.minor_version),
             server_version: version.version.unwrap_or_default(),
             docker,
@@ -75,9 +123,26 @@ impl Api {
         self.engine_time.replace(Duration::ZERO)
     }
 
-    fn call<T>(&self, what: &'static str, f: impl Future<Output = T>) -> T {
+    /// Runs one call to completion or [`call_timeout`], counting its time.
+    fn call<T>(
+        &self,
+        what: &'static str,
+        f: impl Future<Output = Result<T, bollard::errors::Error>>,
+    ) -> Result<T, CallError> {
+        check_interrupted()?;
+        let limit = call_timeout();
         let t0 = Instant::now();
-        let out = self.rt.block_on(f);
+        let out = match self
+            .rt
+            .block_on(async { tokio::time::timeout(limit, f).await })
+        {
+            Ok(answer) => answer.map_err(CallError::Engine),
+            Err(_) => Err(CallError::Timeout {
+                socket: self.socket.clone(),
+                what,
+                waited: limit,
+            }),
+        };
         let took = t0.elapsed();
         self.engine_time.set(self.engine_time.get() + took);
         self.per_call
@@ -308,9 +373,10 @@ impl Api {
             self.docker.inspect_image(&escape_path(name)),
         ) {
             Ok(i) => Ok(i.id),
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => Ok(None),
+            Err(CallError::Engine(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                ..
+            })) => Ok(None),
             Err(e) => Err(e).with_context(|| format!("inspecting {name}")),
         }
     }
@@ -357,10 +423,10 @@ impl Api {
                     })
                     .collect(),
             )),
-            Err(bollard::errors::Error::DockerResponseServerError {
+            Err(CallError::Engine(bollard::errors::Error::DockerResponseServerError {
                 status_code,
                 message,
-            }) => Ok(DeleteAnswer::Err {
+            })) => Ok(DeleteAnswer::Err {
                 status: status_code,
                 message,
             }),

@@ -20,10 +20,11 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// How long one API call may take. Force-removing a running container whose image has no
-/// `StopSignal SIGKILL` waits out a 10 s stop timeout; a pull or load of a small image takes
-/// well under a second.
-const CALL_TIMEOUT: Duration = Duration::from_secs(120);
+use crate::live::options::call_timeout;
+use crate::live::sandbox::signals::check_interrupted;
+
+/// How long the readiness ping may take: the service either answers at once or is not up.
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A libpod API endpoint: a socket and the versioned path prefix its server speaks.
 #[derive(Debug)]
@@ -31,6 +32,8 @@ pub struct Libpod {
     socket: PathBuf,
     prefix: String,
     rt: tokio::runtime::Runtime,
+    /// The sandboxed service's own cgroup parent, if this client is bound to one.
+    cgroup_parent: Option<String>,
 }
 
 /// An HTTP answer, read whole.
@@ -191,7 +194,18 @@ impl Libpod {
             socket: socket.into(),
             prefix: format!("/v{version}/libpod"),
             rt,
+            cgroup_parent: None,
         })
+    }
+
+    /// Binds the client to a sandboxed service whose containers go under `cgroup_parent`
+    /// (unique per instance, [`super::service::cgroup_parent_for`]): a
+    /// [`create_container`](Self::create_container) that asks for a cgroup parent gets this
+    /// one, whatever name it passed, so every container of the instance lands where its stop
+    /// and the sweeps look.
+    pub fn with_cgroup_parent(mut self, cgroup_parent: String) -> Libpod {
+        self.cgroup_parent = Some(cgroup_parent);
+        self
     }
 
     /// The socket it talks to.
@@ -199,13 +213,18 @@ impl Libpod {
         &self.socket
     }
 
-    /// One request to `path` (absolute, with its query), the whole answer read.
+    /// One request to `path` (absolute, with its query), the whole answer read, within
+    /// [`call_timeout`] (`--timeout`; force-removing a running container whose image has no
+    /// `StopSignal SIGKILL` waits out a 10 s stop timeout, a pull or load of a small image
+    /// takes well under a second). Fails at once after a signal began the shutdown.
     pub fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<(&str, Vec<u8>)>,
     ) -> anyhow::Result<Answer> {
+        check_interrupted()?;
+        let limit = call_timeout();
         let socket = self.socket.clone();
         let what = format!("{method} {path}");
         let fut = async move {
@@ -237,8 +256,14 @@ impl Libpod {
             })
         };
         self.rt
-            .block_on(async { tokio::time::timeout(CALL_TIMEOUT, fut).await })
-            .map_err(|_| anyhow!("{what}: no answer within {CALL_TIMEOUT:?}"))?
+            .block_on(async { tokio::time::timeout(limit, fut).await })
+            .map_err(|_| {
+                anyhow!(
+                    "the Podman service at {} did not answer {what} within {limit:?} (the per-call timeout: \
+                     --timeout or RMISPEC_TIMEOUT); is it stopped or hung?",
+                    self.socket.display()
+                )
+            })?
             .with_context(|| what.clone())
     }
 
@@ -253,6 +278,7 @@ impl Libpod {
 
     /// `GET /_ping`: whether the server answers, and which libpod API it speaks.
     pub fn ping(&self) -> anyhow::Result<Ping> {
+        check_interrupted()?;
         let socket = self.socket.clone();
         let fut = async move {
             let stream = tokio::net::UnixStream::connect(&socket).await?;
@@ -284,8 +310,13 @@ impl Libpod {
             Ok(ping)
         };
         self.rt
-            .block_on(async { tokio::time::timeout(Duration::from_secs(5), fut).await })
-            .map_err(|_| anyhow!("GET /_ping: no answer"))?
+            .block_on(async { tokio::time::timeout(PING_TIMEOUT, fut).await })
+            .map_err(|_| {
+                anyhow!(
+                    "the Podman service at {} did not answer GET /_ping within {PING_TIMEOUT:?}",
+                    self.socket.display()
+                )
+            })?
     }
 
     /// `GET /version`: the server's Podman version (`3.0.1`; its API version says `3.0.0`).
@@ -382,7 +413,8 @@ impl Libpod {
 
     /// `POST /libpod/containers/create`: a container from `image` (an ID), not started.
     /// `cgroup_parent`, if given, keeps its cgroups (and conmon's) out of the default
-    /// `/libpod_parent`; empty leaves the service's default.
+    /// `/libpod_parent` (a client bound to a sandboxed service uses that service's own,
+    /// [`with_cgroup_parent`](Self::with_cgroup_parent)); empty leaves the service's default.
     pub fn create_container(
         &self,
         image: &str,
@@ -396,7 +428,11 @@ impl Libpod {
         }
         let mut spec = serde_json::json!({ "image": image, "name": name });
         if !cgroup_parent.is_empty() {
-            spec["cgroup_parent"] = cgroup_parent.into();
+            spec["cgroup_parent"] = self
+                .cgroup_parent
+                .as_deref()
+                .unwrap_or(cgroup_parent)
+                .into();
         }
         let a = self.libpod(
             Method::POST,

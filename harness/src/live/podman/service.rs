@@ -37,7 +37,9 @@
 //! are and every write lands in the sandbox.
 //! The mounts Podman makes itself (its graph root's bind mount, container root filesystems)
 //! stay in that namespace too and vanish with it. Containers' cgroups go under
-//! the instance's own cgroup parent ([`Layout::cgroup_parent`]), removed when it stops.
+//! the instance's own cgroup parent ([`cgroup_parent_for`]: unique per state dir and process,
+//! so two runs never share one), removed when it stops, by the signal handler after a
+//! signal, or by the next run's sweep after a crash.
 //!
 //! Stopping: every container is removed through the API first, then the namespace's init
 //! gets SIGTERM and passes it on. conmon daemonizes, so without the PID namespace it would be
@@ -46,8 +48,9 @@
 
 use super::api::Libpod;
 use super::config::{Flavor, Layout, CGROUP_ROOT};
-use crate::live::sandbox::{probe, Daemon, DaemonSpec, StateDir};
+use crate::live::sandbox::{self, probe, CgroupParent, Daemon, DaemonSpec, StateDir};
 use anyhow::{bail, Context};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -87,6 +90,9 @@ pub struct Service {
     daemon: Daemon,
     api: Libpod,
     cgroup_parent: String,
+    /// Its registration with the signal handler (which removes it after the service has
+    /// stopped); released, not removed, by a stop for a fresh root, whose next service reuses it.
+    cgroup: Option<CgroupParent>,
     /// How long it took from spawn to its first good ping.
     pub ready_after: Duration,
 }
@@ -118,6 +124,11 @@ impl Service {
         if !Path::new(CATATONIT).exists() {
             bail!("{CATATONIT} is missing (Debian package catatonit, which scripts/install-engines installs)");
         }
+        // A crashed run's cgroups first (their processes died with its namespace), then ours,
+        // registered before the service so that a signal removes it after the service stops.
+        sandbox::sweep_cgroups(&format!("{}/", CGROUP_ROOT.trim_start_matches('/')));
+        let cgroup_parent = cgroup_parent_for(flavor, dir.path())?;
+        let cgroup = CgroupParent::new(cgroup_parent.clone());
         let mut spec = DaemonSpec::new("podman", "unshare")
             .args([
                 "--mount",
@@ -147,7 +158,8 @@ impl Service {
         let ready_after = daemon
             .wait_ready(READY_TIMEOUT, || probe::unix_http_ok(&socket, "/_ping"))
             .with_context(|| format!("starting {} ({})", flavor.profile(), binary.display()))?;
-        let api = Libpod::new(&socket, flavor.api_version())?;
+        let api =
+            Libpod::new(&socket, flavor.api_version())?.with_cgroup_parent(cgroup_parent.clone());
         let ping = api.ping()?;
         let version = ping.libpod_api.as_deref().unwrap_or("");
         if !version.starts_with(flavor.api_major()) {
@@ -160,7 +172,8 @@ impl Service {
         Ok(Service {
             daemon,
             api,
-            cgroup_parent: layout.cgroup_parent(),
+            cgroup_parent,
+            cgroup: Some(cgroup),
             ready_after,
         })
     }
@@ -181,25 +194,40 @@ impl Service {
     /// to [`CGROUP_WAIT`]) for the last conmon to be gone: conmon daemonizes, so PID 1 reaps
     /// it, seconds late on these machines, and until then its empty cgroup cannot be
     /// removed. A fresh root skips that wait: the next service reuses the directories.
+    ///
+    /// A service that already died (killed, crashed) is stopped all the same: nothing is asked
+    /// of its API, but its cgroups are still removed (its namespace's end killed its conmons).
     pub fn stop(&mut self, cgroups: bool) -> anyhow::Result<()> {
-        if !self.daemon.running() {
-            return Ok(());
-        }
-        let removed = remove_all_containers(&self.api);
-        // `unshare --fork` ignores SIGTERM while it waits for its child: the namespace's
-        // init gets it, forwards it to the service, and everything exits in order.
-        if let Some(init) = self.init_pid() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(init as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-        }
+        let removed = if self.daemon.running() {
+            let removed = remove_all_containers(&self.api);
+            // `unshare --fork` ignores SIGTERM while it waits for its child: the namespace's
+            // init gets it, forwards it to the service, and everything exits in order.
+            if let Some(init) = self.init_pid() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(init as i32),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+            removed
+        } else {
+            Ok(())
+        };
         let stopped = self.daemon.stop();
         if cgroups {
             remove_cgroups(&self.cgroup_parent, CGROUP_WAIT);
+            // Stops whatever is still in it, removes it in every hierarchy.
+            drop(self.cgroup.take());
+        } else if let Some(c) = self.cgroup.take() {
+            c.release();
         }
         removed?;
         stopped.map(drop)
+    }
+
+    /// Whether the service still runs, and if not, how it ended (with its log's tail), from
+    /// the harness's own wait: see [`Daemon::check_alive`].
+    pub fn check_alive(&mut self) -> Result<(), sandbox::DaemonExit> {
+        self.daemon.check_alive()
     }
 
     /// A PID whose mount and PID namespaces are the service's (for `nsenter`).
@@ -246,6 +274,22 @@ pub fn remove_all_containers(api: &Libpod) -> anyhow::Result<()> {
         api.remove_container(&c.id)?;
     }
     Ok(())
+}
+
+/// The cgroup parent of the service in `state`: `/rmispec-podman/<profile>-<pid>-<inode>`,
+/// unique per process and state dir (two runs whose `--state-dir`s both end in
+/// `podman-libimage` used to share one), stable across the fresh roots of one run (the next
+/// service reuses the directories), and swept by the PID in its name after a crash
+/// ([`sandbox::sweep_cgroups`]).
+pub fn cgroup_parent_for(flavor: Flavor, state: &Path) -> anyhow::Result<String> {
+    let ino = std::fs::metadata(state)
+        .with_context(|| format!("reading {}", state.display()))?
+        .ino();
+    let id = flavor.profile().id().replace(
+        |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+        "_",
+    );
+    Ok(format!("{CGROUP_ROOT}/{id}-{}-{ino}", std::process::id()))
 }
 
 /// The state directory must be reachable from the host at the same path: below an overlaid
