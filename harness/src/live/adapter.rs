@@ -10,7 +10,7 @@
 //! stop in, synthesis and symbols.
 
 use super::reset::Reset;
-use super::sandbox::StateDir;
+use super::sandbox::{DaemonExit, StateDir};
 use super::source::Source;
 use crate::live::registry::Registry;
 use crate::scenario::Scenario;
@@ -132,6 +132,13 @@ pub trait Adapter {
 
     /// Stops the engine, wipes its roots, starts it again (sandboxed engines only).
     fn fresh_root(&mut self) -> anyhow::Result<()>;
+
+    /// Whether the engine's daemons still run and can answer (sandboxed engines: from the
+    /// harness's own wait; an engine the user brings cannot be told apart from a bad answer,
+    /// so it is taken as alive). Called after a call failed.
+    fn check_alive(&mut self) -> Result<(), DaemonExit> {
+        Ok(())
+    }
 
     /// The time spent waiting on the engine since the last call.
     fn take_engine_time(&mut self) -> Duration {

@@ -104,6 +104,9 @@ impl Timings {
 /// A live engine the runner can drive: an [`Adapter`] and everything around it.
 pub struct LiveBackend<A: Adapter> {
     reset: Reset,
+    /// Why the engine cannot be used any more (it died and could not be restarted): every
+    /// later trial fails at once with this line.
+    dead: Option<String>,
     /// The engine holds something a scenario (or its owner, before us) put there.
     dirty: bool,
     /// What the run's time went to.
@@ -173,6 +176,7 @@ impl<A: Adapter> LiveBackend<A> {
         };
         Ok(LiveBackend {
             reset,
+            dead: None,
             dirty,
             timings: Timings {
                 start: t0.elapsed(),
@@ -393,8 +397,47 @@ impl<A: Adapter> crate::backend::Backend for LiveBackend<A> {
         self.adapter.label()
     }
 
+    /// One scenario. When it fails, the daemons are checked: one that died (or was stopped)
+    /// is said plainly, once, and restarted on a fresh root for the next scenario; if that
+    /// fails too, every later trial fails at once with the same line.
     fn run(&mut self, scenario: &Scenario) -> anyhow::Result<Observation> {
-        self.run_scenario(scenario)
+        if let Some(dead) = &self.dead {
+            bail!("{dead}");
+        }
+        let error = match self.run_scenario(scenario) {
+            Ok(o) => return Ok(o),
+            Err(e) => e,
+        };
+        let Err(exit) = self.adapter.check_alive() else {
+            return Err(error);
+        };
+        let profile = self.adapter.profile();
+        eprintln!(
+            "rmispec: {profile}: {} {}; its log ends with:\n{}",
+            exit.name, exit.how, exit.log_tail
+        );
+        if self.sandboxed() && !sandbox::shutting_down() {
+            match self.adapter.fresh_root() {
+                Ok(()) => {
+                    eprintln!("rmispec: {profile}: restarted on a fresh root");
+                    self.dirty = false;
+                    return Err(anyhow::anyhow!(
+                        "{} {} during this scenario (restarted on a fresh root for the next one)",
+                        exit.name,
+                        exit.how
+                    ));
+                }
+                Err(e) => {
+                    eprintln!("rmispec: {profile}: restarting failed: {e:#}");
+                }
+            }
+        }
+        let line = format!(
+            "{} {}: the engine is gone, so this trial did not run",
+            exit.name, exit.how
+        );
+        self.dead = Some(line.clone());
+        Err(error.context(line))
     }
 }
 

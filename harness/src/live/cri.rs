@@ -336,6 +336,13 @@ impl Adapter for CriRuntime {
         }
     }
 
+    fn check_alive(&mut self) -> Result<(), sandbox::DaemonExit> {
+        match &mut self.engine {
+            Engine::Sandboxed(e) => e.check_alive(),
+            Engine::External(_) => Ok(()),
+        }
+    }
+
     fn take_engine_time(&mut self) -> Duration {
         self.cri().map(|c| c.take_engine_time()).unwrap_or_default()
     }

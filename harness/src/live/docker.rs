@@ -238,6 +238,12 @@ impl Adapter for Docker {
             .fresh_root()
     }
 
+    fn check_alive(&mut self) -> Result<(), crate::live::sandbox::DaemonExit> {
+        self.engine
+            .as_mut()
+            .map_or(Ok(()), SandboxedDocker::check_alive)
+    }
+
     fn take_engine_time(&mut self) -> Duration {
         self.api.take_engine_time()
     }

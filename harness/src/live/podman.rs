@@ -103,6 +103,9 @@ impl Podman {
     /// (the service's default) for a service the user named, whose cgroups are not ours.
     pub fn cgroup_parent(&self) -> String {
         match &self.engine {
+            Engine::Sandboxed {
+                service: Some(s), ..
+            } => s.cgroup_parent().to_owned(),
             Engine::Sandboxed { dir, .. } => Layout::new(dir.path()).cgroup_parent(),
             Engine::External { .. } => String::new(),
         }
@@ -278,6 +281,15 @@ impl Adapter for Podman {
         match &self.engine {
             Engine::Sandboxed { dir, .. } => leftovers(&Layout::new(dir.path()).graph_root()),
             Engine::External { .. } => Vec::new(),
+        }
+    }
+
+    fn check_alive(&mut self) -> Result<(), crate::live::sandbox::DaemonExit> {
+        match &mut self.engine {
+            Engine::Sandboxed {
+                service: Some(s), ..
+            } => s.check_alive(),
+            _ => Ok(()),
         }
     }
 

@@ -232,6 +232,14 @@ impl SandboxedCri {
         self.start_daemon().context("restarting on a fresh root")
     }
 
+    /// `Ok` while containerd runs and can answer (see [`Daemon::check_alive`]).
+    pub fn check_alive(&mut self) -> Result<(), sandbox::DaemonExit> {
+        match self.containerd.as_mut() {
+            Some(d) => d.check_alive(),
+            None => Ok(()),
+        }
+    }
+
     /// The tail of containerd's log, for error messages.
     pub fn log_tail(&self, n: usize) -> String {
         self.containerd

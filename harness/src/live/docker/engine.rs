@@ -221,6 +221,18 @@ impl SandboxedDocker {
         self.start_daemons().context("restarting on a fresh root")
     }
 
+    /// `Ok` while both daemons run and can answer; else what happened to the first that
+    /// does not (see [`Daemon::check_alive`]).
+    pub fn check_alive(&mut self) -> Result<(), sandbox::DaemonExit> {
+        for d in [self.dockerd.as_mut(), self.containerd.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            d.check_alive()?;
+        }
+        Ok(())
+    }
+
     /// Whether both daemons still run.
     pub fn running(&mut self) -> bool {
         self.dockerd.as_mut().is_some_and(Daemon::running)
