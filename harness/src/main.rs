@@ -350,9 +350,10 @@ mod tests {
         let Command::Run(args) = cli.command else {
             panic!("run")
         };
+        // A bare engine id is the engine's newest live profile.
         assert_eq!(
             profiles(&args.engines, &[]),
-            [Profile::Cri16, Profile::Podman43]
+            [Profile::Cri16, Profile::Podman58]
         );
         let cli = Cli::try_parse_from(["rmispec", "run", "--engine", "all"]).expect("valid");
         let Command::Run(args) = cli.command else {

@@ -22,16 +22,22 @@ use std::path::{Path, PathBuf};
 fn wanted() -> Vec<Profile> {
     let v = std::env::var("RMISPEC_LIVE").unwrap_or_default();
     let ids: Vec<&str> = v.split(',').map(str::trim).collect();
-    [Profile::Podman43, Profile::Libpod301, Profile::Podman54]
-        .into_iter()
-        .filter(|p| {
-            ids.iter().any(|i| {
-                *i == p.id()
-                    || *i == "all" && *p != Profile::Podman54
-                    || *i == "podman" && *p != Profile::Podman54
-            })
+    let podman5 = |p: &Profile| matches!(p, Profile::Podman54 | Profile::Podman58);
+    [
+        Profile::Podman43,
+        Profile::Libpod301,
+        Profile::Podman54,
+        Profile::Podman58,
+    ]
+    .into_iter()
+    .filter(|p| {
+        ids.iter().any(|i| {
+            Profile::from_id(i) == Some(*p)
+                || *i == "all" && !podman5(p)
+                || *i == "podman" && !podman5(p)
         })
-        .collect()
+    })
+    .collect()
 }
 
 /// What Podman writes outside its state directory when nothing stops it (notes §7.7), and

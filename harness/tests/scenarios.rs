@@ -92,10 +92,7 @@ fn live_profiles(var: Option<&str>) -> Result<Vec<Profile>, String> {
         return Ok(Vec::new());
     };
     if var == "all" {
-        return Ok(Profile::ALL
-            .into_iter()
-            .filter(|p| *p != Profile::Libpod19)
-            .collect());
+        return Ok(Profile::live().collect());
     }
     let mut profiles = Vec::new();
     for id in var.split(',').map(str::trim).filter(|id| !id.is_empty()) {

@@ -103,7 +103,9 @@ mod tests {
         assert_eq!(xml.matches("<error ").count(), 1);
         assert_eq!(xml.matches("<skipped ").count(), 1);
         assert!(
-            xml.contains("classname=\"podman-libimage\" name=\"untag/one-of-two-tags (model)\""),
+            xml.contains(
+                "classname=\"podman-libimage@4.3\" name=\"untag/one-of-two-tags (model)\""
+            ),
             "{xml}"
         );
     }

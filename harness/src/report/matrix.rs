@@ -136,23 +136,23 @@ mod tests {
         let text = render(&runs());
         let podman = text
             .lines()
-            .find(|l| l.starts_with("podman-libimage "))
+            .find(|l| l.starts_with("podman-libimage@4.3 "))
             .expect("summary row");
         let counts: Vec<&str> = podman.split_whitespace().skip(1).collect();
         assert_eq!(counts, ["0", "1", "0", "0", "1"]);
         assert!(
-            text.contains("FAIL podman-libimage/untag/one-of-two-tags (model)"),
+            text.contains("FAIL podman-libimage@4.3/untag/one-of-two-tags (model)"),
             "{text}"
         );
         assert!(text.contains("differs from the expectation"), "{text}");
         assert!(
-            text.contains("ERROR podman-libimage/untag/same (model)\nerror: todo!()"),
+            text.contains("ERROR podman-libimage@4.3/untag/same (model)\nerror: todo!()"),
             "{text}"
         );
         assert!(!text.contains("FAIL docker-classic"), "{text}");
         assert!(
             text.contains(
-                "engines: DC docker-classic 20.10.24 (model) · CRI cri-containerd 1.7.24 (model)"
+                "engines: DC docker-classic@20.10 20.10.24 (model) · CRI cri-containerd@1.7 1.7.24 (model)"
             ),
             "{text}"
         );
