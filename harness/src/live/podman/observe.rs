@@ -72,6 +72,8 @@ fn invalid_reference(text: &str) -> bool {
         "invalid reference format",
         "invalid format: no 64-byte hexadecimal value",
         "repository name must be lowercase",
+        // `ErrNameTooLong` of containers/image's `docker/reference`.
+        "repository name must not be more than 255 characters",
         "unsupported transport",
         "repository name must be canonical",
         "repository name must have at least one component",
