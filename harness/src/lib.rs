@@ -9,6 +9,7 @@
 
 pub mod backend;
 pub mod compare;
+pub mod diff;
 pub mod live;
 pub mod model_backend;
 pub mod normalize;

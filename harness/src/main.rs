@@ -29,6 +29,30 @@ enum Command {
     Explain(ExplainArgs),
     /// Write the Markdown semantics matrix (every behaviour across engines) from the model.
     Docs(DocsArgs),
+    /// Every scenario whose model outcome differs between two profiles, side by side.
+    Diff(DiffArgs),
+}
+
+#[derive(Args, Debug)]
+struct DiffArgs {
+    /// The profile upgraded (or migrated) from.
+    #[arg(value_parser = parse_profile)]
+    from: Profile,
+    /// The profile upgraded to.
+    #[arg(value_parser = parse_profile)]
+    to: Profile,
+    /// Markdown instead of text.
+    #[arg(long)]
+    markdown: bool,
+    /// Exit 1 when something changes.
+    #[arg(long)]
+    fail_on_change: bool,
+    #[command(flatten)]
+    place: Where,
+}
+
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    Profile::from_id(s).ok_or_else(|| format!("unknown profile {s:?}"))
 }
 
 #[derive(Args, Debug)]
@@ -220,6 +244,18 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
             let run = runs.first().context("the runner returned no result")?;
             print!("{}", report::explain::render(run, &runner::about(scenario)));
             Ok(!run.results.iter().any(|r| r.verdict.is_failure()))
+        }
+        Command::Diff(args) => {
+            let (scenarios_dir, _) = args.place.resolve()?;
+            let scenarios = runner::load(&scenarios_dir)?;
+            let changes = rmispec::diff::changes(&scenarios, args.from, args.to);
+            let render = if args.markdown {
+                rmispec::diff::markdown
+            } else {
+                rmispec::diff::text
+            };
+            print!("{}", render(args.from, args.to, &changes));
+            Ok(!args.fail_on_change || changes.is_empty())
         }
         Command::Docs(args) => {
             let (scenarios_dir, snapshots) = args.place.resolve()?;
