@@ -38,6 +38,8 @@ enum Command {
     /// Merge JSON reports (`run --format json`, e.g. one per `--partition` or per machine)
     /// into one report, in any format.
     Merge(MergeArgs),
+    /// Every scenario whose model outcome differs between two profiles, side by side.
+    Diff(DiffArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -73,6 +75,28 @@ struct MergeArgs {
     /// How to print the merged results.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
+}
+
+#[derive(Args, Debug)]
+struct DiffArgs {
+    /// The profile upgraded (or migrated) from.
+    #[arg(value_parser = parse_profile)]
+    from: Profile,
+    /// The profile upgraded to.
+    #[arg(value_parser = parse_profile)]
+    to: Profile,
+    /// Markdown instead of text.
+    #[arg(long)]
+    markdown: bool,
+    /// Exit 1 when something changes.
+    #[arg(long)]
+    fail_on_change: bool,
+    #[command(flatten)]
+    place: Where,
+}
+
+fn parse_profile(s: &str) -> Result<Profile, String> {
+    Profile::from_id(s).ok_or_else(|| format!("unknown profile {s:?}"))
 }
 
 #[derive(Args, Debug)]
@@ -348,6 +372,18 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
             Ok(!run.results.iter().any(|r| r.verdict.is_failure()))
         }
         Command::Engine(cmd) => engine(cmd),
+        Command::Diff(args) => {
+            let (scenarios_dir, _) = args.place.resolve()?;
+            let scenarios = runner::load(&scenarios_dir)?;
+            let changes = rmispec::diff::changes(&scenarios, args.from, args.to);
+            let render = if args.markdown {
+                rmispec::diff::markdown
+            } else {
+                rmispec::diff::text
+            };
+            print!("{}", render(args.from, args.to, &changes));
+            Ok(!args.fail_on_change || changes.is_empty())
+        }
         Command::Docs(args) => {
             let (scenarios_dir, snapshots) = args.place.resolve()?;
             let scenarios = runner::load(&scenarios_dir)?;
@@ -526,7 +562,7 @@ fn conformance(
             anyhow::anyhow!("--expect checks one implementation: name one --engine").into(),
         );
     };
-    if expect.semantics != profile.id() {
+    if rmispec_model::Profile::from_id(&expect.semantics) != Some(*profile) {
         return Err(anyhow::anyhow!(
             "{} is for semantics {}, but the run checks {profile}",
             path.display(),
@@ -575,9 +611,10 @@ mod tests {
         let Command::Run(args) = cli.command else {
             panic!("run")
         };
+        // A bare engine id is the engine's newest live profile.
         assert_eq!(
             profiles(&args.engines, &[], &[]),
-            [Profile::Cri16, Profile::Podman43]
+            [Profile::Cri16, Profile::Podman58]
         );
         let cli = Cli::try_parse_from(["rmispec", "run", "--engine", "all"]).expect("valid");
         let Command::Run(args) = cli.command else {

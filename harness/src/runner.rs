@@ -212,10 +212,7 @@ fn progress_bar(shown: bool, profile: Profile, len: usize) -> indicatif::Progres
 /// differences live in the model only). What `--engine all` and `RMISPEC_LIVE=all` mean on
 /// live runs, in the CLI and in the tests alike.
 pub fn live_profiles() -> Vec<Profile> {
-    Profile::ALL
-        .into_iter()
-        .filter(|p| *p != Profile::Libpod19)
-        .collect()
+    Profile::live().collect()
 }
 
 /// Which scenarios a run takes: globs over scenario names (`--filter`, any of them; none:

@@ -76,7 +76,7 @@ fn a_failing_expectation_exits_1_and_is_spelled_out() {
     let scratch = Scratch::new("fail");
     scratch.scenario("untag/wrong", WRONG);
     let out = rmispec(
-        &["run", "--engine", "docker-classic,cri-containerd"],
+        &["run", "--engine", "docker-classic@20.10,cri-containerd@1.7"],
         &scratch.0,
     );
     let stdout = text(&out.stdout);
@@ -103,7 +103,7 @@ fn a_failing_expectation_exits_1_and_is_spelled_out() {
     assert!(row[1].ends_with('✗'), "{stdout}");
     assert_eq!(row[2], "-", "skipped: {stdout}");
     assert!(
-        stdout.contains("FAIL docker-classic/untag/wrong (model)"),
+        stdout.contains("FAIL docker-classic@20.10/untag/wrong (model)"),
         "{stdout}"
     );
     assert!(stdout.contains("- Untagged: localhost/nope:1"), "{stdout}");
@@ -129,11 +129,11 @@ fn json_has_one_result_per_scenario_and_engine() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
     let results = value["results"].as_array().expect("results");
-    assert_eq!(results.len(), 8, "every profile");
+    assert_eq!(results.len(), 12, "every profile");
     let dc = results
         .iter()
-        .find(|r| r["engine"] == "docker-classic")
-        .expect("docker-classic");
+        .find(|r| r["engine"] == "docker-classic@20.10")
+        .expect("docker-classic@20.10");
     assert_eq!(dc["scenario"], "untag/wrong");
     assert_eq!(dc["backend"], "model");
     assert_eq!(dc["verdict"], "fail");
@@ -174,7 +174,7 @@ fn junit_and_filter() {
         "the filter keeps one scenario: {xml}"
     );
     assert!(
-        xml.contains(r#"<testcase name="other/wrong-too" classname="docker-classic""#),
+        xml.contains(r#"<testcase name="other/wrong-too" classname="docker-classic@28.5""#),
         "{xml}"
     );
     assert_eq!(xml.matches("<failure ").count(), 1, "{xml}");
@@ -242,7 +242,7 @@ fn junit_of_every_scenario_validates_with_one_suite_per_profile_and_skips() {
     assert_valid_junit(&xml);
     assert_eq!(
         xml.matches("<testsuite ").count(),
-        8,
+        rmispec_model::Profile::ALL.len(),
         "one suite per profile"
     );
     assert!(
@@ -445,7 +445,7 @@ fn engine_all_live_marks_engines_that_cannot_start_and_goes_on() {
     );
     assert_eq!(
         engines.len(),
-        7,
+        rmispec_model::Profile::live().count(),
         "every live profile has its cell: {engines:?}"
     );
     let dc = &results[0];
@@ -494,7 +494,7 @@ fn explain_shows_the_scenario_and_suggests_names() {
             "explain",
             "untag/wrong",
             "--engine",
-            "docker-classic,cri-containerd",
+            "docker-classic@20.10,cri-containerd@1.7",
         ],
         &scratch.0,
     );
@@ -542,7 +542,7 @@ fn docs_writes_and_checks_the_semantics_matrix() {
         .expect("docs written beside scenarios");
     assert!(md.contains("## untag"), "{md}");
     assert!(
-        md.contains("| | scenario | DC | DK | CRI | CRI1.6 | P4 | P5 | P3 | P1 |"),
+        md.contains("| | scenario | DC | DC28 | DK | DK28 | CRI | CRI1.6 | CRI2.1 | P4 | P5 | P5.8 | P3 | P1 |"),
         "{md}"
     );
     let out = rmispec(&["docs", "--check"], &scratch.0);

@@ -20,13 +20,18 @@ use std::path::PathBuf;
 fn wanted() -> Vec<Profile> {
     let v = std::env::var("RMISPEC_LIVE").unwrap_or_default();
     let ids: Vec<&str> = v.split(',').map(str::trim).collect();
-    let profiles: Vec<Profile> = [Profile::DockerClassic, Profile::DockerContainerd]
-        .into_iter()
-        .filter(|p| {
-            ids.iter()
-                .any(|i| *i == p.id() || *i == "docker" || *i == "all")
-        })
-        .collect();
+    let profiles: Vec<Profile> = [
+        Profile::DockerClassic,
+        Profile::DockerClassic28,
+        Profile::DockerContainerd,
+        Profile::DockerContainerd28,
+    ]
+    .into_iter()
+    .filter(|p| {
+        ids.iter()
+            .any(|i| Profile::from_id(i) == Some(*p) || *i == "docker" || *i == "all")
+    })
+    .collect();
     // The tests are #[ignore]d unless asked for (--ignored): asked for, naming no engine is a mistake, not a pass.
     assert!(
         !profiles.is_empty(),
@@ -183,7 +188,7 @@ fn a_parent_with_a_child_is_built_the_engines_way_and_observed() {
         match p {
             // Linked by load: the synthesized config digests are the IDs, and the engine
             // refuses to delete the parent.
-            Profile::DockerClassic => {
+            Profile::DockerClassic | Profile::DockerClassic28 => {
                 let synth = rmispec::synth::synthesize(&s.given);
                 assert_eq!(child, synth.image("Child").unwrap().config.digest);
                 assert_eq!(obs.status, Status::Http(409));

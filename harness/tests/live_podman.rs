@@ -23,16 +23,21 @@ use std::path::{Path, PathBuf};
 fn wanted() -> Vec<Profile> {
     let v = std::env::var("RMISPEC_LIVE").unwrap_or_default();
     let ids: Vec<&str> = v.split(',').map(str::trim).collect();
-    let profiles: Vec<Profile> = [Profile::Podman43, Profile::Libpod301, Profile::Podman54]
-        .into_iter()
-        .filter(|p| {
-            ids.iter().any(|i| {
-                *i == p.id()
-                    || *i == "all" && *p != Profile::Podman54
-                    || *i == "podman" && *p != Profile::Podman54
-            })
+    let profiles: Vec<Profile> = [
+        Profile::Podman43,
+        Profile::Libpod301,
+        Profile::Podman54,
+        Profile::Podman58,
+    ]
+    .into_iter()
+    .filter(|p| {
+        ids.iter().any(|i| {
+            Profile::from_id(i) == Some(*p)
+                || *i == "all" && !matches!(p, Profile::Podman54 | Profile::Podman58)
+                || *i == "podman" && !matches!(p, Profile::Podman54 | Profile::Podman58)
         })
-        .collect();
+    })
+    .collect();
     // The tests are #[ignore]d unless asked for (--ignored): asked for, naming no engine is a mistake, not a pass.
     assert!(
         !profiles.is_empty(),

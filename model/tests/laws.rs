@@ -58,35 +58,40 @@ fn known_witnesses() -> Vec<(&'static str, Profile, StoreSpec, RequestSpec)> {
         parent,
         own_layer: false,
     };
-    vec![(
-        // A (two names) ← B ← C, all sharing A's layers: without force, `sha256:<A>` is refused
-        // (two names) and C's digest deletes C and prunes B; with force A goes first, so C's
-        // parent walk fails and B stays.
-        laws::FORCE_DOES_AT_LEAST_WHAT_NO_FORCE_DOES.name,
-        Profile::DockerContainerd,
-        StoreSpec {
-            images: vec![
-                image(vec![3, 4], None),
-                image(vec![], Some(0)),
-                image(vec![], Some(1)),
-            ],
-            containers: vec![],
-        },
-        RequestSpec {
-            names: vec![
-                NameSpec::Id {
-                    image: 0,
-                    of: IdOf::Manifest,
-                    form: IdForm::Prefixed,
+    [Profile::DockerContainerd, Profile::DockerContainerd28]
+        .into_iter()
+        .map(|profile| {
+            (
+                // A (two names) ← B ← C, all sharing A's layers: without force, `sha256:<A>` is refused
+                // (two names) and C's digest deletes C and prunes B; with force A goes first, so C's
+                // parent walk fails and B stays.
+                laws::FORCE_DOES_AT_LEAST_WHAT_NO_FORCE_DOES.name,
+                profile,
+                StoreSpec {
+                    images: vec![
+                        image(vec![3, 4], None),
+                        image(vec![], Some(0)),
+                        image(vec![], Some(1)),
+                    ],
+                    containers: vec![],
                 },
-                NameSpec::DigestIn { image: 2, repo: 0 },
-            ],
-            force: false,
-            prune: true,
-            ignore: false,
-            all: false,
-        },
-    )]
+                RequestSpec {
+                    names: vec![
+                        NameSpec::Id {
+                            image: 0,
+                            of: IdOf::Manifest,
+                            form: IdForm::Prefixed,
+                        },
+                        NameSpec::DigestIn { image: 2, repo: 0 },
+                    ],
+                    force: false,
+                    prune: true,
+                    ignore: false,
+                    all: false,
+                },
+            )
+        })
+        .collect()
 }
 
 /// How many generated cases the witness search may try per exclusion.

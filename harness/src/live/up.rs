@@ -30,12 +30,10 @@ impl Target {
     /// Parses `podman-compat@<version>` or a profile id.
     pub fn parse(id: &str) -> anyhow::Result<Target> {
         if let Some(version) = id.strip_prefix("podman-compat") {
-            let podman = match version {
-                "" | "@4.3" => Profile::from_id("podman-libimage"),
-                v => Profile::from_id(&format!("podman-libimage{v}")),
-            }
-            .filter(|p| p.engine() == Engine::PodmanLibimage)
-            .with_context(|| format!("no Podman profile for {id}"))?;
+            // `podman-compat@5.4` runs `podman-libimage@5.4`'s service; bare, the newest.
+            let podman = Profile::from_id(&format!("podman-libimage{version}"))
+                .filter(|p| p.engine() == Engine::PodmanLibimage && p.info().live)
+                .with_context(|| format!("no live Podman profile for {id}"))?;
             return Ok(Target::PodmanCompat(podman));
         }
         Profile::from_id(id)
@@ -81,6 +79,10 @@ pub struct Record {
     /// process does not match.
     pub start_time: u64,
 }
+
+/// What Podman's compat API is checked as: Docker's classic store at the API version it
+/// speaks (`/v1.41`, Docker 20.10).
+pub const COMPAT_SEMANTICS: &str = "docker-classic@20.10";
 
 const RECORD: &str = "engine.json";
 const LOG: &str = "engine-up.log";
@@ -219,7 +221,7 @@ fn start(
                 let (api, semantics) = match target {
                     Target::PodmanCompat(_) => (
                         "Docker Engine API (Podman's compat layer, /v1.41)",
-                        Engine::DockerClassic.default_profile().id().to_owned(),
+                        COMPAT_SEMANTICS.to_owned(),
                     ),
                     Target::Profile(_) => ("libpod API", profile.id().to_owned()),
                 };
@@ -302,7 +304,15 @@ mod tests {
         let compat = Target::parse("podman-compat@4.3").unwrap();
         assert_eq!(compat.id(), "podman-compat@4.3");
         assert_eq!(compat.profile().engine(), Engine::PodmanLibimage);
-        assert_eq!(Target::parse("podman-compat").unwrap(), compat);
+        assert_eq!(
+            compat.profile(),
+            Profile::from_id("podman-libimage@4.3").unwrap()
+        );
+        assert_eq!(
+            Target::parse("podman-compat").unwrap().profile(),
+            Profile::from_id("podman-libimage").unwrap(),
+            "bare: the newest"
+        );
         assert!(Target::parse("podman-compat@9.9").is_err());
         let p = Profile::ALL[0];
         assert_eq!(Target::parse(p.id()).unwrap(), Target::Profile(p));

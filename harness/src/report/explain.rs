@@ -179,7 +179,7 @@ mod tests {
         let text = render(&runs[1], &about());
         assert!(
             text.contains(
-                "  cri-containerd: known-divergence · source: moby/moby@v20.10.24:x#L1\n"
+                "  cri-containerd@1.7: known-divergence · source: moby/moby@v20.10.24:x#L1\n"
             ),
             "{text}"
         );
@@ -190,11 +190,11 @@ mod tests {
         let runs = runs();
         let text = render(&runs[1], &about());
         assert!(
-            text.contains("== docker-classic 20.10.24, cri-containerd 1.7.24, libpod-legacy 1.9.3 (model)\n  docker-classic: pass\n  cri-containerd: known-divergence\n  libpod-legacy@1.9: pass\n"),
+            text.contains("== docker-classic 20.10.24, cri-containerd 1.7.24, libpod-legacy 1.9.3 (model)\n  docker-classic@20.10: pass\n  cri-containerd@1.7: known-divergence\n  libpod-legacy@1.9: pass\n"),
             "{text}"
         );
         assert!(
-            text.contains("cri-containerd: known divergence: bug"),
+            text.contains("cri-containerd@1.7: known divergence: bug"),
             "{text}"
         );
         assert_eq!(text.matches("records:").count(), 1, "{text}");

@@ -192,7 +192,7 @@ mod tests {
         assert_eq!(results.len(), 8);
         let first = &results[0];
         assert_eq!(first["scenario"], "untag/one-of-two-tags");
-        assert_eq!(first["engine"], "docker-classic");
+        assert_eq!(first["engine"], "docker-classic@20.10");
         assert_eq!(first["version"], Profile::DockerClassic.version());
         assert_eq!(first["backend"], "model");
         assert_eq!(first["verdict"], "pass");

@@ -86,7 +86,7 @@ mod tests {
         assert_eq!(xml.matches("<error ").count(), 1);
         assert_eq!(xml.matches("<skipped ").count(), 1);
         assert!(
-            xml.contains(r#"<testcase name="untag/one-of-two-tags" classname="podman-libimage" time="0.015">"#),
+            xml.contains(r#"<testcase name="untag/one-of-two-tags" classname="podman-libimage@4.3" time="0.015">"#),
             "{xml}"
         );
         assert!(

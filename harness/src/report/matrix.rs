@@ -42,47 +42,65 @@ pub fn render(runs: &[ScenarioRuns], width: usize) -> String {
                 .unwrap_or(0)
         })
         .collect();
-    // Columns two spaces apart, or one when that is what makes them fit.
-    let cells_width = |gap: usize| -> usize { col_widths.iter().map(|w| w + gap).sum() };
-    let gap = if 2 + 8 + cells_width(2) <= width {
-        2
-    } else {
-        1
-    };
     let longest = runs
         .iter()
         .map(|s| chars(&s.name))
         .max()
         .unwrap_or(0)
         .max("scenario".len());
-    // Two characters of row mark, then the name column, then the cells. Without room for
-    // a name column of 8, every name has a line of its own.
-    let room = width.saturating_sub(2 + cells_width(gap));
-    let name_width = if room >= 8 { longest.min(room) } else { 0 };
-    let sep = " ".repeat(gap);
-
-    let mut line = format!(
-        "  {}",
-        pad(if name_width > 0 { "scenario" } else { "" }, name_width)
-    );
-    for (i, (p, w)) in profiles.iter().zip(&col_widths).enumerate() {
-        let lead = if name_width == 0 && i == 0 { "" } else { &sep };
-        let _ = write!(line, "{lead}{}", pad(short_label(*p), *w));
+    // Columns two spaces apart, or one when that is what makes them fit; more profiles than
+    // fit beside a name column of 8 are shown as several tables, each as wide as fits.
+    let all: Vec<usize> = (0..profiles.len()).collect();
+    let cells_width =
+        |cols: &[usize], gap: usize| -> usize { cols.iter().map(|&i| col_widths[i] + gap).sum() };
+    let mut chunks: Vec<Vec<usize>> = Vec::new();
+    for &i in &all {
+        match chunks.last_mut() {
+            Some(c) if 2 + 8 + cells_width(c, 1) + col_widths[i] + 1 <= width => c.push(i),
+            _ => chunks.push(vec![i]),
+        }
     }
-    push_line(&mut out, &line);
-    for (s, row) in runs.iter().zip(&cells) {
-        let mark = row_mark(s).symbol();
-        let mut line = if chars(&s.name) > name_width {
-            push_line(&mut out, &format!("{mark} {}", s.name));
-            format!("  {}", pad("", name_width))
+    for (n, cols) in chunks.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let gap = if 2 + 8 + cells_width(cols, 2) <= width {
+            2
         } else {
-            format!("{mark} {}", pad(&s.name, name_width))
+            1
         };
-        for (i, (c, w)) in row.iter().zip(&col_widths).enumerate() {
-            let lead = if name_width == 0 && i == 0 { "" } else { &sep };
-            let _ = write!(line, "{lead}{}", pad(c, *w));
+        // Two characters of row mark, then the name column, then the cells. Without room for
+        // a name column of 8, every name has a line of its own.
+        let room = width.saturating_sub(2 + cells_width(cols, gap));
+        let name_width = if room >= 8 { longest.min(room) } else { 0 };
+        let sep = " ".repeat(gap);
+        let mut line = format!(
+            "  {}",
+            pad(if name_width > 0 { "scenario" } else { "" }, name_width)
+        );
+        for (k, &i) in cols.iter().enumerate() {
+            let lead = if name_width == 0 && k == 0 { "" } else { &sep };
+            let _ = write!(
+                line,
+                "{lead}{}",
+                pad(short_label(profiles[i]), col_widths[i])
+            );
         }
         push_line(&mut out, &line);
+        for (s, row) in runs.iter().zip(&cells) {
+            let mark = row_mark(s).symbol();
+            let mut line = if chars(&s.name) > name_width {
+                push_line(&mut out, &format!("{mark} {}", s.name));
+                format!("  {}", pad("", name_width))
+            } else {
+                format!("{mark} {}", pad(&s.name, name_width))
+            };
+            for (k, &i) in cols.iter().enumerate() {
+                let lead = if name_width == 0 && k == 0 { "" } else { &sep };
+                let _ = write!(line, "{lead}{}", pad(&row[i], col_widths[i]));
+            }
+            push_line(&mut out, &line);
+        }
     }
 
     out.push('\n');
@@ -254,7 +272,7 @@ mod tests {
         assert_eq!(text.matches("no such binary").count(), 1, "{text}");
         assert!(
             text.contains(
-                "ERROR cri-containerd (model), 2 scenarios (untag/one-of-two-tags … untag/same)"
+                "ERROR cri-containerd@1.7 (model), 2 scenarios (untag/one-of-two-tags … untag/same)"
             ),
             "{text}"
         );
@@ -265,23 +283,23 @@ mod tests {
         let text = render(&runs(), 80);
         let podman = text
             .lines()
-            .find(|l| l.starts_with("podman-libimage "))
+            .find(|l| l.starts_with("podman-libimage@4.3 "))
             .expect("summary row");
         let counts: Vec<&str> = podman.split_whitespace().skip(1).collect();
         assert_eq!(counts, ["0", "1", "0", "0", "1"]);
         assert!(
-            text.contains("FAIL podman-libimage/untag/one-of-two-tags (model)"),
+            text.contains("FAIL podman-libimage@4.3/untag/one-of-two-tags (model)"),
             "{text}"
         );
         assert!(text.contains("differs from the expectation"), "{text}");
         assert!(
-            text.contains("ERROR podman-libimage/untag/same (model)\nerror: todo!()"),
+            text.contains("ERROR podman-libimage@4.3/untag/same (model)\nerror: todo!()"),
             "{text}"
         );
         assert!(!text.contains("FAIL docker-classic"), "{text}");
         assert!(
             text.contains(
-                "DC     docker-classic 20.10.24 (model)\nCRI    cri-containerd 1.7.24 (model)"
+                "DC     docker-classic@20.10 20.10.24 (model)\nCRI    cri-containerd@1.7 1.7.24 (model)"
             ),
             "{text}"
         );

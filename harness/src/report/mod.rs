@@ -59,20 +59,12 @@ pub fn groups(results: &[RunResult]) -> Vec<Vec<&RunResult>> {
     groups
 }
 
-/// A short column label for a profile, as the semantics notes name engines: `DC` (Docker
-/// classic), `DK` (Docker containerd store), `CRI` / `CRI1.6`, `P4` / `P5` (libimage),
-/// `P3` / `P1` (legacy libpod).
+/// A short column label for a profile, as the semantics notes name engines: `DC` / `DC28`
+/// (Docker classic), `DK` / `DK28` (Docker containerd store), `CRI1.6` / `CRI` / `CRI2.1`,
+/// `P4` / `P5` / `P5.8` (libimage), `P3` / `P1` (legacy libpod); the model's profile table
+/// holds them ([`Profile::label`]).
 pub fn short_label(profile: Profile) -> &'static str {
-    match profile {
-        Profile::DockerClassic => "DC",
-        Profile::DockerContainerd => "DK",
-        Profile::Cri17 => "CRI",
-        Profile::Cri16 => "CRI1.6",
-        Profile::Podman43 => "P4",
-        Profile::Podman54 => "P5",
-        Profile::Libpod301 => "P3",
-        Profile::Libpod19 => "P1",
-    }
+    profile.label()
 }
 
 /// What a cell's codes and marks mean, for the legend under a matrix: one entry a line

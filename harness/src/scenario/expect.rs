@@ -10,21 +10,21 @@ use std::fmt;
 /// Who an `expect` or `divergence` entry is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Target {
-    /// An engine id: every profile of the engine (`cri-containerd`).
+    /// An engine id: every profile of the engine (`cri-containerd`). In a scenario a bare
+    /// engine id keeps this meaning (unlike the command line, where it names the newest
+    /// profile).
     Engine(Engine),
-    /// A profile that is not its engine's default (`cri-containerd@1.6`): it overrides its
-    /// engine's entry. (A default profile's id is its engine's id, so it parses as
-    /// [`Target::Engine`].)
+    /// A profile id (`cri-containerd@1.6`): it overrides its engine's entry.
     Profile(Profile),
 }
 
 impl Target {
-    /// Parses an engine id, or a non-default profile id.
+    /// Parses an engine id, or a profile id (`engine@version`).
     pub fn from_id(id: &str) -> Option<Target> {
         if let Some(e) = Engine::ALL.into_iter().find(|e| e.id() == id) {
             return Some(Target::Engine(e));
         }
-        Profile::from_id(id).map(Target::Profile)
+        Profile::from_exact_id(id).map(Target::Profile)
     }
 
     /// The id as written.

@@ -1,4 +1,5 @@
-//! The containerd CRI plugin's `ImageService.RemoveImage` (containerd 1.7.24, and 1.6.20).
+//! The containerd CRI plugin's `ImageService.RemoveImage` (containerd 1.7.24, 1.6.20 and
+//! 2.1.9).
 //!
 //! CRI's removal is the simplest of all engines, because the CRI contract has no notion of
 //! "untag": `RemoveImage` is asked for an image and removes the **whole** image, every
@@ -25,6 +26,17 @@
 //! grammar. 1.7 adds image pinning (`Pinned`), which `RemoveImage` does not consult. 1.7's
 //! `pkg/cri/sbserver/image_remove.go` is the same function for the sandboxed-CRI mode. So
 //! [`Profile::Cri16`] and [`Profile::Cri17`] share every rule here.
+//!
+//! **2.1.9** ([`Profile::Cri21`]). `RemoveImage` is split into a gRPC wrapper and a service
+//! (`containerd/containerd@v2.1.9:internal/cri/server/images/image_remove.go#L36-L42`,
+//! `#L44-L77`); the service is 1.7.24's function line for line, and `LocalResolve`
+//! (`internal/cri/server/images/service.go#L140-L168`) is 1.7.24's `localResolve`. The new
+//! rule is the wrapper's (R-CRI-7, [`grpc_answer`]): **any** NotFound the service returns is
+//! success, where 1.7.24 only swallowed a NotFound from resolution. On a consistent store the
+//! service has no other NotFound to return (a reference deleted under it is already skipped,
+//! L67-L72), so every request the model can express has 1.7.24's outcome; the rule shows only
+//! when the store changes during the call. Pinning (`pinned_images.sandbox`, the label
+//! `io.cri-containerd.pinned`) is still never consulted by `RemoveImage`.
 
 use crate::digest::{find_prefix, is_full_hex, PrefixMatch};
 use crate::outcome::{ErrorKind, Failure, Outcome, Status};
@@ -48,11 +60,14 @@ const UNKNOWN: Status = Status::Grpc(2);
 /// crictl walks a map, so its order is not defined; ours is store order). `force`, `prune`
 /// and `ignore` do not exist in CRI and change nothing.
 pub fn remove(profile: Profile, store: &Store, request: &Request) -> Outcome {
-    debug_assert!(matches!(profile, Profile::Cri16 | Profile::Cri17));
+    debug_assert!(matches!(
+        profile,
+        Profile::Cri16 | Profile::Cri17 | Profile::Cri21
+    ));
     let mut after = store.clone();
     let mut errors = Vec::new();
     for name in &request.names {
-        if let Err(failure) = remove_image(profile, &mut after, name) {
+        if let Err(failure) = grpc_answer(profile, remove_image(profile, &mut after, name)) {
             errors.push(failure);
         }
     }
@@ -90,6 +105,18 @@ fn remove_image(profile: Profile, store: &mut Store, input: &str) -> Result<(), 
             ),
             status: UNKNOWN,
         }),
+    }
+}
+
+/// R-CRI-7: what the gRPC layer makes of the service's answer. containerd 2.1.9's wrapper
+/// (`containerd/containerd@v2.1.9:internal/cri/server/images/image_remove.go#L36-L42`,
+/// `if err != nil && !errdefs.IsNotFound(err)`) answers OK to any NotFound; 1.6 and 1.7 return
+/// the service's error as it is (`@v1.7.24:pkg/cri/server/image_remove.go#L36-L68`), having
+/// swallowed only the NotFound of resolution (L39-L44, [`remove_image`]).
+fn grpc_answer(profile: Profile, answer: Result<(), Failure>) -> Result<(), Failure> {
+    match answer {
+        Err(f) if profile == Profile::Cri21 && f.kind == ErrorKind::NotFound => Ok(()),
+        other => other,
     }
 }
 
@@ -159,14 +186,16 @@ fn lookup_id(store: &Store, input: &str) -> Resolved {
 /// 64-hex string, adds `docker.io/library/`, maps `index.docker.io` to `docker.io`), then a
 /// `name:tag@digest` keeps only the digest, and a name with neither gets `:latest`.
 ///
-/// 1.7.24 vendors distribution/reference v0.6.0, whose grammar is v0.5.0's (an upper-case or
-/// bracketed-IPv6 first component is a domain); 1.6.20 parses with containerd's own copy of
-/// docker/distribution v2.8 (`reference/docker`), which has neither rule. This is the one place
-/// the two CRI profiles differ, and only for names like `Registry/app` or `[::1]:5000/app`.
+/// 1.7.24 and 2.1.9 vendor distribution/reference v0.6.0 (`go.mod` at both tags), whose
+/// grammar is v0.5.0's (an upper-case or bracketed-IPv6 first component is a domain) with the
+/// length limit on the path alone ([`Dialect::Reference0_6`]); 1.6.20 parses with
+/// containerd's own copy of docker/distribution v2.8 (`reference/docker`), which has neither
+/// rule. This is the one place the CRI profiles differ on a consistent store, and only for
+/// names like `Registry/app` or `[::1]:5000/app`.
 fn parse_docker_ref(profile: Profile, input: &str) -> Option<String> {
     let dialect = match profile {
         Profile::Cri16 => Dialect::Distribution2_8,
-        _ => Dialect::Reference0_5,
+        _ => Dialect::Reference0_6,
     };
     let (repo, tag, digest) = grammar::parse_normalized_in(dialect, input).ok()?;
     let reference = match (digest, tag_name_only(tag, None)) {
@@ -520,5 +549,43 @@ mod tests {
     #[test]
     fn go_quote_escapes_like_percent_q() {
         assert_eq!(go_quote("a\"b\\c\n"), r#""a\"b\\c\n""#);
+    }
+
+    /// R-CRI-7: 2.1.9's gRPC wrapper answers OK to any NotFound of the service; 1.6 and 1.7
+    /// pass it on. Other errors pass in every version.
+    #[rstest]
+    fn r_cri_7_any_not_found_is_success_in_2_1(
+        #[values(Profile::Cri16, Profile::Cri17, Profile::Cri21)] profile: Profile,
+    ) {
+        let not_found = Failure {
+            kind: ErrorKind::NotFound,
+            message: "failed to update image reference: not found".into(),
+            status: Status::Grpc(5),
+        };
+        let got = grpc_answer(profile, Err(not_found.clone()));
+        if profile == Profile::Cri21 {
+            assert_eq!(got, Ok(()));
+        } else {
+            assert_eq!(got, Err(not_found));
+        }
+        let ambiguous = remove(profile, &store(), &Request::name("ab"));
+        assert_eq!(ambiguous.errors.len(), 1, "{profile}");
+        assert_eq!(ambiguous.errors[0].kind, ErrorKind::Ambiguous);
+        assert_eq!(grpc_answer(profile, Ok(())), Ok(()));
+    }
+
+    /// 2.1.9 removes as 1.7.24 does on every consistent store (its resolution and removal are
+    /// 1.7.24's, line for line).
+    #[rstest]
+    #[case("busybox")]
+    #[case("ab12")]
+    #[case("nosuch")]
+    #[case("")]
+    fn cri_2_1_removes_as_1_7(#[case] input: &str) {
+        let r = Request::name(input);
+        assert_eq!(
+            remove(Profile::Cri21, &store(), &r),
+            remove(Profile::Cri17, &store(), &r)
+        );
     }
 }

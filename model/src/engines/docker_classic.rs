@@ -7,7 +7,19 @@
 //! v20.10.24 v26.1.5 -- daemon/images/image_delete.go` is type renames, context plumbing and
 //! the removal of the OS-support check. What does differ is the vendored reference grammar
 //! (see [`crate::reference::grammar`]: IPv6 hosts, `Foo/bar` as a registry, the uppercase
-//! error text), which this module takes in its 20.10 dialect.
+//! error text), which this module takes per profile ([`dialect`]).
+//!
+//! # 28.5.2 ([`Profile::DockerClassic28`])
+//!
+//! R-DC-25: Docker 28.5.2's classic store runs the same removal code (`git diff v26.1.5
+//! v28.5.2 -- daemon/images/image_delete.go`: the `platforms` option, image mounts counted as
+//! use by name, renames; neither option is in the request model yet), and parses names with
+//! distribution/reference v0.6.0 (`moby/moby@v28.5.2:vendor.mod`), the containerd store's
+//! grammar: the uppercase error names the repository (`invalid reference format: repository
+//! name (library/Busybox) must be lowercase`,
+//! `@v28.5.2:vendor/github.com/distribution/reference/normalize.go#L68-L70`), a bracketed IPv6
+//! host or an uppercase first component is a domain, and the 255-character limit applies to
+//! the path alone ([`Dialect::Reference0_6`]). Everything else is 20.10's.
 //!
 //! Image IDs are config digests. The store keeps three things apart: the image store (configs
 //! with their parent link and top layer), the reference store (tags and digest references,
@@ -22,21 +34,29 @@ use crate::reference::grammar::{self, AnyReference, Dialect, GrammarError};
 use crate::reference::{Reference, Repository};
 use crate::request::Request;
 use crate::store::{ContainerState, Image, ListedImage, Listing, Store};
+use crate::Profile;
 
-/// docker/distribution v2.8.1, as vendored by moby v20.10.24.
-const DIALECT: Dialect = Dialect::Distribution2_8;
+/// The reference grammar `profile` vendors: docker/distribution v2.8.1 in moby v20.10.24
+/// (`moby/moby@v20.10.24:vendor.conf`), distribution/reference v0.6.0 in v28.5.2 (R-DC-25).
+pub fn dialect(profile: Profile) -> Dialect {
+    match profile {
+        Profile::DockerClassic28 => Dialect::Reference0_6,
+        _ => Dialect::Distribution2_8,
+    }
+}
 
-/// What `docker rmi` does on Docker 20.10.24 (classic store): one API call per name
+/// What `docker rmi` does on `profile` (classic store): one API call per name
 /// ([`docker::drive`]).
-pub fn remove(store: &Store, request: &Request) -> Outcome {
-    docker::drive(store, request, delete)
+pub fn remove(profile: Profile, store: &Store, request: &Request) -> Outcome {
+    debug_assert_eq!(profile.engine(), crate::Engine::DockerClassic);
+    docker::drive(store, request, |s, name, o| delete(profile, s, name, o))
 }
 
 /// One `DELETE /images/{name}` call.
-pub fn delete(store: &Store, name: &str, options: Options) -> Call {
+pub fn delete(profile: Profile, store: &Store, name: &str, options: Options) -> Call {
     let mut work = store.clone();
     let mut records = Vec::new();
-    match image_delete(&mut work, name, options, &mut records) {
+    match image_delete(dialect(profile), &mut work, name, options, &mut records) {
         Ok(()) => Call::ok(records, work),
         Err(failure) => Call::failed(failure, work),
     }
@@ -74,15 +94,16 @@ pub fn listing(store: &Store) -> Listing {
 /// removed only when they are a single reference (R-DC-15); otherwise the delete itself
 /// decides (R-DC-16/17).
 fn image_delete(
+    dialect: Dialect,
     s: &mut Store,
     name: &str,
     o: Options,
     records: &mut Vec<Record>,
 ) -> Result<(), Failure> {
-    let id = get_image(s, name)?;
+    let id = get_image(dialect, s, name)?;
     let mut removed_repository_ref = false;
     if !docker::is_image_id_prefix(&id, name) {
-        untag_reference(s, &id, name, o, records)?;
+        untag_reference(dialect, s, &id, name, o, records)?;
         if !refs_of(s, &id).is_empty() {
             // R-DC-13 (L146-L149): other names remain: the untag was the whole delete.
             return Ok(());
@@ -121,9 +142,9 @@ fn image_delete(
 ///   minimum length; an ambiguous prefix is swallowed into not-found.
 /// - R-DC-6: not found is `No such image: <FamiliarString(TagNameOnly(ref))>`, so a short
 ///   hex that finds nothing reads `No such image: abc:latest`.
-fn get_image(s: &Store, name: &str) -> Result<Digest, Failure> {
-    match grammar::parse_any_in(DIALECT, name) {
-        Err(GrammarError::ForeignDigest { .. }) => Err(docker::no_such_foreign(DIALECT, name)),
+fn get_image(dialect: Dialect, s: &Store, name: &str) -> Result<Digest, Failure> {
+    match grammar::parse_any_in(dialect, name) {
+        Err(GrammarError::ForeignDigest { .. }) => Err(docker::no_such_foreign(dialect, name)),
         Err(e) => Err(docker::invalid(&e)),
         Ok(AnyReference::Digest(d)) => match s.image(&d) {
             Some(image) => Ok(image.config.clone()),
@@ -188,6 +209,7 @@ fn search<'a>(s: &'a Store, term: &'a str) -> PrefixMatch<'a> {
 /// - R-DC-12: if a tag went and no tag of that repository is left, the repository's digest
 ///   references go too, each reported.
 fn untag_reference(
+    dialect: Dialect,
     s: &mut Store,
     id: &Digest,
     name: &str,
@@ -209,7 +231,7 @@ fn untag_reference(
     }
     // The name parsed as a name in `GetImage` (an ID-shaped one is always an ID prefix of
     // what it found), so this parse cannot fail; upstream returns its error unwrapped (500).
-    let (repo, tag, digest) = grammar::parse_normalized_in(DIALECT, name)
+    let (repo, tag, digest) = grammar::parse_normalized_in(dialect, name)
         .map_err(|e| docker::failure(ErrorKind::Other, e.to_string(), 500))?;
     let tag = grammar::tag_name_only(tag, digest.as_ref());
     let stored = stored_form(&repo, tag.as_deref(), digest.as_ref());
@@ -430,7 +452,7 @@ mod tests {
     }
 
     fn run(store: &Store, names: &[&str], force: bool, prune: bool) -> Outcome {
-        remove(store, &request(names, force, prune))
+        remove(Profile::DockerClassic, store, &request(names, force, prune))
     }
 
     fn one(store: &Store, name: &str) -> Outcome {

@@ -12,6 +12,16 @@
 //! dangling one: tagging an image deletes its dangling record (`image_tag.go#L70-L73`), and
 //! every path below that removes the last name either creates one or lets the image go.
 //!
+//! # 28.5.2 ([`Profile::DockerContainerd28`])
+//!
+//! R-DK-14: Docker 28.5.2's containerd store has **26.1.5's rules** for every request the
+//! model can express (`git diff v26.1.5 v28.5.2 -- daemon/containerd/image_delete.go`: the
+//! `platforms` option, L68-L70 and L190-L269; image mounts counted as use by name, L146-L170;
+//! the `untagReferences` refactor, L481-L496; `checkTruncatedID`, `image.go#L401-L416`,
+//! replacing an equivalent regexp; none changes a request without platforms or mounts), with
+//! one exception, its grammar: distribution/reference v0.6.0 limits the path, not the domain
+//! and path, to 255 characters ([`dialect`]).
+//!
 //! Containers point at an image ID, the target digest; a [`Container`](crate::Container)
 //! names its image by config, so it is matched through the store's image with that config
 //! (a container whose image was deleted under it, by ID with force, matches nothing).
@@ -23,22 +33,31 @@ use crate::reference::grammar::{self, AnyReference, Dialect, GrammarError};
 use crate::reference::{Reference, Repository};
 use crate::request::Request;
 use crate::store::{ContainerState, ListedImage, Listing, Store};
+use crate::Profile;
 
-/// distribution/reference v0.5.0, as vendored by moby v26.1.5.
-const DIALECT: Dialect = Dialect::Reference0_5;
+/// The reference grammar `profile` vendors: distribution/reference v0.5.0 in moby v26.1.5,
+/// v0.6.0 in v28.5.2 (`moby/moby@v28.5.2:vendor.mod`; the path-only length limit,
+/// [`Dialect::Reference0_6`]).
+pub fn dialect(profile: Profile) -> Dialect {
+    match profile {
+        Profile::DockerContainerd28 => Dialect::Reference0_6,
+        _ => Dialect::Reference0_5,
+    }
+}
 
 /// `imageNameDanglingPrefix` (`soft_delete.go#L15`).
 pub const DANGLING_PREFIX: &str = "moby-dangling@";
 
-/// What `docker rmi` does on Docker 26.1.5 with the containerd image store: one API call per
+/// What `docker rmi` does on `profile` with the containerd image store: one API call per
 /// name ([`docker::drive`]).
-pub fn remove(store: &Store, request: &Request) -> Outcome {
-    docker::drive(store, request, delete)
+pub fn remove(profile: Profile, store: &Store, request: &Request) -> Outcome {
+    debug_assert_eq!(profile.engine(), crate::Engine::DockerContainerd);
+    docker::drive(store, request, |s, name, o| delete(profile, s, name, o))
 }
 
 /// One `DELETE /images/{name}` call.
-pub fn delete(store: &Store, name: &str, options: Options) -> Call {
-    let mut work = Work::new(store);
+pub fn delete(profile: Profile, store: &Store, name: &str, options: Options) -> Call {
+    let mut work = Work::new(store, dialect(profile));
     let mut records = Vec::new();
     match image_delete(&mut work, name, options, &mut records) {
         Ok(()) => Call::ok(records, work.store),
@@ -115,12 +134,14 @@ impl Rec {
 /// The store seen as containerd image records, while a call changes it.
 struct Work {
     store: Store,
+    dialect: Dialect,
 }
 
 impl Work {
-    fn new(store: &Store) -> Work {
+    fn new(store: &Store, dialect: Dialect) -> Work {
         Work {
             store: store.clone(),
+            dialect,
         }
     }
 
@@ -318,7 +339,7 @@ struct Resolved {
 ///   name carries a digest, every record whose target is that digest (any repository:
 ///   [`image_delete`] narrows it). Not found: `No such image: <familiar>:latest`.
 fn resolve(w: &Work, name: &str) -> Result<Resolved, Failure> {
-    let parsed = match grammar::parse_any_in(DIALECT, name) {
+    let parsed = match grammar::parse_any_in(w.dialect, name) {
         // A valid sha384/sha512 digest: as a bare digest it is no name (`invalid name
         // reference`, L484-L487); as a name's digest it matches no target.
         Err(GrammarError::ForeignDigest { name: n, .. }) if n.is_empty() => {
@@ -329,7 +350,7 @@ fn resolve(w: &Work, name: &str) -> Result<Resolved, Failure> {
             ))
         }
         Err(GrammarError::ForeignDigest { .. }) => {
-            return Err(docker::no_such_foreign(DIALECT, name))
+            return Err(docker::no_such_foreign(w.dialect, name))
         }
         Err(e) => return Err(docker::invalid(&e)),
         Ok(parsed) => parsed,
@@ -377,7 +398,7 @@ fn resolve(w: &Work, name: &str) -> Result<Resolved, Failure> {
     };
     let all = w.with_target(&target);
     if all.is_empty() {
-        return Err(match grammar::parse_any_in(DIALECT, name) {
+        return Err(match grammar::parse_any_in(w.dialect, name) {
             Ok(AnyReference::Named { repo, tag, digest }) => {
                 Named { repo, tag, digest }.not_found()
             }
@@ -423,7 +444,7 @@ fn image_delete(
         let named = if docker::is_image_id_prefix(&id, name) {
             None
         } else {
-            grammar::parse_normalized_in(DIALECT, name)
+            grammar::parse_normalized_in(w.dialect, name)
                 .ok()
                 .map(|(repo, tag, digest)| Named { repo, tag, digest })
         };
@@ -627,7 +648,11 @@ mod tests {
     use rstest::rstest;
 
     fn run(store: &Store, names: &[&str], force: bool, prune: bool) -> Outcome {
-        remove(store, &request(names, force, prune))
+        remove(
+            Profile::DockerContainerd,
+            store,
+            &request(names, force, prune),
+        )
     }
 
     fn one(store: &Store, name: &str) -> Outcome {

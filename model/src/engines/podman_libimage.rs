@@ -1,7 +1,10 @@
 //! Podman on containers/common `libimage`: 4.3.1 ([`Profile::Podman43`], containers/common
-//! v0.50.1, containers/storage v1.43.0, containers/image v5.23.0) and 5.4.2
+//! v0.50.1, containers/storage v1.43.0, containers/image v5.23.0), 5.4.2
 //! ([`Profile::Podman54`], containers/common v0.62.3, containers/storage v1.57.2,
-//! containers/image v5.34.3).
+//! containers/image v5.34.3) and 5.8.6 ([`Profile::Podman58`], containers/common v0.67.1,
+//! containers/image 5.39.2, containers/storage 1.64.0, per the Debian build's
+//! `Static-Built-Using`; upstream podman v5.8.2 vendors the same common, so 5.8 is cited at
+//! `containers/podman@v5.8.2:vendor/go.podman.io/common/…`).
 //!
 //! # The surface
 //!
@@ -60,6 +63,23 @@
 //! 4.3.1 CLI hides not-found errors under `--force` (`rm.go#L88-L101`); both are CLI-only, so
 //! on the endpoint `force=true` with an unknown name still reports it (exit 1) in both.
 //!
+//! # 5.8.6: 5.4.2's rules, and one that needs manifest lists
+//!
+//! R-P-58: the removal and lookup code of common v0.67.1 is v0.62.3's apart from style
+//! (`removeRecursive` is `libimage/image.go#L413-L573` at v5.8.2, was v0.62.3 L400-L560;
+//! `RemoveImages` `runtime.go#L733-L856`; lookup unchanged), so [`Profile::Podman58`] runs
+//! 5.4.2's rules (`Version::V0_62`). The one change: a dangling parent that a **local manifest
+//! list** references is no longer pruned. `IsDangling` now builds the layer tree with the
+//! manifest lists' digests and is false for an image used in one
+//! (`containers/podman@v5.8.2:vendor/go.podman.io/common/libimage/image.go#L196-L222`,
+//! `layer_tree.go#L108-L156`; pruning decides on it at `image.go#L559-L572`;
+//! containers/container-libs 9e1bb4b047, first in podman v5.5.0). The [`Store`] holds no
+//! manifest lists (nor does the scenario language), so no image is in one and the rule is
+//! **not yet expressible**: on every store the model knows, 5.8.6 prunes as 5.4.2 does
+//! (checked live: without a manifest list the dangling parent is deleted, as here). The
+//! compat API's force no longer removing running containers (podman v5.6.0) is not the batch
+//! endpoint's business and is not modelled either.
+//!
 //! # Configuration modelled
 //!
 //! `registries.conf` with `unqualified-search-registries = []` and
@@ -90,7 +110,8 @@ enum Version {
 impl Version {
     fn of(profile: Profile) -> Version {
         match profile {
-            Profile::Podman54 => Version::V0_62,
+            // R-P-58: 5.8.6 looks names up as 5.4.2 does.
+            Profile::Podman54 | Profile::Podman58 => Version::V0_62,
             _ => Version::V0_50,
         }
     }
@@ -98,7 +119,10 @@ impl Version {
 
 /// What `profile` reports for `request` on the libpod batch endpoint (see the module docs).
 pub fn remove(profile: Profile, store: &Store, request: &Request) -> Outcome {
-    debug_assert!(matches!(profile, Profile::Podman43 | Profile::Podman54));
+    debug_assert!(matches!(
+        profile,
+        Profile::Podman43 | Profile::Podman54 | Profile::Podman58
+    ));
     if let Some(failure) = check_arguments(request) {
         return Outcome {
             records: Vec::new(),
@@ -550,6 +574,7 @@ mod tests {
 
     const P43: Profile = Profile::Podman43;
     const P54: Profile = Profile::Podman54;
+    const P58: Profile = Profile::Podman58;
 
     /// `<aa>`'s full ID, spelled out for the tables.
     const AA: &str = "aa00000000000000000000000000000000000000000000000000000000000000";
@@ -990,7 +1015,7 @@ mod tests {
         #[case] errors: Vec<String>,
         #[case] code: u8,
         #[case] after: &str,
-        #[values(P43, P54)] profile: Profile,
+        #[values(P43, P54, P58)] profile: Profile,
     ) {
         let (got, got_errors, got_code, left) =
             run(profile, &chain(users), request(&["child:1"], flags));

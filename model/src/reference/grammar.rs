@@ -53,6 +53,11 @@ pub enum Dialect {
     Distribution2_8,
     /// distribution/reference v0.5.0, vendored by moby v26.1.5.
     Reference0_5,
+    /// distribution/reference v0.6.0, vendored by moby v28.5.2 and containerd v1.7.24 and
+    /// v2.1.9: v0.5.0's grammar, but the 255-character limit applies to the path alone, not
+    /// to the domain and path (`moby/moby@v28.5.2:vendor/github.com/distribution/reference/reference.go#L198-L211`,
+    /// where v0.5.0 checked the whole name first, `@v26.1.5:…/reference.go#L202-L204`).
+    Reference0_6,
 }
 
 /// `NameTotalLengthMax` (`reference.go`): the longest name (domain and path) `Parse` accepts.
@@ -152,7 +157,11 @@ pub fn parse_in(dialect: Dialect, s: &str) -> Result<Parsed, GrammarError> {
         }
         return Err(GrammarError::InvalidFormat);
     };
-    if name.len() > NAME_TOTAL_LENGTH_MAX {
+    let limited = match dialect {
+        Dialect::Reference0_6 => split_name(dialect, name).map_or(name, |(_, path)| path),
+        Dialect::Distribution2_8 | Dialect::Reference0_5 => name,
+    };
+    if limited.len() > NAME_TOTAL_LENGTH_MAX {
         return Err(GrammarError::NameTooLong);
     }
     let digest = match digest {
@@ -182,7 +191,7 @@ pub fn split_domain(name: &str) -> (Option<&str>, &str) {
     split_domain_in(Dialect::Distribution2_8, name)
 }
 
-/// [`split_domain`] in either dialect. v0.5.0 adds: a first component that is not all
+/// [`split_domain`] in any dialect. v0.5.0 (and v0.6.0) adds: a first component that is not all
 /// lowercase is a domain too (`distribution/reference@v0.5.0:normalize.go`,
 /// `splitDockerDomain`).
 pub fn split_domain_in(dialect: Dialect, name: &str) -> (Option<&str>, &str) {
@@ -190,7 +199,7 @@ pub fn split_domain_in(dialect: Dialect, name: &str) -> (Option<&str>, &str) {
         Some((first, rest))
             if first.contains(['.', ':'])
                 || first == "localhost"
-                || (dialect == Dialect::Reference0_5 && go_lower(first) != first) =>
+                || (dialect != Dialect::Distribution2_8 && go_lower(first) != first) =>
         {
             (Some(first), rest)
         }
@@ -234,7 +243,9 @@ pub fn parse_normalized_in(
     if go_lower(remote) != remote {
         return Err(match dialect {
             Dialect::Distribution2_8 => GrammarError::RemoteUppercase,
-            Dialect::Reference0_5 => GrammarError::RemoteUppercaseNamed(remote.to_owned()),
+            Dialect::Reference0_5 | Dialect::Reference0_6 => {
+                GrammarError::RemoteUppercaseNamed(remote.to_owned())
+            }
         });
     }
     let parsed = parse_in(dialect, &format!("{domain}/{remainder}"))?;
@@ -553,6 +564,33 @@ mod tests {
         assert_eq!(
             GrammarError::HexName(HEX.into()).to_string(),
             format!("invalid repository name ({HEX}), cannot specify 64-byte hexadecimal strings")
+        );
+    }
+
+    /// v0.6.0 limits the path to 255 characters, v0.5.0 and v2.8.1 the domain and path.
+    #[test]
+    fn v0_6_limits_the_path_not_the_whole_name() {
+        let path = "a".repeat(250);
+        let long = format!("localhost/{path}:1");
+        for d in [Dialect::Distribution2_8, Dialect::Reference0_5] {
+            assert_eq!(parse_in(d, &long), Err(GrammarError::NameTooLong), "{d:?}");
+            assert_eq!(
+                parse_normalized_in(d, &long).map(|_| ()),
+                Err(GrammarError::NameTooLong)
+            );
+        }
+        let (repo, tag, _) = parse_normalized_in(Dialect::Reference0_6, &long).unwrap();
+        assert_eq!(repo, Repository::new("localhost", &path));
+        assert_eq!(tag.as_deref(), Some("1"));
+        let longer = format!("localhost/{}", "a".repeat(256));
+        assert_eq!(
+            parse_in(Dialect::Reference0_6, &longer),
+            Err(GrammarError::NameTooLong)
+        );
+        // Without a domain the path is the whole name: the same limit in every dialect.
+        assert_eq!(
+            parse_in(Dialect::Reference0_6, &"a".repeat(256)),
+            Err(GrammarError::NameTooLong)
         );
     }
 

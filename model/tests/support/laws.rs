@@ -138,7 +138,7 @@ pub fn untagged_reports(profile: Profile, record: &str, reference: &Reference) -
     if spelled == record {
         return true;
     }
-    profile == Profile::DockerClassic
+    profile.engine() == Engine::DockerClassic
         && record.split_once('@').is_some_and(|(name, digest)| {
             name.rsplit_once(':').is_some_and(|(base, tag)| {
                 !tag.contains('/') && format!("{base}@{digest}") == spelled
@@ -315,7 +315,10 @@ pub const DELETED_RECORDS_NAME_IMAGES_THAT_WENT: Law = Law {
         }
         Verdict::Holds
     },
-    excluded: &[(Profile::DockerContainerd, DK_DANGLING_KEPT_BUT_DELETED)],
+    excluded: &[
+        (Profile::DockerContainerd, DK_DANGLING_KEPT_BUT_DELETED),
+        (Profile::DockerContainerd28, DK_DANGLING_KEPT_BUT_DELETED),
+    ],
 };
 
 /// Every name that went has an `Untagged:` record, every image that went a `Deleted:` one.
@@ -350,9 +353,11 @@ pub const EVERY_CHANGE_IS_REPORTED: Law = Law {
     },
     excluded: &[
         (Profile::Cri17, CRI_REPORTS_NOTHING),
+        (Profile::Cri21, CRI_REPORTS_NOTHING),
         (Profile::Cri16, CRI_REPORTS_NOTHING),
         (Profile::Podman43, PODMAN_CHILDREN_UNREPORTED),
         (Profile::Podman54, PODMAN_CHILDREN_UNREPORTED),
+        (Profile::Podman58, PODMAN_CHILDREN_UNREPORTED),
         (Profile::Libpod301, LIBPOD_PARENTS_PRINTED_BARE),
         (Profile::Libpod19, LIBPOD_PARENTS_PRINTED_BARE),
     ],
@@ -376,6 +381,7 @@ pub const A_FAILED_ONE_NAME_REQUEST_CHANGES_NOTHING: Law = Law {
     excluded: &[
         (Profile::Podman43, PODMAN_PARENT_IN_USE),
         (Profile::Podman54, PODMAN_PARENT_IN_USE),
+        (Profile::Podman58, PODMAN_PARENT_IN_USE),
         (Profile::Libpod301, LIBPOD_CONTAINERS_BEFORE_CHILDREN),
         (Profile::Libpod19, LIBPOD_CONTAINERS_BEFORE_CHILDREN),
     ],
@@ -404,6 +410,7 @@ pub const NO_RUNNING_CONTAINER_IS_LEFT_WITHOUT_ITS_IMAGE: Law = Law {
     },
     excluded: &[
         (Profile::Cri17, CRI_NO_CONTAINER_CHECK),
+        (Profile::Cri21, CRI_NO_CONTAINER_CHECK),
         (Profile::Cri16, CRI_NO_CONTAINER_CHECK),
         (Profile::Libpod19, LIBPOD19_STORAGE_CONTAINERS),
     ],
@@ -428,6 +435,7 @@ pub const WITHOUT_FORCE_NO_CONTAINER_IS_LEFT_WITHOUT_ITS_IMAGE: Law = Law {
     },
     excluded: &[
         (Profile::Cri17, CRI_NO_CONTAINER_CHECK),
+        (Profile::Cri21, CRI_NO_CONTAINER_CHECK),
         (Profile::Cri16, CRI_NO_CONTAINER_CHECK),
     ],
 };
@@ -485,7 +493,10 @@ pub const FORCE_DOES_AT_LEAST_WHAT_NO_FORCE_DOES: Law = Law {
             format!("with force, {missing:?} stay")
         })
     },
-    excluded: &[(Profile::DockerContainerd, DK_PARENT_WALK_FAILS)],
+    excluded: &[
+        (Profile::DockerContainerd, DK_PARENT_WALK_FAILS),
+        (Profile::DockerContainerd28, DK_PARENT_WALK_FAILS),
+    ],
 };
 
 /// `noprune` removes nothing that prune would not.
@@ -540,6 +551,7 @@ pub const UNTAGGING_ONE_OF_SEVERAL_TAGS_KEEPS_THE_IMAGE: Law = Law {
     },
     excluded: &[
         (Profile::Cri17, CRI_WHOLE_IMAGE),
+        (Profile::Cri21, CRI_WHOLE_IMAGE),
         (Profile::Cri16, CRI_WHOLE_IMAGE),
     ],
 };
@@ -597,8 +609,10 @@ pub const A_SECOND_IDENTICAL_REQUEST_CHANGES_NOTHING: Law = Law {
     },
     excluded: &[
         (Profile::DockerContainerd, DK_DIGEST_REACHES_DANGLING),
+        (Profile::DockerContainerd28, DK_DIGEST_REACHES_DANGLING),
         (Profile::Podman43, PODMAN43_DIGEST_ANY_REPO),
         (Profile::Podman54, DIGEST_FOUND_BY_SAME_REPO),
+        (Profile::Podman58, DIGEST_FOUND_BY_SAME_REPO),
         (Profile::Libpod301, DIGEST_FOUND_BY_SAME_REPO),
         (Profile::Libpod19, DIGEST_FOUND_BY_SAME_REPO),
     ],

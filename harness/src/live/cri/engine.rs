@@ -20,6 +20,8 @@ pub enum Flavor {
     V17,
     /// containerd 1.6.20 (bookworm's `/usr/bin/containerd`).
     V16,
+    /// containerd 2.1.9 (forky, unpacked under the engines dir), version-3 config, NRI off.
+    V21,
 }
 
 impl Flavor {
@@ -28,6 +30,7 @@ impl Flavor {
         match profile {
             Profile::Cri17 => Some(Flavor::V17),
             Profile::Cri16 => Some(Flavor::V16),
+            Profile::Cri21 => Some(Flavor::V21),
             _ => None,
         }
     }
@@ -37,6 +40,7 @@ impl Flavor {
         match self {
             Flavor::V17 => Profile::Cri17,
             Flavor::V16 => Profile::Cri16,
+            Flavor::V21 => Profile::Cri21,
         }
     }
 
@@ -45,14 +49,24 @@ impl Flavor {
         match self {
             Flavor::V17 => crate::live::engines_dir().join("trixie/usr/bin/containerd"),
             Flavor::V16 => PathBuf::from("/usr/bin/containerd"),
+            Flavor::V21 => crate::live::engines_dir().join("forky/usr/bin/containerd"),
+        }
+    }
+
+    /// The containerd config for `dir`, with `sandbox_image` as the sandbox image.
+    fn containerd(self, dir: &Path, sandbox_image: &str) -> Containerd {
+        match self {
+            Flavor::V17 | Flavor::V16 => Containerd::for_cri(self.binary(), dir, sandbox_image),
+            Flavor::V21 => Containerd::for_cri_2(self.binary(), dir, sandbox_image),
         }
     }
 
     /// A name without `@`, for cgroups.
     fn slug(self) -> &'static str {
         match self {
-            Flavor::V17 => "cri-containerd",
+            Flavor::V17 => "cri-containerd-1.7",
             Flavor::V16 => "cri-containerd-1.6",
+            Flavor::V21 => "cri-containerd-2.1",
         }
     }
 }
@@ -155,9 +169,10 @@ impl SandboxedCri {
         for d in Containerd::CRI_DIRS {
             self.dir.subdir(d)?;
         }
-        let mut daemon =
-            Containerd::for_cri(self.flavor.binary(), self.dir.path(), &self.sandbox_image)
-                .start(&self.dir)?;
+        let mut daemon = self
+            .flavor
+            .containerd(self.dir.path(), &self.sandbox_image)
+            .start(&self.dir)?;
         let cri = Cri::connect(&Containerd::socket(&self.dir))?;
         daemon.wait_ready(Duration::from_secs(30), || {
             cri.version().is_ok() && cri.runtime_ready()

@@ -54,8 +54,7 @@ pub fn build(
     let reg_host = registry.map(Registry::host).unwrap_or_default();
     // The engine's ID of each image (`sha256:<hex>`).
     let mut ids: HashMap<&ImageHandle, String> = HashMap::new();
-    let committed =
-        |h: &ImageHandle| flavor == Flavor::Containerd && given.images[h].parent.is_some();
+    let committed = |h: &ImageHandle| flavor.containerd_store() && given.images[h].parent.is_some();
 
     // 1. One archive with every image that is not committed.
     let loaded: Vec<(&ImageHandle, Vec<String>)> = given
@@ -78,9 +77,10 @@ pub fn build(
     }
     for (h, _) in &loaded {
         let (config, manifest) = source.digests(h)?;
-        let id = match flavor {
-            Flavor::Classic => config,
-            Flavor::Containerd => manifest,
+        let id = if flavor.containerd_store() {
+            manifest
+        } else {
+            config
         };
         ids.insert(h, id.to_string());
     }
@@ -184,9 +184,10 @@ fn check(
         let got: BTreeSet<String> = image
             .repo_tags
             .iter()
-            .chain(match flavor {
-                Flavor::Classic => image.repo_digests.iter(),
-                Flavor::Containerd => [].iter(),
+            .chain(if flavor.containerd_store() {
+                [].iter()
+            } else {
+                image.repo_digests.iter()
             })
             .filter(|n| !n.starts_with("<none>"))
             .map(|n| super::fully_qualified(n))

@@ -1,4 +1,4 @@
-//! The two Docker engines as the harness runs them: containerd + dockerd, sandboxed under one
+//! The Docker engines as the harness runs them: containerd + dockerd, sandboxed under one
 //! [`StateDir`] (backends.md §2), or a daemon someone else runs, reached through its socket.
 //!
 //! What still lands outside the state dir: the shims' sockets in `/run/containerd/s`
@@ -23,6 +23,12 @@ pub enum Flavor {
     /// dockerd 26.1.5 + containerd 1.7.24 (trixie, unpacked under the engines dir), with the
     /// containerd image store (snapshotter overlayfs).
     Containerd,
+    /// dockerd 28.5.2 + containerd 2.1.9 + runc 1.3.6 (forky, unpacked under the engines dir),
+    /// graphdriver overlay2 (28.x uses the classic store when `features` does not say
+    /// otherwise).
+    Classic28,
+    /// dockerd 28.5.2 + containerd 2.1.9 (forky), with the containerd image store.
+    Containerd28,
 }
 
 impl Flavor {
@@ -31,6 +37,8 @@ impl Flavor {
         match profile {
             Profile::DockerClassic => Some(Flavor::Classic),
             Profile::DockerContainerd => Some(Flavor::Containerd),
+            Profile::DockerClassic28 => Some(Flavor::Classic28),
+            Profile::DockerContainerd28 => Some(Flavor::Containerd28),
             _ => None,
         }
     }
@@ -40,7 +48,14 @@ impl Flavor {
         match self {
             Flavor::Classic => Profile::DockerClassic,
             Flavor::Containerd => Profile::DockerContainerd,
+            Flavor::Classic28 => Profile::DockerClassic28,
+            Flavor::Containerd28 => Profile::DockerContainerd28,
         }
+    }
+
+    /// Whether it uses the containerd image store (IDs are manifest digests).
+    pub fn containerd_store(self) -> bool {
+        matches!(self, Flavor::Containerd | Flavor::Containerd28)
     }
 
     /// `(dockerd, containerd)` binaries.
@@ -51,12 +66,25 @@ impl Flavor {
                 let t = crate::live::engines_dir().join("trixie/usr");
                 (t.join("sbin/dockerd"), t.join("bin/containerd"))
             }
+            Flavor::Classic28 | Flavor::Containerd28 => {
+                let t = crate::live::engines_dir().join("forky/usr");
+                (t.join("sbin/dockerd"), t.join("bin/containerd"))
+            }
+        }
+    }
+
+    /// The containerd to run under dockerd: 2.1.9 takes a version-3 config, NRI off.
+    fn containerd(self, bin: &Path) -> Containerd {
+        match self {
+            Flavor::Classic | Flavor::Containerd => Containerd::for_docker(bin),
+            Flavor::Classic28 | Flavor::Containerd28 => Containerd::for_docker_2(bin),
         }
     }
 
     /// `daemon.json`. `shutdown-timeout` is short because a scenario's containers are
     /// disposable (and their images stop with SIGKILL); the key path keeps dockerd 20.10 out
-    /// of `/etc/docker` (it has no flag for it).
+    /// of `/etc/docker` (it has no flag for it; 28.x no longer writes a key and knows no such
+    /// key).
     fn daemon_json(self, dir: &Path, cgroup_parent: &str) -> String {
         let common = format!(r#""cgroup-parent":"/{cgroup_parent}","shutdown-timeout":2"#);
         match self {
@@ -64,7 +92,8 @@ impl Flavor {
                 r#"{{"storage-driver":"overlay2",{common},"deprecated-key-path":"{}/key.json"}}"#,
                 dir.display()
             ),
-            Flavor::Containerd => {
+            Flavor::Classic28 => format!(r#"{{"storage-driver":"overlay2",{common}}}"#),
+            Flavor::Containerd | Flavor::Containerd28 => {
                 format!(
                     r#"{{"features":{{"containerd-snapshotter":true}},"storage-driver":"overlayfs",{common}}}"#
                 )
@@ -111,9 +140,11 @@ impl SandboxedDocker {
         };
         // After the directories: a crashed run's containers are gone only once its state dir
         // is cleaned (runc delete), and only then can its cgroups go.
-        sandbox::sweep_cgroups(&format!("rmispec-{instance}-"));
+        // Cgroup names without `@` and `.`: `rmispec-docker-classic-28-5-<suffix>`.
+        let slug = instance.replace(['@', '.'], "-");
+        sandbox::sweep_cgroups(&format!("rmispec-{slug}-"));
         let cgroup_parent =
-            CgroupParent::new(format!("rmispec-{instance}-{}", sandbox::instance_suffix()));
+            CgroupParent::new(format!("rmispec-{slug}-{}", sandbox::instance_suffix()));
         let mut engine = SandboxedDocker {
             flavor,
             dockerd: None,
@@ -144,7 +175,7 @@ impl SandboxedDocker {
     fn start_daemons(&mut self) -> anyhow::Result<()> {
         let t0 = Instant::now();
         let (dockerd_bin, containerd_bin) = self.flavor.binaries();
-        self.containerd = Some(Containerd::for_docker(&containerd_bin).start(&self.dir)?);
+        self.containerd = Some(self.flavor.containerd(&containerd_bin).start(&self.dir)?);
         let d = self.dir.path();
         let config = self.dir.join("daemon.json");
         std::fs::write(

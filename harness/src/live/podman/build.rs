@@ -88,7 +88,7 @@ pub fn build(
                 }
                 let id = commit_child(api, parent_id, handle, cgroup_parent)?;
                 // Tags only: 3.0/4.3 append them, 5.4 puts each first.
-                let order: Vec<usize> = if flavor == Flavor::Podman54 {
+                let order: Vec<usize> = if flavor.is_podman5() {
                     (0..names.len()).rev().collect()
                 } else {
                     (0..names.len()).collect()

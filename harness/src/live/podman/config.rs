@@ -19,6 +19,9 @@ pub enum Flavor {
     Podman43,
     /// Podman 5.4.2 (Debian trixie, with trixie's libraries: see `scripts/install-engines`).
     Podman54,
+    /// Podman 5.8.6 (Debian forky, with forky's libraries, conmon 2.1.13 and netavark 1.17.2:
+    /// see `scripts/install-forky`).
+    Podman58,
     /// Podman 3.0.1 (Debian bullseye, unpacked under the engines prefix): `libpod/image`.
     Libpod301,
 }
@@ -29,6 +32,7 @@ impl Flavor {
         match profile {
             Profile::Podman43 => Some(Flavor::Podman43),
             Profile::Podman54 => Some(Flavor::Podman54),
+            Profile::Podman58 => Some(Flavor::Podman58),
             Profile::Libpod301 => Some(Flavor::Libpod301),
             _ => None,
         }
@@ -39,6 +43,7 @@ impl Flavor {
         match self {
             Flavor::Podman43 => Profile::Podman43,
             Flavor::Podman54 => Profile::Podman54,
+            Flavor::Podman58 => Profile::Podman58,
             Flavor::Libpod301 => Profile::Libpod301,
         }
     }
@@ -47,7 +52,7 @@ impl Flavor {
     /// 3.0 knows nothing past `3.0.0`.
     pub fn api_version(self) -> &'static str {
         match self {
-            Flavor::Podman43 | Flavor::Podman54 => "4.0.0",
+            Flavor::Podman43 | Flavor::Podman54 | Flavor::Podman58 => "4.0.0",
             Flavor::Libpod301 => "3.0.0",
         }
     }
@@ -56,7 +61,7 @@ impl Flavor {
     pub fn api_major(self) -> &'static str {
         match self {
             Flavor::Podman43 => "4.",
-            Flavor::Podman54 => "5.",
+            Flavor::Podman54 | Flavor::Podman58 => "5.",
             Flavor::Libpod301 => "3.",
         }
     }
@@ -66,7 +71,9 @@ impl Flavor {
     pub fn binary(self) -> PathBuf {
         match self {
             Flavor::Podman43 => PathBuf::from("/usr/bin/podman"),
-            Flavor::Podman54 | Flavor::Libpod301 => self.prefix().join("usr/bin/podman"),
+            Flavor::Podman54 | Flavor::Podman58 | Flavor::Libpod301 => {
+                self.prefix().join("usr/bin/podman")
+            }
         }
     }
 
@@ -75,6 +82,7 @@ impl Flavor {
         match self {
             Flavor::Podman43 => PathBuf::from("/"),
             Flavor::Podman54 => engines_dir().join("trixie-podman"),
+            Flavor::Podman58 => engines_dir().join("forky"),
             Flavor::Libpod301 => engines_dir().join("bullseye"),
         }
     }
@@ -85,17 +93,20 @@ impl Flavor {
     pub fn registries_env(self) -> &'static str {
         match self {
             Flavor::Libpod301 => "REGISTRIES_CONFIG_PATH",
-            Flavor::Podman43 | Flavor::Podman54 => "CONTAINERS_REGISTRIES_CONF",
+            Flavor::Podman43 | Flavor::Podman54 | Flavor::Podman58 => "CONTAINERS_REGISTRIES_CONF",
         }
+    }
+
+    /// Whether it is a Podman 5 (5.4 and 5.8 build and name images alike).
+    pub fn is_podman5(self) -> bool {
+        matches!(self, Flavor::Podman54 | Flavor::Podman58)
     }
 }
 
-/// Where `scripts/install-engines` unpacks the engines Debian bookworm does not ship:
-/// `RMISPEC_ENGINES_DIR`, or `.engines/` in the checkout.
+/// Where `scripts/install-engines` unpacks the engines Debian bookworm does not ship (one
+/// definition for every adapter: [`crate::live::engines_dir`]).
 pub fn engines_dir() -> PathBuf {
-    std::env::var_os("RMISPEC_ENGINES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.engines"))
+    crate::live::engines_dir()
 }
 
 /// Where every instance's cgroups go, instead of Podman's default `/libpod_parent`, shared
@@ -214,19 +225,37 @@ impl Layout {
     /// containers off CNI, `lock_type = "file"` replaces the `/dev/shm/libpod_lock` all Podman
     /// instances share, and the rest moves each path Podman would put in `/run` or
     /// `/var/lib` under the state directory. Podman 5.4 runs with trixie's conmon and finds
-    /// netavark (which it needs even with `netns = "none"`) only through `helper_binaries_dir`.
+    /// netavark (which it needs even with `netns = "none"`) only through `helper_binaries_dir`;
+    /// 5.8 likewise with forky's conmon and netavark, plus forky's runc (patched to forky's
+    /// libc) and the netavark backend named, its network config under the state dir.
     pub fn containers_conf(&self, flavor: Flavor) -> String {
         let p = |r: &str| toml_str(&self.path(r));
+        let prefix = flavor.prefix();
         let extra = match flavor {
             Flavor::Podman54 => {
-                let prefix = flavor.prefix();
                 format!(
                     "conmon_path = [{}]\nhelper_binaries_dir = [{}]\n",
                     toml_str(&prefix.join("usr/bin/conmon")),
                     toml_str(&prefix.join("usr/lib/podman"))
                 )
             }
+            Flavor::Podman58 => format!(
+                "conmon_path = [{}]\nhelper_binaries_dir = [{}, {}]\n",
+                toml_str(&prefix.join("usr/bin/conmon")),
+                toml_str(&prefix.join("usr/lib/podman")),
+                toml_str(&prefix.join("usr/libexec/podman"))
+            ),
             Flavor::Podman43 | Flavor::Libpod301 => String::new(),
+        };
+        let (runtimes, network) = match flavor {
+            Flavor::Podman58 => (
+                format!(
+                    "[engine.runtimes]\nrunc = [{}]\n",
+                    toml_str(&prefix.join("usr/sbin/runc"))
+                ),
+                "network_backend = \"netavark\"\n",
+            ),
+            Flavor::Podman43 | Flavor::Podman54 | Flavor::Libpod301 => (String::new(), ""),
         };
         format!(
             "[containers]\n\
@@ -244,7 +273,9 @@ impl Layout {
              image_copy_tmp_dir = {copy_tmp}\n\
              lock_type = \"file\"\n\
              volume_path = {volumes}\n\
+             {runtimes}\
              [network]\n\
+             {network}\
              network_config_dir = {net}\n",
             events = p("events.log"),
             static_dir = p("root/libpod"),
@@ -282,7 +313,7 @@ impl Layout {
         .into_iter()
         .map(|(k, v)| (OsString::from(k), self.path(v).into_os_string()))
         .collect();
-        if flavor == Flavor::Podman54 {
+        if flavor.is_podman5() {
             // 5.x warns on every call that cgroups v1 is deprecated.
             env.push(("PODMAN_IGNORE_CGROUPSV1_WARNING".into(), "1".into()));
         }

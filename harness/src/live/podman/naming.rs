@@ -46,7 +46,7 @@ pub fn plan(flavor: Flavor, is_tag: &[bool]) -> Vec<Op> {
         return Vec::new();
     }
     let front = |i: usize| if is_tag[i] { Op::Load(i) } else { Op::Pull(i) };
-    let tag_prepends = flavor == Flavor::Podman54;
+    let tag_prepends = flavor.is_podman5();
     // The creating name: after it, only names a tag can add at the back.
     let first = if tag_prepends {
         n - 1
@@ -72,7 +72,7 @@ pub fn simulate(flavor: Flavor, ops: &[Op]) -> Vec<usize> {
     for op in ops {
         let (i, front) = match *op {
             Op::Load(i) | Op::Pull(i) => (i, true),
-            Op::Tag(i) => (i, flavor == Flavor::Podman54),
+            Op::Tag(i) => (i, flavor.is_podman5()),
         };
         names.retain(|&x| x != i);
         if front {

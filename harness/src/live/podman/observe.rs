@@ -56,7 +56,7 @@ pub fn status(report: &RemoveReport) -> anyhow::Result<Status> {
 /// `podman@v4.3.1:pkg/domain/infra/abi/images.go#L515-L554`, `podman@v3.0.1:pkg/domain/infra/abi/images.go#L526-L566`).
 pub fn failure(flavor: Flavor, text: &str) -> Failure {
     let (kind, class) = match flavor {
-        Flavor::Podman43 | Flavor::Podman54 => classify_libimage(text),
+        Flavor::Podman43 | Flavor::Podman54 | Flavor::Podman58 => classify_libimage(text),
         Flavor::Libpod301 => classify_legacy(text),
     };
     Failure {
@@ -72,6 +72,8 @@ fn invalid_reference(text: &str) -> bool {
         "invalid reference format",
         "invalid format: no 64-byte hexadecimal value",
         "repository name must be lowercase",
+        // `ErrNameTooLong` of containers/image's `docker/reference`.
+        "repository name must not be more than 255 characters",
         "unsupported transport",
         "repository name must be canonical",
         "repository name must have at least one component",
