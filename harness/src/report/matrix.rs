@@ -56,7 +56,7 @@ pub fn render(runs: &[ScenarioRuns], width: usize) -> String {
     let mut chunks: Vec<Vec<usize>> = Vec::new();
     for &i in &all {
         match chunks.last_mut() {
-            Some(c) if 2 + 8 + cells_width(c, 1) + col_widths[i] + 1 <= width => c.push(i),
+            Some(c) if 2 + 8 + cells_width(c, 1) + col_widths[i] < width => c.push(i),
             _ => chunks.push(vec![i]),
         }
     }
