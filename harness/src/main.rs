@@ -287,6 +287,7 @@ impl LiveArgs {
             socket: self.socket.clone(),
             allow_default_socket: self.allow_default_socket,
             state_dir: self.state_dir.clone(),
+            command: None,
         })
     }
 }

@@ -274,5 +274,6 @@ fn live_options() -> LiveOptions {
         socket: None,
         allow_default_socket: false,
         state_dir: std::env::var_os("RMISPEC_STATE_DIR").map(PathBuf::from),
+        command: None,
     }
 }

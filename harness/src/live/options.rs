@@ -15,4 +15,7 @@ pub struct LiveOptions {
     /// `--state-dir PATH`: where sandboxed daemons keep everything (default: a fresh dir per
     /// engine and process under the system temp dir).
     pub state_dir: Option<PathBuf>,
+    /// `--command PROG [ARGS]`: an adapter program speaking the process protocol
+    /// (`docs/protocol.md`), judged against the semantics `--engine` names.
+    pub command: Option<Vec<String>>,
 }
