@@ -160,6 +160,18 @@ struct LiveArgs {
     /// deletes every image in it.
     #[arg(long = "i-know-this-deletes-images", requires = "live")]
     allow_default_socket: bool,
+    /// An adapter program speaking the process protocol (`docs/protocol.md`), judged as the
+    /// one `--engine`: `--command adapters/podman-cli/rmispec-podman-cli`. Takes the rest of
+    /// the command line as the program's arguments, so it comes last.
+    #[arg(
+        long,
+        value_name = "PROG",
+        num_args = 1..,
+        allow_hyphen_values = true,
+        requires = "live",
+        conflicts_with_all = ["socket", "state_dir"]
+    )]
+    command: Option<Vec<String>>,
 }
 
 #[derive(Args, Debug)]
@@ -433,6 +445,13 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
 impl LiveArgs {
     /// A socket is one engine's: it cannot serve several profiles in one run.
     fn check(&self, profiles: &[Profile]) -> anyhow::Result<()> {
+        if let (Some(command), true) = (&self.command, profiles.len() != 1) {
+            anyhow::bail!(
+                "--command {} is one implementation: name the semantics it claims with one --engine (got {})",
+                command.join(" "),
+                profiles.len()
+            );
+        }
         if let (Some(socket), true) = (&self.socket, profiles.len() != 1) {
             anyhow::bail!(
                 "--socket {} names one engine's API: choose that engine with one --engine (got {})",
@@ -455,6 +474,7 @@ impl LiveArgs {
             socket: self.socket.clone(),
             allow_default_socket: self.allow_default_socket,
             state_dir: self.state_dir.clone(),
+            command: self.command.clone(),
             ..LiveOptions::default()
         })
     }

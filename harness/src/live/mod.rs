@@ -30,6 +30,8 @@ pub mod options;
 #[cfg(feature = "live-podman")]
 pub mod podman;
 #[cfg(feature = "live")]
+pub mod process;
+#[cfg(feature = "live")]
 pub mod registry;
 #[cfg(feature = "live")]
 pub mod reset;
@@ -57,6 +59,12 @@ use std::path::PathBuf;
     allow(unused_variables)
 )]
 pub fn connect(profile: Profile, opts: &LiveOptions) -> anyhow::Result<Box<dyn Backend>> {
+    if opts.command.is_some() {
+        #[cfg(feature = "live")]
+        return Ok(Box::new(process::connect(profile, opts)?));
+        #[cfg(not(feature = "live"))]
+        return missing(profile, "live");
+    }
     #[allow(unreachable_code)]
     match profile.engine() {
         Engine::DockerClassic | Engine::DockerContainerd => {

@@ -31,6 +31,9 @@ pub struct LiveOptions {
     /// [`TIMEOUT_VAR`]). The API clients read it from [`call_timeout`]: apply it with
     /// [`LiveOptions::apply`].
     pub timeout: Duration,
+    /// `--command PROG [ARGS]`: an adapter program speaking the process protocol
+    /// (`docs/protocol.md`), judged against the semantics `--engine` names.
+    pub command: Option<Vec<String>>,
 }
 
 impl Default for LiveOptions {
@@ -42,6 +45,7 @@ impl Default for LiveOptions {
             allow_default_socket: false,
             state_dir: None,
             timeout: timeout_from_env().ok().flatten().unwrap_or(DEFAULT_TIMEOUT),
+            command: None,
         }
     }
 }
