@@ -1,13 +1,18 @@
 //! sha256 digests: image IDs, manifest digests, layer chain IDs, container IDs.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// A sha256 digest, kept as its 64 lowercase hex characters.
 ///
 /// Engines spell the same digest differently (`sha256:<hex>` on Docker, bare hex on Podman);
 /// the spelling is an engine's business, so the type holds only the hex.
+///
+/// The hex is shared (`Arc<str>`), not owned: engines clone whole stores for every call, and
+/// a digest is never changed once parsed, so a clone costs a count, not an allocation.
+/// Equality, order and hashing are those of the hex string.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Digest(String);
+pub struct Digest(Arc<str>);
 
 /// Why a string is not a digest.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,7 +26,7 @@ impl Digest {
     pub fn parse(s: &str) -> Result<Self, DigestError> {
         let hex = s.strip_prefix("sha256:").unwrap_or(s);
         if is_full_hex(hex) {
-            Ok(Digest(hex.to_owned()))
+            Ok(Digest(Arc::from(hex)))
         } else {
             Err(DigestError(s.to_owned()))
         }
@@ -34,7 +39,10 @@ impl Digest {
 
     /// `sha256:<hex>`, the algorithm-prefixed spelling.
     pub fn prefixed(&self) -> String {
-        format!("sha256:{}", self.0)
+        let mut s = String::with_capacity(7 + self.0.len());
+        s.push_str("sha256:");
+        s.push_str(&self.0);
+        s
     }
 
     /// The first `n` hex characters (12 is what Docker and Podman print as a short ID).

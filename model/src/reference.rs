@@ -30,20 +30,34 @@ impl Repository {
 
     /// `domain/path`.
     pub fn full(&self) -> String {
-        format!("{}/{}", self.domain, self.path)
+        let mut s = String::with_capacity(self.domain.len() + 1 + self.path.len());
+        s.push_str(&self.domain);
+        s.push('/');
+        s.push_str(&self.path);
+        s
     }
 
     /// Docker's "familiar" spelling: `docker.io/library/x` → `x`, `docker.io/u/x` → `u/x`,
     /// anything else unchanged.
     pub fn familiar(&self) -> String {
+        let mut s = String::new();
+        self.push_familiar(&mut s);
+        s
+    }
+
+    /// Appends [`Repository::familiar`] to `out`.
+    fn push_familiar(&self, out: &mut String) {
         if self.domain == "docker.io" {
-            self.path
-                .strip_prefix("library/")
-                .filter(|p| !p.contains('/'))
-                .unwrap_or(&self.path)
-                .to_owned()
+            out.push_str(
+                self.path
+                    .strip_prefix("library/")
+                    .filter(|p| !p.contains('/'))
+                    .unwrap_or(&self.path),
+            );
         } else {
-            self.full()
+            out.push_str(&self.domain);
+            out.push('/');
+            out.push_str(&self.path);
         }
     }
 }
@@ -81,18 +95,66 @@ impl Reference {
     }
 
     /// Fully qualified: `docker.io/library/busybox:latest`, `127.0.0.1:5000/app@sha256:…`.
+    ///
+    /// Built by hand rather than with `format!`: engines compare stored names by this
+    /// spelling on every lookup, so it is the model's hottest allocation.
     pub fn full(&self) -> String {
-        match self {
-            Reference::Tagged { repo, tag } => format!("{}:{tag}", repo.full()),
-            Reference::Digested { repo, digest } => format!("{}@{digest}", repo.full()),
-        }
+        let repo = self.repo();
+        let mut s = String::with_capacity(repo.domain.len() + repo.path.len() + self.suffix_len());
+        s.push_str(&repo.domain);
+        s.push('/');
+        s.push_str(&repo.path);
+        self.push_suffix(&mut s);
+        s
     }
 
     /// Docker's familiar spelling: `busybox:latest`, `localhost/app:1`.
     pub fn familiar(&self) -> String {
+        let repo = self.repo();
+        let mut s = String::with_capacity(repo.domain.len() + repo.path.len() + self.suffix_len());
+        repo.push_familiar(&mut s);
+        self.push_suffix(&mut s);
+        s
+    }
+
+    /// Whether [`Reference::full`] is `s`, without building it: engines compare typed names
+    /// with every stored one on each lookup.
+    pub fn is_full(&self, s: &str) -> bool {
+        let repo = self.repo();
+        let Some(rest) = s
+            .strip_prefix(repo.domain.as_str())
+            .and_then(|r| r.strip_prefix('/'))
+            .and_then(|r| r.strip_prefix(repo.path.as_str()))
+        else {
+            return false;
+        };
         match self {
-            Reference::Tagged { repo, tag } => format!("{}:{tag}", repo.familiar()),
-            Reference::Digested { repo, digest } => format!("{}@{digest}", repo.familiar()),
+            Reference::Tagged { tag, .. } => rest.strip_prefix(':') == Some(tag.as_str()),
+            Reference::Digested { digest, .. } => {
+                rest.strip_prefix("@sha256:") == Some(digest.hex())
+            }
+        }
+    }
+
+    /// The length of `/` plus what follows the repository: `:tag` or `@sha256:<hex>`.
+    fn suffix_len(&self) -> usize {
+        match self {
+            Reference::Tagged { tag, .. } => 2 + tag.len(),
+            Reference::Digested { digest, .. } => 2 + 7 + digest.hex().len(),
+        }
+    }
+
+    /// Appends `:tag` or `@sha256:<hex>`.
+    fn push_suffix(&self, out: &mut String) {
+        match self {
+            Reference::Tagged { tag, .. } => {
+                out.push(':');
+                out.push_str(tag);
+            }
+            Reference::Digested { digest, .. } => {
+                out.push_str("@sha256:");
+                out.push_str(digest.hex());
+            }
         }
     }
 }
@@ -100,5 +162,45 @@ impl Reference {
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.full())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `is_full` is `full() ==`, on names that share every part but one with each other.
+    #[test]
+    fn is_full_is_equality_with_full() {
+        let digest = Digest::parse(&"ab".repeat(32)).unwrap();
+        let repos = [
+            Repository::new("docker.io", "library/busybox"),
+            Repository::new("docker.io/library", "busybox"),
+            Repository::new("127.0.0.1:5000", "app"),
+            Repository::new("", "app"),
+        ];
+        let mut refs = Vec::new();
+        for repo in &repos {
+            for tag in ["latest", "1", ""] {
+                refs.push(Reference::Tagged {
+                    repo: repo.clone(),
+                    tag: tag.into(),
+                });
+            }
+            refs.push(Reference::Digested {
+                repo: repo.clone(),
+                digest: digest.clone(),
+            });
+        }
+        let mut typed: Vec<String> = refs.iter().map(Reference::full).collect();
+        typed.extend(refs.iter().map(Reference::familiar));
+        typed.extend(refs.iter().map(|r| format!("{}x", r.full())));
+        typed.extend(refs.iter().map(|r| r.full()[1..].to_owned()));
+        typed.push(String::new());
+        for r in &refs {
+            for s in &typed {
+                assert_eq!(r.is_full(s), r.full() == *s, "{r:?} vs {s:?}");
+            }
+        }
     }
 }

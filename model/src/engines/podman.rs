@@ -450,7 +450,7 @@ impl Storage {
         }
         if let Some(image) = images
             .iter()
-            .find(|i| i.refs.iter().any(|r| r.full() == key))
+            .find(|i| i.refs.iter().any(|r| r.is_full(key)))
         {
             return Some(image.config.clone());
         }
@@ -540,7 +540,7 @@ impl Storage {
             return false;
         };
         let before = image.refs.len();
-        image.refs.retain(|r| r.full() != name);
+        image.refs.retain(|r| !r.is_full(name));
         image.refs.len() != before
     }
 }

@@ -148,6 +148,20 @@ pub fn parse(s: &str) -> Result<Parsed, GrammarError> {
 /// else `InvalidFormat`; then a name over 255 characters is `NameTooLong`, and the digest must
 /// pass go-digest's `Parse`.
 pub fn parse_in(dialect: Dialect, s: &str) -> Result<Parsed, GrammarError> {
+    let (name, tag, digest) = parse_borrowed(dialect, s)?;
+    Ok(Parsed {
+        name: name.to_owned(),
+        tag: tag.map(str::to_owned),
+        digest,
+    })
+}
+
+/// [`parse_in`] with the name and tag borrowed from `s`: what [`parse_normalized_in`] needs,
+/// without the copies it would drop at once.
+fn parse_borrowed(
+    dialect: Dialect,
+    s: &str,
+) -> Result<(&str, Option<&str>, Option<Digest>), GrammarError> {
     let Some((name, tag, digest)) = split_reference(dialect, s) else {
         if s.is_empty() {
             return Err(GrammarError::NameEmpty);
@@ -177,11 +191,7 @@ pub fn parse_in(dialect: Dialect, s: &str) -> Result<Parsed, GrammarError> {
             }
         },
     };
-    Ok(Parsed {
-        name: name.to_owned(),
-        tag: tag.map(str::to_owned),
-        digest,
-    })
+    Ok((name, tag, digest))
 }
 
 /// Distribution's domain rule (`splitDockerDomain`, `normalize.go`), v2.8.1 dialect: the
@@ -199,7 +209,7 @@ pub fn split_domain_in(dialect: Dialect, name: &str) -> (Option<&str>, &str) {
         Some((first, rest))
             if first.contains(['.', ':'])
                 || first == "localhost"
-                || (dialect != Dialect::Distribution2_8 && go_lower(first) != first) =>
+                || (dialect != Dialect::Distribution2_8 && !is_go_lower(first)) =>
         {
             (Some(first), rest)
         }
@@ -234,13 +244,20 @@ pub fn parse_normalized_in(
         None | Some("index.docker.io") => "docker.io",
         Some(d) => d,
     };
-    let remainder = if domain == "docker.io" && !remainder.contains('/') {
-        format!("library/{remainder}")
-    } else {
-        remainder.to_owned()
-    };
-    let remote = remainder.split(':').next().unwrap_or_default();
-    if go_lower(remote) != remote {
+    let library = domain == "docker.io" && !remainder.contains('/');
+    // `domain/[library/]remainder`, built once: the remote name is its tail after `domain/`.
+    let mut normalized = String::with_capacity(domain.len() + 9 + remainder.len());
+    normalized.push_str(domain);
+    normalized.push('/');
+    if library {
+        normalized.push_str("library/");
+    }
+    normalized.push_str(remainder);
+    let remote = normalized[domain.len() + 1..]
+        .split(':')
+        .next()
+        .unwrap_or_default();
+    if !is_go_lower(remote) {
         return Err(match dialect {
             Dialect::Distribution2_8 => GrammarError::RemoteUppercase,
             Dialect::Reference0_5 | Dialect::Reference0_6 => {
@@ -248,10 +265,10 @@ pub fn parse_normalized_in(
             }
         });
     }
-    let parsed = parse_in(dialect, &format!("{domain}/{remainder}"))?;
-    let (domain, path) = parsed.domain_and_path(dialect);
+    let (name, tag, digest) = parse_borrowed(dialect, &normalized)?;
+    let (domain, path) = split_name(dialect, name).unwrap_or((None, name));
     let repo = Repository::new(domain.unwrap_or_default(), path);
-    Ok((repo, parsed.tag, parsed.digest))
+    Ok((repo, tag.map(str::to_owned), digest))
 }
 
 /// `TagNameOnly` (`normalize.go`): a reference with neither tag nor digest gets `latest`.
@@ -355,6 +372,16 @@ fn go_digest_well_formed(algorithm: &str, encoded: &str) -> bool {
         && encoded
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'=' | b'_' | b'-'))
+}
+
+/// Whether `s` is its own [`go_lower`]: with no allocation for ASCII, which is every name
+/// but the odd one a test types.
+fn is_go_lower(s: &str) -> bool {
+    if s.is_ascii() {
+        !s.bytes().any(|b| b.is_ascii_uppercase())
+    } else {
+        go_lower(s) == s
+    }
 }
 
 /// Go's `strings.ToLower`: simple (one-to-one) case mapping. Rust's `to_lowercase` is the

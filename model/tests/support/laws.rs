@@ -9,7 +9,7 @@ use rmispec_model::engine::listing;
 use rmispec_model::{
     remove, Engine, ErrorKind, Image, Outcome, Profile, Record, Reference, Request, Store,
 };
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::{BTreeSet, HashMap};
 
 use super::spec::{Shown, UNKNOWN};
@@ -27,12 +27,194 @@ pub struct Case<'a> {
     /// Outcomes already computed for this profile and store, by request: the exhaustive check
     /// visits the forced and unpruned variants of a request anyway.
     pub memo: Option<&'a Memo>,
+    /// What the exhaustive check computes once for every request of this store and profile,
+    /// and this case's place in it (see [`Table`]). Without it, every law computes what it
+    /// needs itself, as the property tests and the baseline checker do.
+    pub table: Option<(&'a Table<'a>, usize)>,
 }
 
 /// Outcomes by request, for one profile and store.
 pub type Memo = RefCell<HashMap<String, Outcome>>;
 
+/// Every request of one store on one profile, with its outcome, and what the laws derive from
+/// outcomes, each computed at most once: the names left after each request, what each request
+/// removed, the listing verdict for the unchanged store.
+///
+/// The laws ask the same questions of many cases (the forced variant of a request is itself a
+/// case; most requests change nothing), so sharing the answers is where the exhaustive
+/// check's time goes; the answers are the same values a law computes without the table.
+pub struct Table<'a> {
+    /// The store.
+    pub store: &'a Store,
+    /// The requests, as the enumeration makes them.
+    pub requests: &'a [Request],
+    /// The outcome of each request.
+    pub outcomes: Vec<Outcome>,
+    /// The index of the same request with force, and with prune, where there is one.
+    pub variants: &'a [Variants],
+    /// [`names`] of the store.
+    pub names_before: &'a BTreeSet<(String, String)>,
+    names_after: Vec<OnceCell<BTreeSet<(String, String)>>>,
+    removed: Vec<OnceCell<BTreeSet<String>>>,
+    unchanged_listing: OnceCell<Verdict>,
+}
+
+/// Where the forced and the pruned variant of a request are in its store's request list.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Variants {
+    /// The same request with `force` set.
+    pub forced: Option<usize>,
+    /// The same request with `prune` set.
+    pub pruned: Option<usize>,
+}
+
+impl Variants {
+    /// For every request of `requests`, where its variants are.
+    pub fn of(requests: &[Request]) -> Vec<Variants> {
+        let key = |r: &Request| (r.names.clone(), r.force, r.prune, r.ignore, r.all);
+        let at: HashMap<_, usize> = requests
+            .iter()
+            .enumerate()
+            .map(|(k, r)| (key(r), k))
+            .collect();
+        requests
+            .iter()
+            .map(|r| Variants {
+                forced: at.get(&key(&with(r, |r| r.force = true))).copied(),
+                pruned: at.get(&key(&with(r, |r| r.prune = true))).copied(),
+            })
+            .collect()
+    }
+}
+
+impl<'a> Table<'a> {
+    /// The table of `requests` on `store`, with their `outcomes`.
+    pub fn new(
+        store: &'a Store,
+        requests: &'a [Request],
+        outcomes: Vec<Outcome>,
+        variants: &'a [Variants],
+        names_before: &'a BTreeSet<(String, String)>,
+    ) -> Self {
+        let n = requests.len();
+        Table {
+            store,
+            requests,
+            outcomes,
+            variants,
+            names_before,
+            names_after: (0..n).map(|_| OnceCell::new()).collect(),
+            removed: (0..n).map(|_| OnceCell::new()).collect(),
+            unchanged_listing: OnceCell::new(),
+        }
+    }
+
+    /// [`names`] of the store after request `k`.
+    fn names_after(&self, k: usize) -> &BTreeSet<(String, String)> {
+        self.names_after[k].get_or_init(|| {
+            let after = &self.outcomes[k].after;
+            if after == self.store {
+                self.names_before.clone()
+            } else {
+                names(after)
+            }
+        })
+    }
+
+    /// [`removed`] by request `k`.
+    fn removed(&self, k: usize) -> &BTreeSet<String> {
+        self.removed[k].get_or_init(|| {
+            let after = &self.outcomes[k].after;
+            if after == self.store {
+                BTreeSet::new()
+            } else {
+                removed_given(self.names_before, self.store, self.names_after(k), after)
+            }
+        })
+    }
+}
+
+/// Either a value a [`Table`] holds or one computed for the case at hand.
+pub enum Shared<'t, T> {
+    /// Held by the table.
+    Held(&'t T),
+    /// Computed now.
+    Owned(T),
+}
+
+impl<T> std::ops::Deref for Shared<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match self {
+            Shared::Held(t) => t,
+            Shared::Owned(t) => t,
+        }
+    }
+}
+
 impl Case<'_> {
+    /// [`names`] of the store before.
+    fn names_before(&self) -> Shared<'_, BTreeSet<(String, String)>> {
+        match self.table {
+            Some((t, _)) => Shared::Held(t.names_before),
+            None => Shared::Owned(names(self.store)),
+        }
+    }
+
+    /// [`names`] of the store after.
+    fn names_after(&self) -> Shared<'_, BTreeSet<(String, String)>> {
+        match self.table {
+            Some((t, k)) => Shared::Held(t.names_after(k)),
+            None => Shared::Owned(names(&self.outcome.after)),
+        }
+    }
+
+    /// [`removed`] by this case's request.
+    fn removed(&self) -> Shared<'_, BTreeSet<String>> {
+        match self.table {
+            Some((t, k)) => Shared::Held(t.removed(k)),
+            None => Shared::Owned(removed(self.store, &self.outcome.after)),
+        }
+    }
+
+    /// [`removed`] by the same request with `change` made, on the same store and profile:
+    /// `variant` says which of the table's variants that is.
+    fn removed_by(
+        &self,
+        change: impl FnOnce(&mut Request),
+        variant: fn(&Variants) -> Option<usize>,
+    ) -> Shared<'_, BTreeSet<String>> {
+        if let Some((t, k)) = self.table {
+            if let Some(j) = variant(&t.variants[k]) {
+                return Shared::Held(t.removed(j));
+            }
+        }
+        let other = self.rerun(&with(self.request, change));
+        Shared::Owned(removed(self.store, &other.after))
+    }
+
+    /// What the same profile answers to the same request on the store this one left.
+    fn again(&self) -> Shared<'_, Outcome> {
+        // Same profile, same store, same request: the outcome already computed (the model is
+        // a function; the memo above relies on that too).
+        if self.table.is_some() && self.outcome.after == *self.store {
+            return Shared::Held(self.outcome);
+        }
+        Shared::Owned(remove(self.profile, &self.outcome.after, self.request))
+    }
+
+    /// [`THE_LISTING_SHOWS_EVERY_IMAGE_LEFT`]'s verdict: it depends on the profile and the
+    /// store after only, so the table holds it for every request that left the store as it was.
+    fn listing_verdict(&self) -> Verdict {
+        match self.table {
+            Some((t, _)) if self.outcome.after == *self.store => t
+                .unchanged_listing
+                .get_or_init(|| listing_shows_every_image_left(self.profile, self.store))
+                .clone(),
+            _ => listing_shows_every_image_left(self.profile, &self.outcome.after),
+        }
+    }
+
     /// What the same profile answers to another request on the same store.
     fn rerun(&self, request: &Request) -> Outcome {
         let Some(memo) = self.memo else {
@@ -71,7 +253,7 @@ impl Case<'_> {
 }
 
 /// What a law says about one case.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// It holds.
     Holds,
@@ -171,7 +353,7 @@ pub fn engine_id(profile: Profile, image: &Image) -> &rmispec_model::Digest {
 // Store diffs.
 
 /// Every (image, name) pair of a store, names fully qualified.
-fn names(store: &Store) -> BTreeSet<(String, String)> {
+pub fn names(store: &Store) -> BTreeSet<(String, String)> {
     store
         .images
         .iter()
@@ -194,8 +376,18 @@ fn images(store: &Store) -> BTreeSet<String> {
 
 /// What went: names, images and containers, as one set of readable lines.
 fn removed(before: &Store, after: &Store) -> BTreeSet<String> {
-    let gone_names = names(before)
-        .difference(&names(after))
+    removed_given(&names(before), before, &names(after), after)
+}
+
+/// [`removed`], given the [`names`] of both stores.
+fn removed_given(
+    names_before: &BTreeSet<(String, String)>,
+    before: &Store,
+    names_after: &BTreeSet<(String, String)>,
+    after: &Store,
+) -> BTreeSet<String> {
+    let gone_names = names_before
+        .difference(names_after)
         .map(|(i, n)| format!("{n} of {i:.3}"))
         .collect::<Vec<_>>();
     let gone_images = images(before)
@@ -265,7 +457,7 @@ pub const UNTAGGED_RECORDS_NAME_NAMES_THAT_WENT: Law = Law {
     name: "untagged_records_name_names_that_went",
     statement: "every `Untagged:` record names (in the engine's spelling) a name the store had and no longer has",
     check: |case| {
-        let after = names(&case.outcome.after);
+        let after = case.names_after();
         for record in &case.outcome.records {
             let Record::Untagged(name) = record else { continue };
             let went = case.store.images.iter().any(|i| {
@@ -332,12 +524,12 @@ pub const EVERY_CHANGE_IS_REPORTED: Law = Law {
             let left = after.image(&image.config);
             for r in &image.refs {
                 let went = left.is_none_or(|l| !l.refs.contains(r));
-                let reported = case
+                let reported = || case
                     .outcome
                     .records
                     .iter()
                     .any(|rec| matches!(rec, Record::Untagged(n) if untagged_reports(case.profile, n, r)));
-                if went && !reported {
+                if went && !reported() {
                     let record = Record::Untagged(untagged_spelling(case.profile, r));
                     return Verdict::Fails(format!("{} went without `{record}`", r.full()));
                 }
@@ -485,9 +677,8 @@ pub const FORCE_DOES_AT_LEAST_WHAT_NO_FORCE_DOES: Law = Law {
         if case.request.force {
             return Verdict::NotApplicable;
         }
-        let forced = case.rerun(&with(case.request, |r| r.force = true));
-        let plain = removed(case.store, &case.outcome.after);
-        let more = removed(case.store, &forced.after);
+        let plain = case.removed();
+        let more = case.removed_by(|r| r.force = true, |v| v.forced);
         let missing: Vec<_> = plain.difference(&more).collect();
         Verdict::check(missing.is_empty(), || {
             format!("with force, {missing:?} stay")
@@ -507,9 +698,8 @@ pub const NOPRUNE_DOES_AT_MOST_WHAT_PRUNE_DOES: Law = Law {
         if case.request.prune {
             return Verdict::NotApplicable;
         }
-        let pruned = case.rerun(&with(case.request, |r| r.prune = true));
-        let plain = removed(case.store, &case.outcome.after);
-        let more = removed(case.store, &pruned.after);
+        let plain = case.removed();
+        let more = case.removed_by(|r| r.prune = true, |v| v.pruned);
         let missing: Vec<_> = plain.difference(&more).collect();
         Verdict::check(missing.is_empty(), || {
             format!("with prune, {missing:?} stay")
@@ -599,7 +789,7 @@ pub const A_SECOND_IDENTICAL_REQUEST_CHANGES_NOTHING: Law = Law {
         if case.request.all || !is_exact(case.store, name) {
             return Verdict::NotApplicable;
         }
-        let again = remove(case.profile, &case.outcome.after, case.request);
+        let again = case.again();
         Verdict::check(again.after == case.outcome.after, || {
             format!(
                 "the second request removed {:?}",
@@ -659,9 +849,9 @@ pub const ONE_NAME_UNTAGS_AT_MOST_ONE_IMAGE: Law = Law {
         if case.request.names.len() != 1 || case.request.all {
             return Verdict::NotApplicable;
         }
-        let after = names(&case.outcome.after);
-        let touched: BTreeSet<String> = names(case.store)
-            .into_iter()
+        let (before, after) = (case.names_before(), case.names_after());
+        let touched: BTreeSet<&String> = before
+            .iter()
             .filter(|n| !after.contains(n))
             .map(|(image, _)| image)
             .collect();
@@ -677,38 +867,56 @@ pub const THE_LISTING_SHOWS_EVERY_IMAGE_LEFT: Law = Law {
     name: "the_listing_shows_every_image_left",
     statement: "the engine's listing after a request shows every image left, by the engine's ID, with exactly \
                 its names fully qualified (docker-containerd adds one `<repo>@<ID>`), and every container left",
-    check: |case| {
-        let after = &case.outcome.after;
-        let shown = listing(case.profile, after);
-        if shown.images.len() != after.images.len() {
-            return Verdict::Fails(format!("{} images listed, {} stored", shown.images.len(), after.images.len()));
-        }
-        for image in &after.images {
-            let id = engine_id(case.profile, image);
-            let Some(listed) = shown.images.iter().find(|l| &l.id == id) else {
-                return Verdict::Fails(format!("image {} is not listed", id.short(3)));
-            };
-            let stored: BTreeSet<String> = image.refs.iter().map(|r| r.full()).collect();
-            let listed_names: BTreeSet<String> = listed.names.iter().cloned().collect();
-            let extra: Vec<&String> = listed_names.difference(&stored).collect();
-            // docker-containerd computes one `<repo>@<target>` RepoDigest from the repository
-            // of one of the image's names (`moby/moby@v26.1.5:daemon/containerd/image_list.go`).
-            let derived = |n: &String| {
-                image.refs.iter().any(|r| format!("{}@{}", r.repo().full(), image.manifest) == *n)
-            };
-            let extra_ok = match case.profile.engine() {
-                Engine::DockerContainerd => extra.len() <= 1 && extra.iter().all(|n| derived(n)),
-                _ => extra.is_empty(),
-            };
-            if !stored.is_subset(&listed_names) || !extra_ok {
-                return Verdict::Fails(format!("image {} listed as {listed_names:?}, stored as {stored:?}", id.short(3)));
-            }
-        }
-        let containers: Vec<_> = after.containers.iter().map(|c| (c.id.clone(), c.state)).collect();
-        Verdict::check(shown.containers == containers, || "the containers listed differ".into())
-    },
+    check: |case| case.listing_verdict(),
     excluded: &[],
 };
+
+/// [`THE_LISTING_SHOWS_EVERY_IMAGE_LEFT`] on the store `after`: nothing else of the case counts.
+fn listing_shows_every_image_left(profile: Profile, after: &Store) -> Verdict {
+    let shown = listing(profile, after);
+    if shown.images.len() != after.images.len() {
+        return Verdict::Fails(format!(
+            "{} images listed, {} stored",
+            shown.images.len(),
+            after.images.len()
+        ));
+    }
+    for image in &after.images {
+        let id = engine_id(profile, image);
+        let Some(listed) = shown.images.iter().find(|l| &l.id == id) else {
+            return Verdict::Fails(format!("image {} is not listed", id.short(3)));
+        };
+        let stored: BTreeSet<String> = image.refs.iter().map(|r| r.full()).collect();
+        let listed_names: BTreeSet<String> = listed.names.iter().cloned().collect();
+        let extra: Vec<&String> = listed_names.difference(&stored).collect();
+        // docker-containerd computes one `<repo>@<target>` RepoDigest from the repository
+        // of one of the image's names (`moby/moby@v26.1.5:daemon/containerd/image_list.go`).
+        let derived = |n: &String| {
+            image
+                .refs
+                .iter()
+                .any(|r| format!("{}@{}", r.repo().full(), image.manifest) == *n)
+        };
+        let extra_ok = match profile.engine() {
+            Engine::DockerContainerd => extra.len() <= 1 && extra.iter().all(|n| derived(n)),
+            _ => extra.is_empty(),
+        };
+        if !stored.is_subset(&listed_names) || !extra_ok {
+            return Verdict::Fails(format!(
+                "image {} listed as {listed_names:?}, stored as {stored:?}",
+                id.short(3)
+            ));
+        }
+    }
+    let containers: Vec<_> = after
+        .containers
+        .iter()
+        .map(|c| (c.id.clone(), c.state))
+        .collect();
+    Verdict::check(shown.containers == containers, || {
+        "the containers listed differ".into()
+    })
+}
 
 /// Every law, in the order reports show them.
 pub const ALL: &[&Law] = &[
@@ -745,6 +953,7 @@ pub fn check(
         request,
         outcome: &outcome,
         memo: None,
+        table: None,
     };
     match (law.check)(&case) {
         Verdict::Fails(why) => Err(format!("{why}\n{}", case.show())),

@@ -1,0 +1,319 @@
+//! The exhaustive checker: every law on every store within bounds, for every request form,
+//! on every profile, tallied per law and profile. Two implementations that must agree:
+//!
+//! - [`baseline`]: the first one, kept as it was so that the benchmark measures against it
+//!   and the tests can compare with it: per profile and store, each request's outcome is
+//!   memoized under its `Debug` text, and every law derives what it needs from the outcomes
+//!   itself;
+//! - [`fast`]: each request's outcome goes into a [`Table`] indexed like the requests, with
+//!   the forced and pruned variant of each request found once per store (not per profile),
+//!   and what several laws derive from an outcome (the names left, what went, the listing of
+//!   an unchanged store) computed once for all of them; stores are handed out one at a time
+//!   to every core, so a slow part of the enumeration does not leave a core idle.
+//!
+//! Both count the same stores, requests and cases, and every law sees the same values, so
+//! their tallies (applicable cases and failures per law and profile) are equal; the tests
+//! (`tests/exhaustive.rs`) and the benchmark (`benches/exhaustive.rs`) check that they are.
+
+use super::enumerate::{self, Bounds};
+use super::laws::{self, Case, Memo, Table, Variants, Verdict, LANDED};
+use rmispec_model::remove;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Laws left to the property tests: determinism needs a second run of every case, which
+/// would double the cost here for a law that no bounded store makes likelier to break.
+pub const SAMPLED_ONLY: &[&str] = &["removal_is_deterministic"];
+
+/// Per law and profile: how often it applied, how often it failed, and the first failure
+/// (by store, then request, in enumeration order).
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    /// Cases the law applied to.
+    pub applied: u64,
+    /// Cases it failed on.
+    pub failures: u64,
+    /// The first failure: its store's and request's place in the enumeration, and the case.
+    pub first: Option<((usize, usize), String)>,
+}
+
+impl Tally {
+    fn add(&mut self, other: Tally) {
+        self.applied += other.applied;
+        self.failures += other.failures;
+        if let Some(f) = other.first {
+            if self.first.as_ref().is_none_or(|(at, _)| f.0 < *at) {
+                self.first = Some(f);
+            }
+        }
+    }
+
+    fn record(&mut self, verdict: Verdict, at: (usize, usize), case: &Case) {
+        match verdict {
+            Verdict::NotApplicable => {}
+            Verdict::Holds => self.applied += 1,
+            Verdict::Fails(why) => {
+                self.applied += 1;
+                self.failures += 1;
+                if self.first.as_ref().is_none_or(|(first, _)| at < *first) {
+                    self.first = Some((at, format!("{why}\n{}", case.show())));
+                }
+            }
+        }
+    }
+}
+
+/// What one exploration found.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// Stores explored (canonical ones).
+    pub stores: usize,
+    /// Stores enumerated before symmetry reduction.
+    pub enumerated: usize,
+    /// Requests, summed over the stores.
+    pub requests: u64,
+    /// (store, request, profile) cases.
+    pub cases: u64,
+    /// Per law (index into [`laws::ALL`]) and profile (index into [`LANDED`]).
+    pub tallies: Vec<Vec<Tally>>,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+impl Report {
+    fn empty() -> Report {
+        Report {
+            stores: 0,
+            enumerated: 0,
+            requests: 0,
+            cases: 0,
+            tallies: vec![vec![Tally::default(); LANDED.len()]; laws::ALL.len()],
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    fn add(&mut self, other: Report) {
+        self.requests += other.requests;
+        self.cases += other.cases;
+        for (mine, theirs) in self.tallies.iter_mut().zip(other.tallies) {
+            for (m, t) in mine.iter_mut().zip(theirs) {
+                m.add(t);
+            }
+        }
+    }
+
+    /// Law checks made: every case, on every law but [`SAMPLED_ONLY`].
+    pub fn law_checks(&self) -> u64 {
+        self.cases * checked_laws().count() as u64
+    }
+
+    /// Everything two correct checkers must agree on: the counts, and per law and profile
+    /// the applicable cases and failures.
+    pub fn counts(&self) -> (usize, usize, u64, u64, Vec<(u64, u64)>) {
+        let tallies = self
+            .tallies
+            .iter()
+            .flatten()
+            .map(|t| (t.applied, t.failures))
+            .collect();
+        (
+            self.stores,
+            self.enumerated,
+            self.requests,
+            self.cases,
+            tallies,
+        )
+    }
+
+    /// One line: what was explored, and how fast.
+    pub fn summary(&self) -> String {
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        format!(
+            "exhaustive: {} stores ({} enumerated before symmetry reduction), {} requests, {} \
+             (store, request, profile) cases, {} law checks, {} profiles, in {:.1?} \
+             ({:.0} stores/s, {:.0} cases/s)",
+            self.stores,
+            self.enumerated,
+            self.requests,
+            self.cases,
+            self.law_checks(),
+            LANDED.len(),
+            self.elapsed,
+            self.stores as f64 / secs,
+            self.cases as f64 / secs,
+        )
+    }
+
+    /// The table of failures/applicable cases per law and profile, and the problems: a law
+    /// that fails where it should hold, and (with `strict`) an exclusion never shown. Without
+    /// `strict`, exclusions not shown are returned apart.
+    pub fn judge(&self, strict: bool) -> (String, Vec<String>, Vec<String>) {
+        let mut problems = Vec::new();
+        let mut unshown = Vec::new();
+        let mut table = String::new();
+        for (k, law) in checked_laws() {
+            let _ = write!(table, "  {:<55}", law.name);
+            for (p, &profile) in LANDED.iter().enumerate() {
+                let t = &self.tallies[k][p];
+                let _ = write!(table, " {}:{}/{}", profile, t.failures, t.applied);
+                match (law.holds_for(profile), t.failures) {
+                    (true, 0) | (false, 1..) => {}
+                    (true, _) => problems.push(format!(
+                        "law `{}` fails for {profile} ({} of {} cases); first:\n{}",
+                        law.name,
+                        t.failures,
+                        t.applied,
+                        t.first.as_ref().map_or("", |(_, s)| s.as_str())
+                    )),
+                    (false, 0) if !strict => unshown.push(format!("{} on {profile}", law.name)),
+                    (false, 0) => problems.push(format!(
+                        "law `{}` is listed as not holding for {profile}, but holds on all {} cases in bounds: \
+                         remove the exclusion (or widen the bounds)",
+                        law.name, t.applied
+                    )),
+                }
+            }
+            table.push('\n');
+        }
+        (table, problems, unshown)
+    }
+}
+
+/// The laws the exhaustive check runs, with their index in [`laws::ALL`].
+fn checked_laws() -> impl Iterator<Item = (usize, &'static laws::Law)> {
+    laws::ALL
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, law)| !SAMPLED_ONLY.contains(&law.name))
+}
+
+/// The cores to use: all of them (at most 8).
+pub fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8)
+}
+
+/// The first checker, as it was: contiguous shares of the stores per thread; per store and
+/// profile, outcomes memoized by the request's `Debug` text; each law computes what it needs.
+pub fn baseline(bounds: Bounds, threads: usize) -> Report {
+    let started = Instant::now();
+    let (stores, enumerated) = enumerate::stores(bounds);
+    let chunk = stores.len().div_ceil(threads).max(1);
+    let parts: Vec<Report> = std::thread::scope(|scope| {
+        let handles: Vec<_> = stores
+            .chunks(chunk)
+            .enumerate()
+            .map(|(c, part)| {
+                scope.spawn(move || {
+                    let mut report = Report::empty();
+                    for (s, spec) in part.iter().enumerate() {
+                        let store = spec.build();
+                        let here = enumerate::requests(&store, bounds);
+                        report.requests += here.len() as u64;
+                        for (p, &profile) in LANDED.iter().enumerate() {
+                            let memo = Memo::default();
+                            for (r, request) in here.iter().enumerate() {
+                                report.cases += 1;
+                                let key = format!("{request:?}");
+                                let cached = memo.borrow().get(&key).cloned();
+                                let outcome = cached.unwrap_or_else(|| {
+                                    let o = remove(profile, &store, request);
+                                    memo.borrow_mut().insert(key, o.clone());
+                                    o
+                                });
+                                let case = Case {
+                                    profile,
+                                    store: &store,
+                                    request,
+                                    outcome: &outcome,
+                                    memo: Some(&memo),
+                                    table: None,
+                                };
+                                for (k, law) in checked_laws() {
+                                    report.tallies[k][p].record(
+                                        (law.check)(&case),
+                                        (c * chunk + s, r),
+                                        &case,
+                                    );
+                                }
+                            }
+                        }
+                    }
+                    report
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a worker panicked"))
+            .collect()
+    });
+    finish(parts, stores.len(), enumerated, started)
+}
+
+/// The checker: see the module's documentation.
+pub fn fast(bounds: Bounds, threads: usize) -> Report {
+    let started = Instant::now();
+    let (stores, enumerated) = enumerate::stores(bounds);
+    let next = AtomicUsize::new(0);
+    let parts: Vec<Report> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut report = Report::empty();
+                    loop {
+                        let s = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(spec) = stores.get(s) else { break };
+                        check_store(&spec.build(), s, bounds, &mut report);
+                    }
+                    report
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a worker panicked"))
+            .collect()
+    });
+    finish(parts, stores.len(), enumerated, started)
+}
+
+/// Every law on every request of `store` (the `s`-th), on every profile.
+fn check_store(store: &rmispec_model::Store, s: usize, bounds: Bounds, report: &mut Report) {
+    let requests = enumerate::requests(store, bounds);
+    let variants = Variants::of(&requests);
+    let names_before = laws::names(store);
+    report.requests += requests.len() as u64;
+    for (p, &profile) in LANDED.iter().enumerate() {
+        let outcomes = requests.iter().map(|r| remove(profile, store, r)).collect();
+        let table = Table::new(store, &requests, outcomes, &variants, &names_before);
+        for (r, request) in requests.iter().enumerate() {
+            report.cases += 1;
+            let case = Case {
+                profile,
+                store,
+                request,
+                outcome: &table.outcomes[r],
+                memo: None,
+                table: Some((&table, r)),
+            };
+            for (k, law) in checked_laws() {
+                report.tallies[k][p].record((law.check)(&case), (s, r), &case);
+            }
+        }
+    }
+}
+
+fn finish(parts: Vec<Report>, stores: usize, enumerated: usize, started: Instant) -> Report {
+    let mut report = Report::empty();
+    for part in parts {
+        report.add(part);
+    }
+    report.stores = stores;
+    report.enumerated = enumerated;
+    report.elapsed = started.elapsed();
+    report
+}
