@@ -172,6 +172,11 @@ struct LiveArgs {
         conflicts_with_all = ["socket", "state_dir"]
     )]
     command: Option<Vec<String>>,
+    /// How long one engine API call may take (`30`, `2.5`, `500ms`, `2m`; default 30 s, or
+    /// `RMISPEC_TIMEOUT`): a call that waits longer fails, naming the engine, the call and
+    /// how long it waited.
+    #[arg(long, value_name = "DURATION", requires = "live", value_parser = rmispec::live::options::parse_timeout)]
+    timeout: Option<std::time::Duration>,
 }
 
 #[derive(Args, Debug)]
@@ -295,7 +300,17 @@ impl<E: Into<anyhow::Error>> From<E> for Unrunnable {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match dispatch(cli) {
+    let outcome = dispatch(cli);
+    // Ctrl-C (or SIGTERM, SIGHUP) during a live run: the handler stopped the daemons and
+    // cleaned up, the report of what finished was printed; exit as the signal says.
+    if let Some(signal) = rmispec::live::interrupted() {
+        if let Err(Unrunnable(e)) = &outcome {
+            eprintln!("error: {e:#}");
+        }
+        eprintln!("rmispec: interrupted (signal {signal}); the report above holds what finished");
+        return ExitCode::from(u8::try_from(128 + signal).unwrap_or(130));
+    }
+    match outcome {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(Unrunnable(e)) => {
@@ -462,6 +477,9 @@ impl LiveArgs {
         // `--socket` with `--state-dir` is an error; the per-call timeout applies to every client.
         if let Backends::Live(opts) = self.backends() {
             opts.apply()?;
+            // A signal stops and cleans every daemon, then lets the report of what finished
+            // be printed (see `main`).
+            rmispec::live::defer_exit_on_signal();
         }
         Ok(())
     }
@@ -475,7 +493,7 @@ impl LiveArgs {
             allow_default_socket: self.allow_default_socket,
             state_dir: self.state_dir.clone(),
             command: self.command.clone(),
-            ..LiveOptions::default()
+            timeout: self.timeout.unwrap_or(LiveOptions::default().timeout),
         })
     }
 }

@@ -121,6 +121,14 @@ pub fn run(
         }
         Backends::Live(options) => {
             for &profile in &plan.profiles {
+                if let Some(signal) = live::interrupted() {
+                    let message =
+                        format!("interrupted (signal {signal}) before this engine started");
+                    for (s, run) in scenarios.iter().zip(&mut runs) {
+                        run.results.push(unstarted(s, profile, &message));
+                    }
+                    continue;
+                }
                 let bar = progress_bar(plan.progress, profile, scenarios.len());
                 // One engine at a time, one daemon for all its scenarios; dropping the
                 // backend stops the daemon before the next engine starts.
@@ -139,6 +147,16 @@ pub fn run(
                 };
                 let label = backend.label();
                 for (s, run) in scenarios.iter().zip(&mut runs) {
+                    // After Ctrl-C the daemons are stopped already: what is left is reported
+                    // as not run, and the caller prints the report of what finished.
+                    if let Some(signal) = live::interrupted() {
+                        run.results.push(unstarted(
+                            s,
+                            profile,
+                            &format!("interrupted (signal {signal}) before this scenario ran"),
+                        ));
+                        continue;
+                    }
                     bar.set_message(s.name.clone());
                     let result = if skip_reason(s, profile).is_some() {
                         live_result(

@@ -408,6 +408,10 @@ impl<A: Adapter> crate::backend::Backend for LiveBackend<A> {
             Ok(o) => return Ok(o),
             Err(e) => e,
         };
+        // After a signal the handler stopped the daemons on purpose.
+        if sandbox::shutting_down() || crate::live::interrupted().is_some() {
+            return Err(error);
+        }
         let Err(exit) = self.adapter.check_alive() else {
             return Err(error);
         };

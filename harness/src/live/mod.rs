@@ -106,3 +106,21 @@ pub fn engines_dir() -> PathBuf {
 /// The engines folder when `RMISPEC_ENGINES_DIR` is not set; `scripts/install-engines` uses
 /// the same default.
 pub const DEFAULT_ENGINES_DIR: &str = "/var/lib/rmispec/engines";
+
+/// The signal that interrupted this live run, if one did: the handler has stopped every
+/// daemon and cleaned up already, and (after [`defer_exit_on_signal`]) left the process
+/// running so that the report of what finished can be printed.
+pub fn interrupted() -> Option<i32> {
+    #[cfg(feature = "live")]
+    return sandbox::interrupted_by();
+    #[cfg(not(feature = "live"))]
+    None
+}
+
+/// Asks the signal handler not to exit after it stopped and cleaned everything (the CLI
+/// prints the partial report, then exits 128 + the signal). Without live adapters there is
+/// nothing to stop, and this does nothing.
+pub fn defer_exit_on_signal() {
+    #[cfg(feature = "live")]
+    sandbox::defer_exit_on_signal();
+}

@@ -178,6 +178,11 @@ impl StateDir {
 impl Drop for StateDir {
     fn drop(&mut self) {
         wait_for_shutdown();
+        // After a signal the handler may have removed it already: nothing left to do.
+        if !self.path.exists() {
+            unregister(&self.registration);
+            return;
+        }
         let result = self.clean().and_then(|()| {
             if self.owned && std::env::var_os("RMISPEC_KEEP_STATE").is_none() {
                 fs::remove_dir_all(&self.path)
