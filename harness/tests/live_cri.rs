@@ -293,7 +293,7 @@ fn default_sockets_are_refused() {
     }
 }
 
-/// The reset's cost both ways, from the store backends.md §9 timed (5 images × 2 tags, 2
+/// The reset's cost both ways, from the store docs/engines.md#reset timed (5 images × 2 tags, 2
 /// running and 2 stopped containers), n runs each; prints medians. Opt-in: it takes a while.
 #[test]
 #[ignore = "live: needs benchmark: RMISPEC_CRI_BENCH=1 RMISPEC_LIVE=cri, with --ignored"]

@@ -1,5 +1,5 @@
 //! A sandboxed containerd: its own config, root, state, sockets, opt dir and `TMPDIR` below a
-//! [`StateDir`] (backends.md §2). Docker's engines run it with the CRI plugin disabled; the CRI
+//! [`StateDir`] (docs/engines.md#containerd). Docker's engines run it with the CRI plugin disabled; the CRI
 //! adapter runs it with the plugin and its own `[plugins."io.containerd.grpc.v1.cri"]` section.
 //!
 //! containerd 2.x ([`Generation::V2`]) gets a format-version-3 config: the CRI plugin is split
@@ -108,7 +108,7 @@ impl Containerd {
         }
     }
 
-    /// containerd at `bin` with the CRI plugin on, sandboxed in `dir` (backends.md §2, "cri17 /
+    /// containerd at `bin` with the CRI plugin on, sandboxed in `dir` (docs/engines.md#cri-containerd, "cri17 /
     /// cri16"): `sandbox_image` must be made present by the caller (a missing one is pulled,
     /// from wherever it names), no OOM score changes (the harness lacks CAP_SYS_RESOURCE), no
     /// AppArmor, empty CNI and certs.d directories (pods use the host network; loopback

@@ -1,7 +1,7 @@
 //! A local registry (`docker-registry serve`, distribution 2.8) on 127.0.0.1, so scenarios can
 //! have digest references (`<reg>/app@sha256:<A.manifest>`): the harness pushes the image's
 //! synthesized blobs and manifest byte for byte, then the engine pulls by digest. Engines
-//! treat 127.0.0.0/8 as insecure, so plain HTTP works without configuration (backends.md §4).
+//! treat 127.0.0.0/8 as insecure, so plain HTTP works without configuration (docs/engines.md#registry).
 //!
 //! The push speaks the OCI distribution API itself (no engine, no skopeo): `HEAD` a blob,
 //! `POST /v2/<repo>/blobs/uploads/` then `PUT <location>?digest=` with the bytes, and

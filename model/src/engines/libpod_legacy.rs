@@ -52,7 +52,7 @@
 //!
 //! The same as for libimage: no unqualified-search registries, the system's short-name
 //! aliases (`podman::resolve_locally`); 3.0.1 reads its
-//! `registries.conf` from `REGISTRIES_CONFIG_PATH` (backends.md §4) and the same drop-in
+//! `registries.conf` from `REGISTRIES_CONFIG_PATH` (docs/engines.md#registry) and the same drop-in
 //! directory. 1.9.3 does not use short-name resolution at all.
 
 use super::podman::{

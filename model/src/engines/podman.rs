@@ -111,7 +111,7 @@ pub(crate) fn records(untagged: Vec<String>, deleted: Vec<Digest>) -> Vec<Record
 /// (`containers/image@v5.23.0:storage/storage_dest.go#L868-L872`), which prepends
 /// (`containers/storage@v1.43.0:utils.go#L66-L69`; Podman 3.0.1's older copy calls
 /// `SetNames(new + old)`, `containers/image@v5.10.2:storage/storage_image.go#L806-L816`), so
-/// an image loaded with the tags `a`, `b` has `Names = [b a]` (backends.md §6); `podman tag`
+/// an image loaded with the tags `a`, `b` has `Names = [b a]` (docs/engines.md#podman); `podman tag`
 /// appends in 4.3.1 (`containers/common@v0.50.1:libimage/image.go#L539-L541`) and 3.0.1
 /// (`containers/podman@v3.0.1:libpod/image/image.go#L760-L783`). The order shows in the
 /// "more than one tag ([…])" message and in the order of `Untagged:` records.
@@ -551,7 +551,7 @@ impl Storage {
 /// qualified; tags first, then digest names, each sorted); and every container with its state.
 ///
 /// This is `Names`, not the `RepoDigests` column: Podman shows every name crossed with every
-/// manifest digest there (backends.md §4), which says nothing about what a removal changed.
+/// manifest digest there (docs/engines.md#registry), which says nothing about what a removal changed.
 pub(crate) fn listing(store: &Store) -> Listing {
     Listing::by_config_tags_then_digests(store)
 }

@@ -26,7 +26,7 @@
 //! v4.3.1): no names without `--all` is an error (`image name or ID must be specified`), and
 //! names with `--all` too. The endpoint itself would, with no names, remove **every** image
 //! (`libimage` treats an empty list as "everything the filters let through",
-//! `containers/common@v0.50.1:libimage/runtime.go#L689-L703`; backends.md §7.12), and with
+//! `containers/common@v0.50.1:libimage/runtime.go#L689-L703`; docs/engines.md#traps), and with
 //! names and `all` just remove the names. A caller of the endpoint must check the arguments
 //! the way the CLI does; the model answers as the CLI does.
 //!

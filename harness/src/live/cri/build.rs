@@ -322,7 +322,7 @@ fn namespaces() -> cri::NamespaceOption {
 }
 
 /// `RunPodSandbox` with the host network and no hostname (with the host's UTS namespace, runc
-/// refuses to set one: backends.md §7.5), under the pods' cgroup parent.
+/// refuses to set one: docs/engines.md#traps), under the pods' cgroup parent.
 fn run_pod(cri: &Cri, pods: &Pods) -> anyhow::Result<(String, cri::PodSandboxConfig)> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static PODS: AtomicU64 = AtomicU64::new(0);

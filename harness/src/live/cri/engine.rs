@@ -1,5 +1,5 @@
 //! containerd with its CRI plugin, as the harness runs it: one containerd and one local
-//! registry under one [`StateDir`] (backends.md §2), the sandbox ("pause") image synthesized,
+//! registry under one [`StateDir`] (docs/engines.md#cri-containerd), the sandbox ("pause") image synthesized,
 //! pushed to the registry and pulled through CRI after every start.
 
 use super::client::{ok, Cri};

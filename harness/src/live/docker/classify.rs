@@ -45,7 +45,7 @@ mod tests {
 
     #[test]
     fn conflict_texts_seen_on_docker_classic() {
-        // backends.md §6 and §5(b), verbatim from the engine.
+        // the probes summarised in docs/engines.md#docker-classic, verbatim from the engine.
         let cases = [
             ("conflict: unable to delete 82550cbbb81f (cannot be forced) - image is being used by running container b5dbbf51097f", c(RunningContainer, false)),
             ("conflict: unable to delete 82550cbbb81f (must be forced) - image is referenced in multiple repositories", c(MultipleReferences, true)),

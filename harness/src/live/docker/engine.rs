@@ -1,5 +1,5 @@
 //! The Docker engines as the harness runs them: containerd + dockerd, sandboxed under one
-//! [`StateDir`] (backends.md §2), or a daemon someone else runs, reached through its socket.
+//! [`StateDir`] (docs/engines.md#docker-classic), or a daemon someone else runs, reached through its socket.
 //!
 //! What still lands outside the state dir: the shims' sockets in `/run/containerd/s`
 //! (removed when the shims exit; a crashed run's are removed by the next start), cgroups under
@@ -211,7 +211,7 @@ impl SandboxedDocker {
                 "--ip-forward=false",
                 "--bridge=none",
             ])
-            // dockerd 26 mounts container filesystems under $TMPDIR (backends.md §2).
+            // dockerd 26 mounts container filesystems under $TMPDIR (docs/engines.md#docker-containerd).
             .env("TMPDIR", self.dir.subdir("tmp")?)
             .env("PATH", containerd::path_with(containerd_bin.parent()))
             .stop_timeout(Duration::from_secs(20))
