@@ -211,7 +211,10 @@ fn the_host_default_sockets_are_refused() {
         let err = PodmanBackend::connect(Profile::Podman43, &opts)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("default Podman socket"), "{socket}: {err}");
+        assert!(
+            err.contains("default socket for podman-libimage"),
+            "{socket}: {err}"
+        );
     }
 }
 

@@ -24,16 +24,7 @@ use support::enumerate::{self, Bounds};
 use support::laws::LANDED;
 
 /// The default test bounds: the corpus of the model benchmark.
-const SMALL: Bounds = Bounds {
-    images: 2,
-    names_per_image: 2,
-    pool: 3,
-    containers: 1,
-    parents: true,
-    layer_variants: false,
-    prefixes: &[1, 2, 3],
-    rich_requests: false,
-};
+const SMALL: Bounds = Bounds::SMALL;
 
 /// Between the default and the full bounds: three images, as the full bounds, in seconds.
 const MIDDLE: Bounds = Bounds {

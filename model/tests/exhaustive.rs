@@ -38,40 +38,13 @@ use std::io::Write as _;
 use support::check::{self, Report};
 use support::enumerate::Bounds;
 
-/// The default bounds.
-const SMALL: Bounds = Bounds {
-    images: 2,
-    names_per_image: 2,
-    pool: 3,
-    containers: 1,
-    parents: true,
-    layer_variants: false,
-    prefixes: &[1, 2, 3],
-    rich_requests: false,
-};
-
-/// The full bounds.
-const FULL: Bounds = Bounds {
-    images: 3,
-    names_per_image: 3,
-    pool: 3,
-    containers: 2,
-    parents: true,
-    layer_variants: false,
-    prefixes: &[1, 2, 3],
-    rich_requests: false,
-};
+const SMALL: Bounds = Bounds::SMALL;
+const FULL: Bounds = Bounds::FULL;
 
 /// Small enough for the two checkers to be compared in every `cargo test`.
 const TINY: Bounds = Bounds {
-    images: 2,
     names_per_image: 1,
-    pool: 3,
-    containers: 1,
-    parents: true,
-    layer_variants: false,
-    prefixes: &[1, 2, 3],
-    rich_requests: false,
+    ..Bounds::SMALL
 };
 
 /// Runs the checker `RMISPEC_CHECKER` names: `fast` (the default) or `baseline`, the first

@@ -87,13 +87,6 @@ pub const COMPAT_SEMANTICS: &str = "docker-classic@20.10";
 const RECORD: &str = "engine.json";
 const LOG: &str = "engine-up.log";
 
-/// The keeper's start time, from `/proc/<pid>/stat` (the field after the command name).
-pub fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 2..];
-    after.split(' ').nth(19)?.parse().ok()
-}
-
 /// `engine up`: starts the keeper and waits until it says the engine answers (or died).
 /// Returns the record; the caller prints it.
 pub fn up(target: Target, dir: &Path, timeout: Duration) -> anyhow::Result<Record> {
@@ -159,7 +152,7 @@ pub fn serve(target: Target, dir: &Path) -> anyhow::Result<std::convert::Infalli
         api: api.to_owned(),
         semantics,
         pid,
-        start_time: start_time(pid).context("reading the keeper's own start time")?,
+        start_time: sandbox::start_time(pid).context("reading the keeper's own start time")?,
     };
     let tmp = dir.join(format!("{RECORD}.tmp"));
     std::fs::write(&tmp, serde_json::to_vec_pretty(&record)?)?;
@@ -292,7 +285,7 @@ fn read(dir: &Path) -> anyhow::Result<Record> {
 
 /// Whether the process the record names still runs and is the one that wrote it.
 fn alive(r: &Record) -> bool {
-    start_time(r.pid) == Some(r.start_time)
+    sandbox::same_process_alive(r.pid, r.start_time)
 }
 
 #[cfg(test)]
@@ -322,7 +315,7 @@ mod tests {
     #[test]
     fn a_process_is_known_by_its_start_time() {
         let me = i32::try_from(std::process::id()).unwrap();
-        let t = start_time(me).expect("our own stat");
+        let t = sandbox::start_time(me).expect("our own stat");
         let record = Record {
             id: "x".into(),
             socket: PathBuf::new(),

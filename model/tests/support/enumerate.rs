@@ -40,6 +40,29 @@ pub struct Bounds {
     pub rich_requests: bool,
 }
 
+impl Bounds {
+    /// The default bounds, what `cargo test` checks: two images of two names, one container,
+    /// parents.
+    pub const SMALL: Bounds = Bounds {
+        images: 2,
+        names_per_image: 2,
+        pool: 3,
+        containers: 1,
+        parents: true,
+        layer_variants: false,
+        prefixes: &[1, 2, 3],
+        rich_requests: false,
+    };
+
+    /// The full bounds: three images of three names, two containers, parents.
+    pub const FULL: Bounds = Bounds {
+        images: 3,
+        names_per_image: 3,
+        containers: 2,
+        ..Bounds::SMALL
+    };
+}
+
 /// Nested restricted-growth strings of length `n`: `(first group, second group)` per image.
 fn id_structures(n: usize) -> Vec<Vec<(u8, u8)>> {
     let mut out = vec![Vec::new()];

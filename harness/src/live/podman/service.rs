@@ -48,6 +48,7 @@
 
 use super::api::Libpod;
 use super::config::{Flavor, Layout, CGROUP_ROOT};
+use crate::live::sandbox::wait_until;
 use crate::live::sandbox::{self, probe, CgroupParent, Daemon, DaemonSpec, StateDir};
 use anyhow::{bail, Context};
 use std::os::unix::fs::MetadataExt;
@@ -336,20 +337,6 @@ pub fn remove_cgroups(cgroup_parent: &str, wait: Duration) {
 fn remove_cgroup(dir: &Path, deadline: Instant) {
     let left = deadline.saturating_duration_since(Instant::now());
     wait_until(left, || std::fs::remove_dir(dir).is_ok() || !dir.exists());
-}
-
-/// Waits until `pred` holds or `timeout` passes; whether it held.
-pub fn wait_until(timeout: Duration, mut pred: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if pred() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
 }
 
 #[cfg(test)]

@@ -35,7 +35,9 @@ pub mod state_dir;
 pub use cgroups::{remove_cgroup, sweep_cgroups, CgroupParent};
 pub use daemon::{log_tail, Daemon, DaemonExit, DaemonSpec};
 pub use mounts::{mounts_below, unmount_below};
-pub use process::{process_alive, processes_mentioning};
+pub use process::{
+    process_alive, processes_mentioning, same_process_alive, start_time, wait_until,
+};
 pub use signals::{
     check_interrupted, defer_exit_on_signal, install_signal_handler, interrupted, interrupted_by,
     shutdown_all, shutting_down, Interrupted,

@@ -99,8 +99,7 @@ pub(crate) fn stop_pids(pids: &[i32], timeout: Duration) {
 }
 
 /// Polls `pred` until it holds or `timeout` passes; whether it held.
-#[cfg(test)]
-pub(crate) fn wait_until(timeout: Duration, mut pred: impl FnMut() -> bool) -> bool {
+pub fn wait_until(timeout: Duration, mut pred: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
         if pred() {
