@@ -47,7 +47,7 @@ struct Family {
 const FAMILIES: [Family; 3] = [
     Family {
         name: "docker",
-        engine: "docker-classic",
+        engine: "docker-classic@20.10",
         feature_built: cfg!(feature = "live-docker"),
         binary: "/usr/sbin/dockerd",
         daemon: "dockerd",
@@ -55,7 +55,7 @@ const FAMILIES: [Family; 3] = [
     },
     Family {
         name: "cri",
-        engine: "cri-containerd",
+        engine: "cri-containerd@1.6",
         feature_built: cfg!(feature = "live-cri"),
         binary: "/usr/bin/containerd",
         daemon: "containerd",
@@ -63,7 +63,7 @@ const FAMILIES: [Family; 3] = [
     },
     Family {
         name: "podman",
-        engine: "podman-libimage",
+        engine: "podman-libimage@4.3",
         feature_built: cfg!(feature = "live-podman"),
         binary: "/usr/bin/podman",
         daemon: "podman",
@@ -246,6 +246,7 @@ impl Scratch {
         Run {
             child,
             err,
+            out,
             started: Instant::now(),
         }
     }
@@ -313,6 +314,8 @@ fn short_name(name: &str) -> String {
 struct Run {
     child: Child,
     err: PathBuf,
+    /// Its report: an engine that cannot start, or a call that timed out, is said there.
+    out: PathBuf,
     started: Instant,
 }
 
@@ -343,9 +346,15 @@ impl Run {
         }
     }
 
+    /// What the run said: its stderr, then its report (stdout), where an engine that could
+    /// not start or a call that timed out marks its own results.
     fn stderr(&self) -> String {
         let mut s = String::new();
         if let Ok(mut f) = fs::File::open(&self.err) {
+            let _ = f.read_to_string(&mut s);
+        }
+        if let Ok(mut f) = fs::File::open(&self.out) {
+            s.push_str("\n--- its report ---\n");
             let _ = f.read_to_string(&mut s);
         }
         s
@@ -461,7 +470,14 @@ fn sigkill_then_new_run(f: &Family, s: &Scratch) -> Result<(), String> {
 /// SIGSTOP of the daemon (everything in its tracking cgroup) mid-run: the run must end by
 /// itself within its per-call timeouts, say which daemon did not answer, and leave nothing.
 fn daemon_sigstop(f: &Family, s: &Scratch) -> Result<(), String> {
-    let mut run = s.start(f, Some(f.few), None, &[("RMISPEC_TIMEOUT", SHORT_TIMEOUT)]);
+    // Scenarios with containers: slow enough (a second or more on every engine) that the
+    // run is still going when the daemon is stopped; the few untag ones end first on Podman.
+    let mut run = s.start(
+        f,
+        Some("containers/"),
+        None,
+        &[("RMISPEC_TIMEOUT", SHORT_TIMEOUT)],
+    );
     let (pid, cgroup) = run.wait_for_daemon(&s.state(), f)?;
     let stopped = members_or(pid, cgroup.as_deref());
     for &p in &stopped {

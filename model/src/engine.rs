@@ -1,7 +1,7 @@
 //! Engines and the versions of them the model knows.
 
 use crate::engines;
-use crate::outcome::Outcome;
+use crate::outcome::{ErrorKind, Outcome, Status};
 use crate::request::Request;
 use crate::store::{Listing, Store};
 use std::fmt;
@@ -267,6 +267,28 @@ pub fn listing(profile: Profile, store: &Store) -> Listing {
         Engine::CriContainerd => engines::cri_containerd::listing(store),
         Engine::PodmanLibimage => engines::podman_libimage::listing(store),
         Engine::LibpodLegacy => engines::libpod_legacy::listing(store),
+    }
+}
+
+/// What kind of error `profile`'s engine reported, read back from the failed call's status and
+/// message as a live adapter sees them. Each engine's reading lives in its module, beside the
+/// constructors of the messages it reads; `tests/laws.rs` checks on generated stores that it
+/// gives back the kind of every failure the model makes.
+pub fn classify(profile: Profile, status: Status, message: &str) -> ErrorKind {
+    match (profile.engine(), status) {
+        (Engine::DockerClassic | Engine::DockerContainerd, Status::Http(code)) => {
+            engines::docker::classify(code, message)
+        }
+        (Engine::CriContainerd, Status::Grpc(code)) => {
+            engines::cri_containerd::classify(code, message)
+        }
+        (Engine::PodmanLibimage, _) => engines::podman_libimage::classify(message).0,
+        (Engine::LibpodLegacy, _) => engines::libpod_legacy::classify(message).0,
+        // Docker's CLI refused the request itself: its exit code, not an HTTP status.
+        (Engine::DockerClassic | Engine::DockerContainerd, _) => {
+            engines::docker::classify_cli(message)
+        }
+        (Engine::CriContainerd, _) => engines::cri_containerd::classify(u8::MAX, message),
     }
 }
 

@@ -17,7 +17,7 @@ pub mod request;
 pub mod store;
 
 pub use digest::Digest;
-pub use engine::{remove, Engine, ImageIdKind, Profile, ProfileInfo, PROFILES};
+pub use engine::{classify, remove, Engine, ImageIdKind, Profile, ProfileInfo, PROFILES};
 pub use outcome::{ConflictReason, ErrorKind, Failure, Outcome, Record, Status};
 pub use reference::{Reference, Repository};
 pub use request::Request;

@@ -188,3 +188,41 @@ law_tests! {
     one_name_untags_at_most_one_image => ONE_NAME_UNTAGS_AT_MOST_ONE_IMAGE,
     the_listing_shows_every_image_left => THE_LISTING_SHOWS_EVERY_IMAGE_LEFT,
 }
+
+/// What a live adapter reads back from an engine's answer is what the model meant: on every
+/// profile, every failure the model makes classifies, from its status and message alone, as
+/// its own kind (`rmispec_model::classify`, each engine's reading in its module). A live
+/// engine's failure is judged by that reading, so a message the reading gets wrong would show
+/// as a divergence that is not the engine's.
+#[test]
+fn every_failure_classifies_back_to_its_kind() {
+    let mut broken = Vec::new();
+    for profile in Profile::ALL {
+        let mut runner = TestRunner::new(Config {
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let result = runner.run(
+            &(strategies::store(), strategies::request()),
+            |(store, request)| {
+                let store = store.build();
+                let request = request.build(&store);
+                let outcome = rmispec_model::remove(profile, &store, &request);
+                for f in &outcome.errors {
+                    let read = rmispec_model::classify(profile, f.status, &f.message);
+                    if read != f.kind {
+                        return Err(TestCaseError::fail(format!(
+                            "{:?} reads as {read:?}, the model made {:?}",
+                            f.message, f.kind
+                        )));
+                    }
+                }
+                Ok(())
+            },
+        );
+        if let Err(e) = result {
+            broken.push(format!("on {profile}: {e}"));
+        }
+    }
+    assert!(broken.is_empty(), "{}", broken.join("\n\n"));
+}

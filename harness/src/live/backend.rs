@@ -425,11 +425,10 @@ impl<A: Adapter> crate::backend::Backend for LiveBackend<A> {
                 Ok(()) => {
                     eprintln!("rmispec: {profile}: restarted on a fresh root");
                     self.dirty = false;
-                    return Err(anyhow::anyhow!(
+                    return Err(error.context(format!(
                         "{} {} during this scenario (restarted on a fresh root for the next one)",
-                        exit.name,
-                        exit.how
-                    ));
+                        exit.name, exit.how
+                    )));
                 }
                 Err(e) => {
                     eprintln!("rmispec: {profile}: restarting failed: {e:#}");

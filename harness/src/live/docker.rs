@@ -121,8 +121,13 @@ impl Adapter for Docker {
         self.flavor.profile()
     }
 
+    /// `live docker 20.10.24`; an implementation that names itself otherwise in `/version`
+    /// says so (`live Podman Engine 4.3.1 (Docker API)`).
     fn label(&self) -> String {
-        format!("live docker {}", self.api.server_version)
+        match self.api.server_name.as_str() {
+            "Engine" | "" => format!("live docker {}", self.api.server_version),
+            other => format!("live {other} {} (Docker API)", self.api.server_version),
+        }
     }
 
     fn origin(&self) -> Origin<'_> {

@@ -238,6 +238,26 @@ pub fn listing(store: &Store) -> Listing {
     Listing::by_config_tags_then_digests(store)
 }
 
+/// What kind of error a failed `RemoveImage` is, from its gRPC code (the number: 3
+/// `InvalidArgument`, 5 `NotFound`) and message, as a live adapter sees it. containerd maps its
+/// errors with `errdefs.ToGRPC`: an errdefs class becomes its code, anything else (the wrapped
+/// go-digest `ErrDigestAmbiguous` of an ambiguous ID prefix) `Unknown`
+/// (`containerd/containerd@v1.7.24:errdefs/grpc.go#L36-L66`). The inverse of this module's
+/// failures (`tests/laws.rs` checks it on generated stores).
+pub fn classify(code: u8, message: &str) -> ErrorKind {
+    const INVALID_ARGUMENT: u8 = 3;
+    const NOT_FOUND: u8 = 5;
+    match code {
+        _ if message.ends_with("ambiguous digest string") => ErrorKind::Ambiguous,
+        NOT_FOUND => ErrorKind::NotFound,
+        INVALID_ARGUMENT if message.contains("invalid reference format") => {
+            ErrorKind::InvalidReference
+        }
+        INVALID_ARGUMENT => ErrorKind::InvalidArgument,
+        _ => ErrorKind::Other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -330,6 +330,17 @@ impl Conflict<'_> {
     }
 }
 
+/// What kind of error the docker CLI refused a request with before calling the engine (its
+/// status is the CLI's exit code, not an HTTP status): `"docker rmi" requires at least 1
+/// argument.` is an invalid argument; anything else is read as an engine message.
+pub fn classify_cli(message: &str) -> ErrorKind {
+    if message.starts_with("\"docker rmi\" requires at least 1 argument") {
+        ErrorKind::InvalidArgument
+    } else {
+        classify(0, message)
+    }
+}
+
 /// How a live adapter reads a Docker error back into a kind, from the HTTP status and the
 /// message: the inverse of the constructors above (a property test checks it on them).
 pub fn classify(status: u16, message: &str) -> ErrorKind {

@@ -56,7 +56,8 @@
 //! directory. 1.9.3 does not use short-name resolution at all.
 
 use super::podman::{
-    batch_status, fail, is_registry, records, resolve_locally, Class, DeleteError, Ref, Storage,
+    batch_status, fail, invalid_argument_text, invalid_reference_text, is_registry, records,
+    resolve_locally, Class, DeleteError, Ref, Storage,
 };
 use crate::digest::{is_full_hex, Digest};
 use crate::outcome::{ConflictReason, ErrorKind, Failure, Outcome, Record, Status};
@@ -781,6 +782,36 @@ fn find_in_repotags(v: Version, storage: &Storage, input: &Ref) -> Result<Digest
                 ),
             ))
         }
+    }
+}
+
+/// What kind of error a Podman 3.0.1 message is, and its exit class
+/// (`podman@v3.0.1:pkg/domain/infra/abi/images.go#L526-L566`), read back from the text: the
+/// inverse of this module's message constructors.
+///
+/// Podman 3.0.1 (`libpod/runtime_img.go#L34-L107 @v3.0.1`): conflicts wrap
+/// `define.ErrImageInUse` "image is being used", not-found is `define.ErrNoSuchImage` "no such
+/// image" (`libpod/image/utils.go#L48`).
+pub fn classify(text: &str) -> (ErrorKind, u8) {
+    let conflict = |reason, forceable| ErrorKind::Conflict { reason, forceable };
+    if text.contains("image has dependent child images") {
+        (conflict(ConflictReason::DependentChildren, false), 2)
+    } else if text.contains("image is referred to in multiple tags") {
+        (conflict(ConflictReason::MultipleReferences, true), 2)
+    } else if text.contains("as it is being used by")
+        || text.contains("image is in use by a container")
+    {
+        (conflict(ConflictReason::ContainerInUse, true), 2)
+    } else if text.ends_with("image is being used") {
+        (ErrorKind::Other, 2)
+    } else if text.contains("no such image") {
+        (ErrorKind::NotFound, 1)
+    } else if invalid_reference_text(text) {
+        (ErrorKind::InvalidReference, 125)
+    } else if invalid_argument_text(text) {
+        (ErrorKind::InvalidArgument, 125)
+    } else {
+        (ErrorKind::Other, 125)
     }
 }
 

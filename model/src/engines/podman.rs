@@ -852,3 +852,28 @@ mod tests {
         assert_eq!(name("localhost/app:1").full(), "localhost/app:1");
     }
 }
+
+/// Texts that mean a name does not parse, on every version.
+pub(crate) fn invalid_reference_text(text: &str) -> bool {
+    [
+        "invalid reference format",
+        "invalid format: no 64-byte hexadecimal value",
+        "repository name must be lowercase",
+        // `ErrNameTooLong` of containers/image's `docker/reference`.
+        "repository name must not be more than 255 characters",
+        "unsupported transport",
+        "repository name must be canonical",
+        "repository name must have at least one component",
+        "input name is blank",
+    ]
+    .iter()
+    .any(|n| text.contains(n))
+}
+
+/// Texts the CLI itself rejects before calling the service (`cmd/podman/images/rm.go`).
+pub(crate) fn invalid_argument_text(text: &str) -> bool {
+    text.contains("when using the --all switch")
+        || text.contains("image name or ID must be specified")
+        // A flag this version does not have (3.0.1: `--ignore`, `--no-prune`).
+        || text.starts_with("unknown flag: ")
+}

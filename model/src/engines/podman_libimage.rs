@@ -88,8 +88,8 @@
 //! `podman::ALIASES`, `podman::resolve_locally`).
 
 use super::podman::{
-    batch_status, fail, go_list, go_quote, records, resolve_locally, Class, DeleteError, Ref,
-    Storage,
+    batch_status, fail, go_list, go_quote, invalid_argument_text, invalid_reference_text, records,
+    resolve_locally, Class, DeleteError, Ref, Storage,
 };
 use crate::digest::{is_full_hex, Digest};
 use crate::outcome::{ConflictReason, ErrorKind, Failure, Outcome};
@@ -561,6 +561,45 @@ fn lookup_in_digests_and_repo_tags(
         }
     }
     Err(not_known(name))
+}
+
+/// What kind of error a libimage message is, and its exit class (`removeErrorsToExitCode`:
+/// 1 not found, 2 in use, 125 otherwise; `podman@v4.3.1:pkg/domain/infra/abi/images.go#L515-L554`),
+/// read back from the text as a live adapter sees it. The inverse of this module's message
+/// constructors (`tests/laws.rs` checks it on generated stores).
+///
+/// libimage (containers/common v0.50.1, v0.62.3). The sentinel errors' texts come last in a
+/// wrapped message: `storage.ErrImageUnknown` "image not known", `ErrLayerUnknown` "layer not
+/// known", `ErrImageUsedByContainer` "image is in use by a container"
+/// (`containers/storage@v1.43.0:types/errors.go`); the exit class follows them with
+/// `errors.Is`, so text that merely resembles them ("tag not known") is class 125.
+pub fn classify(text: &str) -> (ErrorKind, u8) {
+    let conflict = |reason| ErrorKind::Conflict {
+        reason,
+        forceable: true,
+    };
+    if text.contains("image is in use by a container") {
+        // `image used by <cid>: image is in use by a container: consider listing external
+        // containers and force-removing image` (libimage/image.go#L472-L477 @v0.50.1).
+        (conflict(ConflictReason::ContainerInUse), 2)
+    } else if text.contains("image not known") || text.contains("layer not known") {
+        (ErrorKind::NotFound, 1)
+    } else if text.contains("with more than one tag") {
+        // `unable to delete image "<id>" by ID|digest with more than one tag ([…]): please
+        // force removal` (libimage/image.go#L420-L426 @v0.50.1).
+        (conflict(ConflictReason::MultipleReferences), 125)
+    } else if text.contains("tag not known") {
+        // A digest reference whose repository the image has no digest name in
+        // (libimage/image.go#L433-L438 @v0.50.1): the image was found, the name was not; not
+        // a storage not-found error, so class 125 and kind other.
+        (ErrorKind::Other, 125)
+    } else if invalid_reference_text(text) {
+        (ErrorKind::InvalidReference, 125)
+    } else if invalid_argument_text(text) {
+        (ErrorKind::InvalidArgument, 125)
+    } else {
+        (ErrorKind::Other, 125)
+    }
 }
 
 #[cfg(test)]

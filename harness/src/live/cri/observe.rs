@@ -2,9 +2,7 @@
 
 use super::client::{ok, Cri};
 use anyhow::Context;
-use rmispec_model::{
-    ContainerState, Digest, ErrorKind, Failure, ListedImage, Listing, Request, Status,
-};
+use rmispec_model::{ContainerState, Digest, Failure, ListedImage, Listing, Request, Status};
 use std::collections::HashMap;
 
 /// gRPC `OK`.
@@ -58,22 +56,9 @@ pub fn failure(status: &tonic::Status) -> Failure {
     let code = status.code();
     let message = status.message().to_owned();
     Failure {
-        kind: classify(code, &message),
+        kind: rmispec_model::engines::cri_containerd::classify(code as u8, &message),
         status: Status::Grpc(code as u8),
         message,
-    }
-}
-
-fn classify(code: tonic::Code, message: &str) -> ErrorKind {
-    use tonic::Code;
-    match code {
-        _ if message.ends_with("ambiguous digest string") => ErrorKind::Ambiguous,
-        Code::NotFound => ErrorKind::NotFound,
-        Code::InvalidArgument if message.contains("invalid reference format") => {
-            ErrorKind::InvalidReference
-        }
-        Code::InvalidArgument => ErrorKind::InvalidArgument,
-        _ => ErrorKind::Other,
     }
 }
 
@@ -123,6 +108,7 @@ fn digest(s: &str) -> anyhow::Result<Digest> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rmispec_model::ErrorKind;
 
     #[test]
     fn ambiguous_prefixes_are_told_from_other_unknown_errors() {

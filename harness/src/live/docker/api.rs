@@ -61,6 +61,9 @@ pub struct Api {
     pub api_version: String,
     /// The daemon's version, `20.10.24`.
     pub server_version: String,
+    /// What the daemon says it is: its first component's name in `GET /version` (`Engine` for
+    /// dockerd, `Podman Engine` for Podman's compat API).
+    pub server_name: String,
     engine_time: Cell<Duration>,
     per_call: RefCell<BTreeMap<&'static str, Vec<Duration>>>,
 }
@@ -111,6 +114,12 @@ impl Api {
             rt,
             socket: socket.to_path_buf(),
             api_version: format!("{}.{}", v.major_version, v.minor_version),
+            server_name: version
+                .components
+                .as_ref()
+                .and_then(|c| c.first())
+                .map(|c| c.name.clone())
+                .unwrap_or_else(|| "Engine".to_owned()),
             server_version: version.version.unwrap_or_default(),
             docker,
             engine_time: Cell::new(Duration::ZERO),

@@ -12,10 +12,7 @@
 use super::api::{ContainerSummary, ImageSummary, RemoveReport};
 use super::config::Flavor;
 use anyhow::Context;
-use rmispec_model::{
-    ConflictReason, ContainerState, Digest, ErrorKind, Failure, ListedImage, Listing, Record,
-    Status,
-};
+use rmispec_model::{ContainerState, Digest, Failure, ListedImage, Listing, Record, Status};
 
 /// The records of a report: `Untagged:` lines, then `Deleted:` lines (bare IDs), in the
 /// report's order.
@@ -55,99 +52,17 @@ pub fn status(report: &RemoveReport) -> anyhow::Result<Status> {
 /// would give (`removeErrorsToExitCode`: 1 for not-found, 2 for in-use, 125 otherwise;
 /// `podman@v4.3.1:pkg/domain/infra/abi/images.go#L515-L554`, `podman@v3.0.1:pkg/domain/infra/abi/images.go#L526-L566`).
 pub fn failure(flavor: Flavor, text: &str) -> Failure {
+    // The model's readings: each the inverse of its engine's message constructors.
     let (kind, class) = match flavor {
-        Flavor::Podman43 | Flavor::Podman54 | Flavor::Podman58 => classify_libimage(text),
-        Flavor::Libpod301 => classify_legacy(text),
+        Flavor::Podman43 | Flavor::Podman54 | Flavor::Podman58 => {
+            rmispec_model::engines::podman_libimage::classify(text)
+        }
+        Flavor::Libpod301 => rmispec_model::engines::libpod_legacy::classify(text),
     };
     Failure {
         kind,
         message: text.to_owned(),
         status: Status::Exit(class),
-    }
-}
-
-/// Texts that mean a name does not parse, on every version.
-fn invalid_reference(text: &str) -> bool {
-    [
-        "invalid reference format",
-        "invalid format: no 64-byte hexadecimal value",
-        "repository name must be lowercase",
-        // `ErrNameTooLong` of containers/image's `docker/reference`.
-        "repository name must not be more than 255 characters",
-        "unsupported transport",
-        "repository name must be canonical",
-        "repository name must have at least one component",
-        "input name is blank",
-    ]
-    .iter()
-    .any(|n| text.contains(n))
-}
-
-/// Texts the CLI itself rejects before calling the service (`cmd/podman/images/rm.go`).
-fn invalid_argument(text: &str) -> bool {
-    text.contains("when using the --all switch")
-        || text.contains("image name or ID must be specified")
-        // A flag this version does not have (3.0.1: `--ignore`, `--no-prune`).
-        || text.starts_with("unknown flag: ")
-}
-
-/// libimage (containers/common v0.50.1, v0.62.3). The sentinel errors' texts come last in a
-/// wrapped message: `storage.ErrImageUnknown` "image not known", `ErrLayerUnknown` "layer not
-/// known", `ErrImageUsedByContainer` "image is in use by a container"
-/// (`containers/storage@v1.43.0:types/errors.go`); the exit class follows them with
-/// `errors.Is`, so text that merely resembles them ("tag not known") is class 125.
-fn classify_libimage(text: &str) -> (ErrorKind, u8) {
-    let conflict = |reason| ErrorKind::Conflict {
-        reason,
-        forceable: true,
-    };
-    if text.contains("image is in use by a container") {
-        // `image used by <cid>: image is in use by a container: consider listing external
-        // containers and force-removing image` (libimage/image.go#L472-L477 @v0.50.1).
-        (conflict(ConflictReason::ContainerInUse), 2)
-    } else if text.contains("image not known") || text.contains("layer not known") {
-        (ErrorKind::NotFound, 1)
-    } else if text.contains("with more than one tag") {
-        // `unable to delete image "<id>" by ID|digest with more than one tag ([…]): please
-        // force removal` (libimage/image.go#L420-L426 @v0.50.1).
-        (conflict(ConflictReason::MultipleReferences), 125)
-    } else if text.contains("tag not known") {
-        // A digest reference whose repository the image has no digest name in
-        // (libimage/image.go#L433-L438 @v0.50.1): the image was found, the name was not; not
-        // a storage not-found error, so class 125 and kind other.
-        (ErrorKind::Other, 125)
-    } else if invalid_reference(text) {
-        (ErrorKind::InvalidReference, 125)
-    } else if invalid_argument(text) {
-        (ErrorKind::InvalidArgument, 125)
-    } else {
-        (ErrorKind::Other, 125)
-    }
-}
-
-/// Podman 3.0.1 (`libpod/runtime_img.go#L34-L107 @v3.0.1`): conflicts wrap
-/// `define.ErrImageInUse` "image is being used", not-found is `define.ErrNoSuchImage` "no such
-/// image" (`libpod/image/utils.go#L48`).
-fn classify_legacy(text: &str) -> (ErrorKind, u8) {
-    let conflict = |reason, forceable| ErrorKind::Conflict { reason, forceable };
-    if text.contains("image has dependent child images") {
-        (conflict(ConflictReason::DependentChildren, false), 2)
-    } else if text.contains("image is referred to in multiple tags") {
-        (conflict(ConflictReason::MultipleReferences, true), 2)
-    } else if text.contains("as it is being used by")
-        || text.contains("image is in use by a container")
-    {
-        (conflict(ConflictReason::ContainerInUse, true), 2)
-    } else if text.ends_with("image is being used") {
-        (ErrorKind::Other, 2)
-    } else if text.contains("no such image") {
-        (ErrorKind::NotFound, 1)
-    } else if invalid_reference(text) {
-        (ErrorKind::InvalidReference, 125)
-    } else if invalid_argument(text) {
-        (ErrorKind::InvalidArgument, 125)
-    } else {
-        (ErrorKind::Other, 125)
     }
 }
 
@@ -196,6 +111,7 @@ pub fn listing(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rmispec_model::{ConflictReason, ErrorKind};
 
     fn report(json: &str) -> RemoveReport {
         serde_json::from_str(json).unwrap()
