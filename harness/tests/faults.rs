@@ -433,11 +433,19 @@ fn signal_mid_run(f: &Family, s: &Scratch, sig: i32) -> Result<(), String> {
         );
     }
     run.signal(sig);
-    let (status, stderr) = run.wait()?;
+    let (status, said) = run.wait()?;
     if status.code() != Some(128 + sig) {
         return Err(format!(
-            "exit {status} after signal {sig}, not {}; stderr:\n{stderr}",
+            "exit {status} after signal {sig}, not {}; stderr:\n{said}",
             128 + sig
+        ));
+    }
+    // The report of what finished is printed, and says what did not run.
+    if !said.contains("--- its report ---\n")
+        || !said.contains(&format!("interrupted (signal {sig})"))
+    {
+        return Err(format!(
+            "no report of what finished after signal {sig}:\n{said}"
         ));
     }
     Ok(())
@@ -499,10 +507,24 @@ fn daemon_sigstop(f: &Family, s: &Scratch) -> Result<(), String> {
 
 /// SIGKILL of the daemon mid-run: the run must end by itself and leave nothing.
 fn daemon_sigkill(f: &Family, s: &Scratch) -> Result<(), String> {
-    let mut run = s.start(f, Some(f.few), None, &[("RMISPEC_TIMEOUT", SHORT_TIMEOUT)]);
+    // Slow scenarios, so that the run is still going when the daemon dies (see SIGSTOP).
+    let mut run = s.start(
+        f,
+        Some("containers/"),
+        None,
+        &[("RMISPEC_TIMEOUT", SHORT_TIMEOUT)],
+    );
     let (pid, _) = run.wait_for_daemon(&s.state(), f)?;
     signal(pid, libc_signal::SIGKILL);
-    let _ = run.wait()?;
+    let (_, said) = run.wait()?;
+    // Said plainly, from the harness's own wait, and restarted for real: no claim of a
+    // restart without one.
+    if !said.contains("exited with signal 9 (SIGKILL)") && !said.contains(") exited: it is gone") {
+        return Err(format!("the daemon's death is not said plainly:\n{said}"));
+    }
+    if !said.contains("restarted on a fresh root") {
+        return Err(format!("the dead daemon was not restarted:\n{said}"));
+    }
     Ok(())
 }
 

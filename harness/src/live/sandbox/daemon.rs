@@ -267,14 +267,21 @@ impl Daemon {
         let Some(pid) = self.pid() else {
             return Err(exit(self, "was stopped by the harness".into(), None));
         };
-        if process_state(pid as i32) == Some('T') {
-            return Err(exit(
+        match process_state(pid as i32) {
+            Some('T') => Err(exit(
                 self,
                 format!("(pid {pid}) is stopped (SIGSTOP or SIGTSTP): it cannot answer"),
                 None,
-            ));
+            )),
+            // Gone, or dead and not yet reaped, without the harness's wait having seen it
+            // (its status went elsewhere): dead all the same.
+            None | Some('Z') | Some('X') => Err(exit(
+                self,
+                format!("(pid {pid}) exited: it is gone (its exit status was not seen)"),
+                None,
+            )),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Polls `probe` until it says ready, failing if the daemon exits or `timeout` passes
