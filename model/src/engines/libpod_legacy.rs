@@ -56,8 +56,8 @@
 //! directory. 1.9.3 does not use short-name resolution at all.
 
 use super::podman::{
-    batch_status, fail, invalid_argument_text, invalid_reference_text, is_registry, records,
-    resolve_locally, Class, DeleteError, Ref, Storage,
+    batch_status, classify_class_125, fail, is_registry, records, resolve_locally, Class,
+    DeleteError, Ref, Storage,
 };
 use crate::digest::{is_full_hex, Digest};
 use crate::outcome::{ConflictReason, ErrorKind, Failure, Outcome, Record, Status};
@@ -804,14 +804,14 @@ pub fn classify(text: &str) -> (ErrorKind, u8) {
         (conflict(ConflictReason::ContainerInUse, true), 2)
     } else if text.ends_with("image is being used") {
         (ErrorKind::Other, 2)
+    } else if text.ends_with("found multiple name and tag matches") {
+        // 3.0.1's `found multiple read/write images <names>: found multiple name and tag
+        // matches` (see `find_in_repotags`); 1.9's ends in "no such image" and is not found.
+        (ErrorKind::Ambiguous, 125)
     } else if text.contains("no such image") {
         (ErrorKind::NotFound, 1)
-    } else if invalid_reference_text(text) {
-        (ErrorKind::InvalidReference, 125)
-    } else if invalid_argument_text(text) {
-        (ErrorKind::InvalidArgument, 125)
     } else {
-        (ErrorKind::Other, 125)
+        classify_class_125(text)
     }
 }
 

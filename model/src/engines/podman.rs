@@ -854,7 +854,7 @@ mod tests {
 }
 
 /// Texts that mean a name does not parse, on every version.
-pub(crate) fn invalid_reference_text(text: &str) -> bool {
+fn invalid_reference_text(text: &str) -> bool {
     [
         "invalid reference format",
         "invalid format: no 64-byte hexadecimal value",
@@ -871,9 +871,22 @@ pub(crate) fn invalid_reference_text(text: &str) -> bool {
 }
 
 /// Texts the CLI itself rejects before calling the service (`cmd/podman/images/rm.go`).
-pub(crate) fn invalid_argument_text(text: &str) -> bool {
+fn invalid_argument_text(text: &str) -> bool {
     text.contains("when using the --all switch")
         || text.contains("image name or ID must be specified")
         // A flag this version does not have (3.0.1: `--ignore`, `--no-prune`).
         || text.starts_with("unknown flag: ")
+}
+
+/// What both Podman generations read alike once no sentinel error matched: a name that does
+/// not parse, a request the CLI refuses, anything else; all exit class 125.
+pub(crate) fn classify_class_125(text: &str) -> (ErrorKind, u8) {
+    let kind = if invalid_reference_text(text) {
+        ErrorKind::InvalidReference
+    } else if invalid_argument_text(text) {
+        ErrorKind::InvalidArgument
+    } else {
+        ErrorKind::Other
+    };
+    (kind, 125)
 }

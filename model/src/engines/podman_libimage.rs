@@ -88,8 +88,8 @@
 //! `podman::ALIASES`, `podman::resolve_locally`).
 
 use super::podman::{
-    batch_status, fail, go_list, go_quote, invalid_argument_text, invalid_reference_text, records,
-    resolve_locally, Class, DeleteError, Ref, Storage,
+    batch_status, classify_class_125, fail, go_list, go_quote, records, resolve_locally, Class,
+    DeleteError, Ref, Storage,
 };
 use crate::digest::{is_full_hex, Digest};
 use crate::outcome::{ConflictReason, ErrorKind, Failure, Outcome};
@@ -593,12 +593,8 @@ pub fn classify(text: &str) -> (ErrorKind, u8) {
         // (libimage/image.go#L433-L438 @v0.50.1): the image was found, the name was not; not
         // a storage not-found error, so class 125 and kind other.
         (ErrorKind::Other, 125)
-    } else if invalid_reference_text(text) {
-        (ErrorKind::InvalidReference, 125)
-    } else if invalid_argument_text(text) {
-        (ErrorKind::InvalidArgument, 125)
     } else {
-        (ErrorKind::Other, 125)
+        classify_class_125(text)
     }
 }
 
