@@ -55,13 +55,14 @@ impl Backend for ModelBackend {
     }
 }
 
-/// A scenario's images, synthesized once per process and shared by every profile's model.
+/// A scenario's images, synthesized once per process and shared by every profile's model and
+/// every live engine.
 ///
 /// Synthesis is deterministic but not free: an `id:` prefix is ground out by hashing up to
 /// a million candidates, and every scenario runs on eight profiles. Concurrent callers for
 /// one scenario wait for the first instead of grinding alongside it. Entries are keyed by
 /// file and checked against the `given` they were made from.
-fn synthesized(scenario: &Scenario) -> Arc<Synthesized> {
+pub(crate) fn synthesized(scenario: &Scenario) -> Arc<Synthesized> {
     type Entry = Arc<OnceLock<(Given, Arc<Synthesized>)>>;
     static CACHE: OnceLock<Mutex<HashMap<(PathBuf, String), Entry>>> = OnceLock::new();
     let key = (scenario.path.clone(), scenario.name.clone());

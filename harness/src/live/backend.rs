@@ -330,7 +330,9 @@ impl<A: Adapter> LiveBackend<A> {
         let reset = self.reset().context("emptying the engine")?;
         self.dirty = true;
         let profile = self.adapter.profile();
-        let synthesized = synth::synthesize(&scenario.given);
+        // Synthesized once per scenario for the model and every engine: ID prefixes are ground
+        // by hashing, which costs seconds for a few scenarios in a debug build.
+        let synthesized = crate::model_backend::synthesized(scenario);
         if A::NEEDS_REGISTRY || needs_registry(scenario) {
             self.registry()?;
         }
