@@ -8,8 +8,10 @@
 //! - [`runner`] and [`report`] compare, and show the results.
 
 pub mod backend;
+pub mod bench;
 pub mod compare;
 pub mod conformance;
+pub mod cpu;
 pub mod diff;
 pub mod live;
 pub mod model_backend;

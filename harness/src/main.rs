@@ -40,6 +40,31 @@ enum Command {
     Merge(MergeArgs),
     /// Every scenario whose model outcome differs between two profiles, side by side.
     Diff(DiffArgs),
+    /// How fast the scenarios run: on the model, and with `--live` per engine (scenarios per
+    /// second, the harness's share of the wall time) and the whole catalogue per `--jobs`.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchArgs {
+    /// Also run the live engines (the model alone otherwise).
+    #[arg(long)]
+    live: bool,
+    /// Profile ids, comma-separated, or `all` (default: every profile that has a live engine).
+    #[arg(long = "engine", value_name = "IDS", value_delimiter = ',', value_parser = parse_engines)]
+    engines: Vec<Vec<Named>>,
+    /// Only scenarios whose name matches this glob (as `run --filter`). Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    filter: Vec<String>,
+    /// The `--jobs` values to run the live catalogue with, side by side (default: 1 and the
+    /// number of cores).
+    #[arg(long, value_name = "N,...", value_delimiter = ',', requires = "live")]
+    jobs: Vec<std::num::NonZeroUsize>,
+    /// How many runs per `--jobs` value (the report shows medians).
+    #[arg(long, value_name = "R", default_value_t = 1)]
+    runs: usize,
+    #[command(flatten)]
+    place: Where,
 }
 
 #[derive(Subcommand, Debug)]
@@ -177,6 +202,10 @@ struct LiveArgs {
     /// how long it waited.
     #[arg(long, value_name = "DURATION", requires = "live", value_parser = rmispec::live::options::parse_timeout)]
     timeout: Option<std::time::Duration>,
+    /// How many live engines run at once, each in its own sandbox (default: the number of
+    /// cores). The report is the same, in the same order, whatever it is.
+    #[arg(long, value_name = "N", requires = "live")]
+    jobs: Option<std::num::NonZeroUsize>,
 }
 
 #[derive(Args, Debug)]
@@ -341,11 +370,7 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
                 }
                 return Ok(true);
             }
-            let plan = Plan {
-                profiles: chosen,
-                snapshots,
-                progress: std::io::stderr().is_terminal(),
-            };
+            let plan = args.live.plan(chosen, snapshots);
             let mut runs = runner::run(&scenarios, &plan, &args.live.backends())?;
             if let Some(path) = &args.expect {
                 return conformance(path, &plan.profiles, &scenarios, &mut runs, args.format);
@@ -388,11 +413,7 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
                 )
                 .into());
             };
-            let plan = Plan {
-                profiles: chosen,
-                snapshots,
-                progress: std::io::stderr().is_terminal(),
-            };
+            let plan = args.live.plan(chosen, snapshots);
             let runs = runner::run(std::slice::from_ref(scenario), &plan, &args.live.backends())?;
             let run = runs.first().context("the runner returned no result")?;
             print!("{}", report::explain::render(run, &runner::about(scenario)));
@@ -411,14 +432,11 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
             print!("{}", render(args.from, args.to, &changes));
             Ok(!args.fail_on_change || changes.is_empty())
         }
+        Command::Bench(args) => bench(args),
         Command::Docs(args) => {
             let (scenarios_dir, snapshots) = args.place.resolve()?;
             let scenarios = runner::load(&scenarios_dir)?;
-            let plan = Plan {
-                profiles: Profile::ALL.to_vec(),
-                snapshots,
-                progress: false,
-            };
+            let plan = Plan::new(Profile::ALL.to_vec(), snapshots);
             let runs = runner::run(&scenarios, &plan, &Backends::Model)?;
             let abouts: Vec<_> = scenarios.iter().map(runner::about).collect();
             let text = report::markdown::render(&runs, &abouts);
@@ -457,6 +475,63 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
     }
 }
 
+/// `rmispec bench`: the model's pass, then the live samples (a line each as they are taken),
+/// then the report.
+fn bench(args: BenchArgs) -> Result<bool, Unrunnable> {
+    use rmispec::bench;
+    let live = everyone(true);
+    let chosen = profiles(&args.engines, &live, &live);
+    let (scenarios_dir, snapshots) = args.place.resolve()?;
+    let selection = Selection {
+        filters: args.filter.clone(),
+        ..Selection::default()
+    };
+    let scenarios = runner::select(runner::load(&scenarios_dir)?, &selection)?;
+    let before = bench::load_average();
+    let model = bench::model(
+        &scenarios,
+        &Plan::new(Profile::ALL.to_vec(), snapshots.clone()),
+        args.runs,
+    )?;
+    let mut samples = Vec::new();
+    if args.live {
+        let live_args = LiveArgs {
+            live: true,
+            socket: None,
+            state_dir: None,
+            allow_default_socket: false,
+            command: None,
+            timeout: None,
+            jobs: None,
+        };
+        live_args.check(&chosen)?;
+        let Backends::Live(options) = live_args.backends() else {
+            unreachable!("a live run")
+        };
+        let jobs = if args.jobs.is_empty() {
+            let mut j = vec![std::num::NonZeroUsize::MIN, runner::default_jobs()];
+            j.dedup();
+            j
+        } else {
+            args.jobs.clone()
+        };
+        let plan = Plan {
+            progress: std::io::stderr().is_terminal(),
+            ..Plan::new(chosen, snapshots)
+        };
+        samples = bench::live(&scenarios, &plan, &options, &jobs, args.runs, |s| {
+            eprintln!("rmispec bench: {}", bench::sample_line(s));
+        });
+    }
+    let load = format!(
+        "load average {before} before, {} after, {} cores",
+        bench::load_average(),
+        runner::default_jobs()
+    );
+    print!("{}", bench::render(Some(&model), &samples, &load));
+    Ok(samples.iter().all(|s| s.failures == 0))
+}
+
 impl LiveArgs {
     /// A socket is one engine's: it cannot serve several profiles in one run.
     fn check(&self, profiles: &[Profile]) -> anyhow::Result<()> {
@@ -482,6 +557,16 @@ impl LiveArgs {
             rmispec::live::defer_exit_on_signal();
         }
         Ok(())
+    }
+
+    /// The plan for `profiles`: a progress bar per live engine on a terminal, `--jobs`
+    /// engines at once.
+    fn plan(&self, profiles: Vec<Profile>, snapshots: PathBuf) -> Plan {
+        Plan {
+            progress: std::io::stderr().is_terminal(),
+            jobs: self.jobs.unwrap_or_else(runner::default_jobs),
+            ..Plan::new(profiles, snapshots)
+        }
     }
 
     fn backends(&self) -> Backends {

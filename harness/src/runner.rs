@@ -81,6 +81,27 @@ pub struct Plan {
     /// Show a progress bar per live engine on stderr (the CLI sets it when stderr is a
     /// terminal; a live run takes minutes).
     pub progress: bool,
+    /// How many live engines run at once (each in its own sandbox); the model ignores it.
+    pub jobs: std::num::NonZeroUsize,
+}
+
+impl Plan {
+    /// `profiles` with their snapshots in `snapshots`, no progress bars, one live engine at
+    /// a time per core.
+    pub fn new(profiles: Vec<Profile>, snapshots: PathBuf) -> Plan {
+        Plan {
+            profiles,
+            snapshots,
+            progress: false,
+            jobs: default_jobs(),
+        }
+    }
+}
+
+/// How many live engines run at once unless told: the number of cores (an engine's time is
+/// mostly its daemon's, on the other core, and waiting on it).
+pub fn default_jobs() -> std::num::NonZeroUsize {
+    std::thread::available_parallelism().unwrap_or(std::num::NonZeroUsize::MIN)
 }
 
 /// What runs the scenarios.
@@ -120,68 +141,165 @@ pub fn run(
             }
         }
         Backends::Live(options) => {
-            for &profile in &plan.profiles {
-                if let Some(signal) = live::interrupted() {
-                    let message =
-                        format!("interrupted (signal {signal}) before this engine started");
-                    for (s, run) in scenarios.iter().zip(&mut runs) {
-                        run.results.push(unstarted(s, profile, &message));
-                    }
-                    continue;
-                }
-                let bar = progress_bar(plan.progress, profile, scenarios.len());
-                // One engine at a time, one daemon for all its scenarios; dropping the
-                // backend stops the daemon before the next engine starts.
-                bar.set_message("starting the engine");
-                let started = catching(|| live::connect(profile, options));
-                let mut backend = match started {
-                    Ok(b) => b,
-                    Err(e) => {
-                        let message = format!("starting the live {profile} engine: {e:#}");
-                        bar.abandon_with_message(format!("could not start: {e:#}"));
-                        for (s, run) in scenarios.iter().zip(&mut runs) {
-                            run.results.push(unstarted(s, profile, &message));
-                        }
-                        continue;
-                    }
-                };
-                let label = backend.label();
-                for (s, run) in scenarios.iter().zip(&mut runs) {
-                    // After Ctrl-C the daemons are stopped already: what is left is reported
-                    // as not run, and the caller prints the report of what finished.
-                    if let Some(signal) = live::interrupted() {
-                        run.results.push(unstarted(
-                            s,
-                            profile,
-                            &format!("interrupted (signal {signal}) before this scenario ran"),
-                        ));
-                        continue;
-                    }
-                    bar.set_message(s.name.clone());
-                    let result = if skip_reason(s, profile).is_some() {
-                        live_result(
-                            s,
-                            profile,
-                            backend.label(),
-                            Err(anyhow::anyhow!("skipped")),
-                            None,
-                        )
-                    } else {
-                        let start = Instant::now();
-                        let live = observe(backend.as_mut(), s);
-                        let mut r =
-                            live_result(s, profile, backend.label(), live, Some(&plan.snapshots));
-                        r.duration = start.elapsed();
-                        r
-                    };
+            let engines = run_engines(scenarios, plan, options);
+            for engine in engines {
+                for (run, result) in runs.iter_mut().zip(engine.results) {
                     run.results.push(result);
-                    bar.inc(1);
                 }
-                bar.finish_with_message(format!("done ({label})"));
             }
         }
     }
     Ok(runs)
+}
+
+/// What one live engine did with the whole selection: its results in scenario order, and
+/// where its time went (for `rmispec bench`).
+#[derive(Debug)]
+pub struct EngineRun {
+    /// The profile.
+    pub profile: Profile,
+    /// One result per scenario, in the scenarios' order.
+    pub results: Vec<RunResult>,
+    /// From the engine's start to its stop (the daemon's start and stop included).
+    pub wall: Duration,
+    /// Starting the engine.
+    pub start: Duration,
+    /// The CPU time the harness's thread for this engine used (synthesis, archives, JSON,
+    /// gRPC and HTTP clients, judging); `None` where it cannot be measured.
+    pub cpu: Option<Duration>,
+}
+
+/// Runs the selection on every live profile of the plan, up to `plan.jobs` engines at a time,
+/// each on a thread of its own with its own sandbox (state directory, registry port, cgroups).
+/// The engines are returned in the plan's order whatever order they finished in, so a report
+/// is the same as a serial run's.
+pub fn run_engines(scenarios: &[Scenario], plan: &Plan, options: &LiveOptions) -> Vec<EngineRun> {
+    let bars = plan.progress.then(|| {
+        indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr())
+    });
+    let jobs = plan.jobs.get().min(plan.profiles.len()).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: Vec<std::sync::Mutex<Option<EngineRun>>> =
+        plan.profiles.iter().map(|_| Default::default()).collect();
+    std::thread::scope(|scope| {
+        for worker in 0..jobs {
+            let (next, done, bars) = (&next, &done, &bars);
+            std::thread::Builder::new()
+                .name(format!("rmispec-engine-{worker}"))
+                .spawn_scoped(scope, move || loop {
+                    // Engines are taken in the plan's order, one at a time per worker.
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(&profile) = plan.profiles.get(i) else {
+                        break;
+                    };
+                    let bar = progress_bar(bars.as_ref(), profile, scenarios.len());
+                    let run = run_engine(scenarios, profile, plan, options, &bar);
+                    *done[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(run);
+                })
+                .expect("spawning an engine thread");
+        }
+    });
+    done.into_iter()
+        .zip(&plan.profiles)
+        .map(|(slot, &profile)| {
+            slot.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .unwrap_or_else(|| EngineRun {
+                    profile,
+                    results: scenarios
+                        .iter()
+                        .map(|s| unstarted(s, profile, "the engine's thread stopped"))
+                        .collect(),
+                    wall: Duration::ZERO,
+                    start: Duration::ZERO,
+                    cpu: None,
+                })
+        })
+        .collect()
+}
+
+/// Every scenario on one live engine: one daemon for all of them, started first and stopped
+/// (by dropping the backend) before the thread takes the next engine.
+fn run_engine(
+    scenarios: &[Scenario],
+    profile: Profile,
+    plan: &Plan,
+    options: &LiveOptions,
+    bar: &indicatif::ProgressBar,
+) -> EngineRun {
+    let t0 = Instant::now();
+    let cpu0 = crate::cpu::thread_time();
+    let mut run = EngineRun {
+        profile,
+        results: Vec::with_capacity(scenarios.len()),
+        wall: Duration::ZERO,
+        start: Duration::ZERO,
+        cpu: None,
+    };
+    if let Some(signal) = live::interrupted() {
+        let message = format!("interrupted (signal {signal}) before this engine started");
+        run.results = scenarios
+            .iter()
+            .map(|s| unstarted(s, profile, &message))
+            .collect();
+        bar.abandon_with_message("interrupted");
+        return run;
+    }
+    bar.set_message("starting the engine");
+    let started = catching(|| live::connect(profile, options));
+    run.start = t0.elapsed();
+    let mut backend = match started {
+        Ok(b) => b,
+        Err(e) => {
+            let message = format!("starting the live {profile} engine: {e:#}");
+            bar.abandon_with_message(format!("could not start: {e:#}"));
+            run.results = scenarios
+                .iter()
+                .map(|s| unstarted(s, profile, &message))
+                .collect();
+            run.wall = t0.elapsed();
+            return run;
+        }
+    };
+    let label = backend.label();
+    for s in scenarios {
+        // After Ctrl-C the daemons are stopped already: what is left is reported as not
+        // run, and the caller prints the report of what finished.
+        if let Some(signal) = live::interrupted() {
+            run.results.push(unstarted(
+                s,
+                profile,
+                &format!("interrupted (signal {signal}) before this scenario ran"),
+            ));
+            continue;
+        }
+        bar.set_message(s.name.clone());
+        let result = if skip_reason(s, profile).is_some() {
+            live_result(
+                s,
+                profile,
+                backend.label(),
+                Err(anyhow::anyhow!("skipped")),
+                None,
+            )
+        } else {
+            let start = Instant::now();
+            let live = observe(backend.as_mut(), s);
+            let mut r = live_result(s, profile, backend.label(), live, Some(&plan.snapshots));
+            r.duration = start.elapsed();
+            r
+        };
+        run.results.push(result);
+        bar.inc(1);
+    }
+    // Dropping the backend stops the daemon: part of this engine's time.
+    drop(backend);
+    run.wall = t0.elapsed();
+    run.cpu = crate::cpu::thread_time()
+        .zip(cpu0)
+        .map(|(end, start)| end.saturating_sub(start));
+    bar.finish_with_message(format!("done ({label})"));
+    run
 }
 
 /// The result of a scenario on an engine that did not start: an error with the reason
@@ -204,18 +322,19 @@ fn unstarted(scenario: &Scenario, profile: Profile, message: &str) -> RunResult 
     }
 }
 
-/// A bar for one live engine: scenario, count, elapsed, ETA. Hidden unless `shown` (the
-/// CLI shows it on a terminal only, so logs and pipes stay clean).
-fn progress_bar(shown: bool, profile: Profile, len: usize) -> indicatif::ProgressBar {
-    if !shown {
+/// A bar for one live engine: scenario, count, elapsed, ETA, one line of `bars` (the CLI
+/// shows them on a terminal only, so logs and pipes stay clean); hidden without `bars`.
+fn progress_bar(
+    bars: Option<&indicatif::MultiProgress>,
+    profile: Profile,
+    len: usize,
+) -> indicatif::ProgressBar {
+    let Some(bars) = bars else {
         return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::with_draw_target(
-        Some(len as u64),
-        indicatif::ProgressDrawTarget::stderr(),
-    );
+    };
+    let bar = bars.add(indicatif::ProgressBar::new(len as u64));
     let style = indicatif::ProgressStyle::with_template(
-        "{prefix:<19} {bar:20} {pos}/{len} {elapsed} (ETA {eta}) {wide_msg}",
+        "{prefix:<23} {bar:20} {pos}/{len} {elapsed} (ETA {eta}) {wide_msg}",
     )
     .expect("a valid template")
     .progress_chars("=> ");

@@ -12,6 +12,8 @@
 //!   scenario's known divergence) and against its snapshot, through insta, so
 //!   `cargo insta review` accepts new snapshots and `INSTA_UPDATE=no` / CI fail on a
 //!   mismatch. An engine that was asked for and cannot start fails its trials.
+//! - Live engines run side by side, `RMISPEC_JOBS` at a time (default: the number of cores),
+//!   each in its own sandbox, ahead of the trials, which wait for their engine's answer.
 //! - Under nextest (`NEXTEST` set), which runs every trial in a process of its own, live
 //!   trials would each start their own daemons (and collide on a shared state dir): they are
 //!   replaced by one trial that fails and says to use `cargo test`.
@@ -28,10 +30,10 @@ use rmispec::runner::{self, RunResult};
 use rmispec::scenario::Scenario;
 use rmispec::snapshot;
 use rmispec_model::Profile;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 fn main() -> ExitCode {
@@ -92,30 +94,46 @@ fn main() -> ExitCode {
         return conclusion.exit_code();
     }
 
-    // One worker per live engine: it owns the engine (one daemon for all its scenarios,
-    // started on the first trial that needs it) and runs that engine's trials one at a time,
-    // whatever `--test-threads` says; engines run side by side.
-    let engines: Vec<Arc<Engine>> = live_profiles
-        .iter()
-        .map(|&p| Arc::new(Engine::spawn(p, Arc::clone(&scenarios))))
-        .collect();
-    for engine in &engines {
-        for index in 0..scenarios.len() {
-            let (engine, scenarios) = (Arc::clone(engine), Arc::clone(&scenarios));
-            let skipped = runner::skip_reason(&scenarios[index], engine.profile).is_some();
-            let name = trial_name(engine.profile, &scenarios[index].name);
-            trials.push(
-                Trial::ignorable_test(name, move || live_trial(&engine, &scenarios[index]))
-                    .with_kind("live")
-                    .with_ignored_flag(skipped && list_skips),
-            );
+    // One worker per live engine: it owns the engine (one daemon for all its scenarios) and
+    // runs, one at a time and ahead of the trials, every scenario of that engine the trials
+    // will ask for; `RMISPEC_JOBS` engines (default: the cores) run side by side, taken in
+    // profile order, whatever `--test-threads` says. A trial waits for its engine's answer.
+    let jobs = match jobs(std::env::var("RMISPEC_JOBS").ok().as_deref()) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("error: RMISPEC_JOBS: {e}");
+            return ExitCode::from(2);
         }
+    };
+    let permits = Arc::new(Permits::new(jobs));
+    let mut engines: Vec<Arc<Engine>> = Vec::new();
+    for &profile in &live_profiles {
+        let mut wanted = Vec::new();
+        let mut engine_trials = Vec::new();
+        let engine = Arc::new(Engine::new(profile));
+        for index in 0..scenarios.len() {
+            let (engine, scenarios) = (Arc::clone(&engine), Arc::clone(&scenarios));
+            let skipped = runner::skip_reason(&scenarios[index], profile).is_some();
+            let name = trial_name(profile, &scenarios[index].name);
+            let trial = Trial::ignorable_test(name, move || live_trial(&engine, &scenarios[index]))
+                .with_kind("live")
+                .with_ignored_flag(skipped && list_skips);
+            if !args.list && !args.ignored && !skipped && !args.is_filtered_out(&trial) {
+                wanted.push(index);
+            }
+            engine_trials.push(trial);
+        }
+        trials.extend(engine_trials);
+        if !wanted.is_empty() {
+            engine.start(Arc::clone(&scenarios), wanted, Arc::clone(&permits));
+        }
+        engines.push(engine);
     }
 
     let conclusion = libtest_mimic::run(&args, trials);
-    // Stop the daemons before the process exits (exit skips destructors).
+    // Wait for the workers: each stops its daemons before it ends (exit skips destructors).
     for engine in &engines {
-        engine.shutdown();
+        engine.join();
     }
     conclusion.exit_code()
 }
@@ -245,86 +263,174 @@ fn assert_snapshot(
     })
 }
 
-/// One live engine, owned by its worker thread.
+/// `RMISPEC_JOBS`: how many live engines run at once (unset or empty: the number of cores).
+fn jobs(var: Option<&str>) -> Result<usize, String> {
+    match var.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(runner::default_jobs().get()),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("{v:?} is not a number of engines (1 or more)")),
+        },
+    }
+}
+
+/// At most `jobs` engines at once, let in in the order they asked (profile order).
+struct Permits {
+    jobs: usize,
+    /// (engines running, the next ticket to let in, the next ticket to hand out)
+    state: Mutex<(usize, usize, usize)>,
+    changed: Condvar,
+}
+
+impl Permits {
+    fn new(jobs: usize) -> Permits {
+        Permits {
+            jobs,
+            state: Mutex::new((0, 0, 0)),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// A place in the queue.
+    fn ticket(&self) -> usize {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.2 += 1;
+        s.2 - 1
+    }
+
+    /// Waits until `ticket`'s turn and a free slot.
+    fn acquire(&self, ticket: usize) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while !(s.1 == ticket && s.0 < self.jobs) {
+            s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+        s.0 += 1;
+        s.1 += 1;
+        self.changed.notify_all();
+    }
+
+    fn release(&self) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.0 -= 1;
+        self.changed.notify_all();
+    }
+}
+
+/// What an engine's worker did with one scenario: the backend's label and the outcome.
+type Answer = (String, anyhow::Result<Normalized>);
+
+/// One live engine, run by its worker thread ahead of the trials.
 struct Engine {
     profile: Profile,
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    answers: Mutex<Answers>,
+    ready: Condvar,
     worker: Mutex<Option<JoinHandle<()>>>,
 }
 
-/// A scenario to run, by name, and where to send what the engine did.
-struct Job {
-    scenario: String,
-    reply: mpsc::Sender<(String, anyhow::Result<Normalized>)>,
+#[derive(Default)]
+struct Answers {
+    /// By scenario name, until its trial takes it.
+    by_name: HashMap<String, Answer>,
+    /// The worker has stopped: what is not here now never will be.
+    finished: bool,
 }
 
 impl Engine {
-    /// Starts the worker; the engine itself starts on the first job.
-    fn spawn(profile: Profile, scenarios: Arc<Vec<Scenario>>) -> Engine {
-        let (jobs, queue) = mpsc::channel::<Job>();
+    fn new(profile: Profile) -> Engine {
+        Engine {
+            profile,
+            answers: Mutex::default(),
+            ready: Condvar::new(),
+            worker: Mutex::new(None),
+        }
+    }
+
+    /// Starts the worker: when `permits` lets it in, it starts the engine, runs the
+    /// scenarios at `wanted` in order, and stops the engine.
+    fn start(
+        self: &Arc<Self>,
+        scenarios: Arc<Vec<Scenario>>,
+        wanted: Vec<usize>,
+        permits: Arc<Permits>,
+    ) {
+        let ticket = permits.ticket();
+        let engine = Arc::clone(self);
+        let profile = self.profile;
         let worker = std::thread::Builder::new()
             .name(format!("live {profile}"))
             .spawn(move || {
-                let mut backend: Option<Result<Box<dyn rmispec::backend::Backend>, String>> = None;
-                for job in queue {
-                    let backend = backend.get_or_insert_with(|| {
-                        runner::catching(|| live::connect(profile, &live_options()))
-                            .map_err(|e| format!("starting the live {profile} engine: {e:#}"))
-                    });
-                    let answer = match (backend, scenarios.iter().find(|s| s.name == job.scenario))
-                    {
-                        (Err(e), _) => (format!("live {profile}"), Err(anyhow::anyhow!("{e}"))),
-                        (Ok(_), None) => (
-                            format!("live {profile}"),
-                            Err(anyhow::anyhow!("no scenario {}", job.scenario)),
-                        ),
-                        (Ok(b), Some(s)) => (b.label(), runner::observe(b.as_mut(), s)),
+                // Whatever happens, trials waiting on this engine are let go at the end.
+                let _finish = Finish(&engine);
+                permits.acquire(ticket);
+                let _slot = Release(&permits);
+                let mut backend = runner::catching(|| live::connect(profile, &live_options()))
+                    .map_err(|e| format!("starting the live {profile} engine: {e:#}"));
+                for index in wanted {
+                    let scenario = &scenarios[index];
+                    let answer = match &mut backend {
+                        Err(e) => (format!("live {profile}"), Err(anyhow::anyhow!("{e}"))),
+                        Ok(b) => (b.label(), runner::observe(b.as_mut(), scenario)),
                     };
-                    let _ = job.reply.send(answer);
+                    engine.answer(&scenario.name, answer);
                 }
-                // The queue closed: dropping the backend stops its daemon.
+                // Dropping the backend stops its daemon before the slot is released.
+                drop(backend);
             })
             .expect("spawning a worker thread");
-        Engine {
-            profile,
-            jobs: Mutex::new(Some(jobs)),
-            worker: Mutex::new(Some(worker)),
+        *self.worker.lock().unwrap_or_else(|p| p.into_inner()) = Some(worker);
+    }
+
+    fn answer(&self, scenario: &str, answer: Answer) {
+        let mut answers = self.answers.lock().unwrap_or_else(|p| p.into_inner());
+        answers.by_name.insert(scenario.to_owned(), answer);
+        self.ready.notify_all();
+    }
+
+    /// What the engine did with `scenario`, waiting for the worker to get to it.
+    fn observe(&self, scenario: &str) -> Answer {
+        let mut answers = self.answers.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(answer) = answers.by_name.remove(scenario) {
+                return answer;
+            }
+            if answers.finished {
+                return (
+                    format!("live {}", self.profile),
+                    Err(anyhow::anyhow!(
+                        "the live engine's worker stopped without running {scenario}"
+                    )),
+                );
+            }
+            answers = self.ready.wait(answers).unwrap_or_else(|p| p.into_inner());
         }
     }
 
-    /// Runs a scenario on the engine, waiting for the trials queued before it.
-    fn observe(&self, scenario: &str) -> (String, anyhow::Result<Normalized>) {
-        let gone = || {
-            (
-                format!("live {}", self.profile),
-                Err(anyhow::anyhow!("the live engine's worker stopped")),
-            )
-        };
-        let (reply, answer) = mpsc::channel();
-        let sent = self.jobs.lock().ok().and_then(|jobs| {
-            jobs.as_ref().map(|j| {
-                j.send(Job {
-                    scenario: scenario.to_owned(),
-                    reply,
-                })
-                .is_ok()
-            })
-        });
-        if sent != Some(true) {
-            return gone();
-        }
-        answer.recv().unwrap_or_else(|_| gone())
-    }
-
-    /// Closes the queue and waits for the worker, which stops the engine.
-    fn shutdown(&self) {
-        if let Ok(mut jobs) = self.jobs.lock() {
-            jobs.take();
-        }
+    /// Waits for the worker (which stops the engine).
+    fn join(&self) {
         let worker = self.worker.lock().ok().and_then(|mut w| w.take());
         if let Some(worker) = worker {
             let _ = worker.join();
         }
+    }
+}
+
+/// Marks an engine's worker finished when dropped (also on a panic).
+struct Finish<'a>(&'a Engine);
+
+impl Drop for Finish<'_> {
+    fn drop(&mut self) {
+        let mut answers = self.0.answers.lock().unwrap_or_else(|p| p.into_inner());
+        answers.finished = true;
+        self.0.ready.notify_all();
+    }
+}
+
+/// Gives an engine's slot back when dropped (also on a panic).
+struct Release<'a>(&'a Permits);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        self.0.release();
     }
 }
 

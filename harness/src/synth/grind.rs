@@ -1,5 +1,6 @@
 //! Grinding a nonce until a digest starts with a wanted hex prefix (`id: "7f"`).
 
+use super::grind_cache::DiskCache;
 use sha2::digest::generic_array::{typenum::U64, GenericArray};
 use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
@@ -17,32 +18,57 @@ type Cache = HashMap<(Vec<u8>, String), u32>;
 ///
 /// A 5-hex prefix takes about a million tries, so each try is cheap: the 64-byte blocks
 /// before the placeholder are compressed once, and each try runs sha2's block function
-/// (optimized even in debug builds, see the workspace profile) on the rest only. Results
-/// are cached per (template, prefix) for the process, since the runner synthesizes a
-/// scenario once per profile.
+/// (optimized even in debug builds, see the workspace profile) on the rest only. Nonces are
+/// cached per (template, prefix), for the process and on disk ([`DiskCache`]) across runs;
+/// a nonce from the disk is used only once the bytes it gives hash to `prefix`.
 pub(super) fn grind(template: &[u8], prefix: &str) -> Vec<u8> {
+    grind_with(template, prefix, DiskCache::from_env().as_ref())
+}
+
+/// [`grind`] with the disk cache given (`None`: none).
+fn grind_with(template: &[u8], prefix: &str, disk: Option<&DiskCache>) -> Vec<u8> {
     let at = template
         .windows(PLACEHOLDER.len())
         .position(|w| w == PLACEHOLDER.as_bytes())
         .expect("the template holds the placeholder");
     let (head, rest) = template.split_at(at);
     let tail = &rest[PLACEHOLDER.len()..];
-    let key = (Sha256::digest(template).to_vec(), prefix.to_owned());
+    let template_sha = Sha256::digest(template);
+    let key = (template_sha.to_vec(), prefix.to_owned());
     static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let cached = cache.lock().map(|c| c.get(&key).copied()).unwrap_or(None);
-    let nonce = cached.unwrap_or_else(|| {
+    let with = |nonce: u32| {
+        let mut out = Vec::with_capacity(template.len());
+        out.extend_from_slice(head);
+        out.extend_from_slice(&hex8(nonce));
+        out.extend_from_slice(tail);
+        out
+    };
+    if let Some(nonce) = cached {
+        return with(nonce);
+    }
+    let sha_hex = hex(&template_sha);
+    let from_disk = disk
+        .and_then(|d| d.get(&sha_hex, prefix))
+        .map(|nonce| (nonce, with(nonce)))
+        .filter(|(_, out)| hex(&Sha256::digest(out)).starts_with(prefix));
+    let (nonce, out) = from_disk.unwrap_or_else(|| {
         let nonce = search(head, tail, prefix);
-        if let Ok(mut c) = cache.lock() {
-            c.insert(key, nonce);
+        if let Some(d) = disk {
+            d.put(&sha_hex, prefix, nonce);
         }
-        nonce
+        (nonce, with(nonce))
     });
-    let mut out = Vec::with_capacity(template.len());
-    out.extend_from_slice(head);
-    out.extend_from_slice(&hex8(nonce));
-    out.extend_from_slice(tail);
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, nonce);
+    }
     out
+}
+
+/// `bytes` in lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The first nonce whose `head + hex8(nonce) + tail` hashes to `prefix…`.
@@ -144,6 +170,45 @@ mod tests {
             out,
             "deterministic (and cached)"
         );
+    }
+
+    #[test]
+    fn the_disk_cache_is_used_only_when_its_nonce_checks_out() {
+        let root = std::env::temp_dir().join(format!("rmispec-grind-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let disk = DiskCache::at(&root);
+        let spelled = |n: u32| String::from_utf8(hex8(n).to_vec()).unwrap();
+        let fills = |template: &str, n: u32| {
+            let t = template.replace(PLACEHOLDER, &spelled(n));
+            hex(&Sha256::digest(t.as_bytes())).starts_with("5e")
+        };
+        // templates of their own, so the process cache holds nothing for them yet
+        let tag = format!("{root:?}");
+        let (first, second) = (
+            format!("{{\"a\":\"{PLACEHOLDER}\",\"t\":\"{tag}\"}}"),
+            format!("{{\"b\":\"{PLACEHOLDER}\",\"t\":\"{tag}\"}}"),
+        );
+        // a wrong nonce on disk is checked, ground again and overwritten
+        let want = (0..).find(|&n| fills(&first, n)).unwrap();
+        let sha = hex(&Sha256::digest(first.as_bytes()));
+        disk.put(&sha, "5e", (0..).find(|&n| !fills(&first, n)).unwrap());
+        let out = grind_with(first.as_bytes(), "5e", Some(&disk));
+        assert_eq!(out, first.replace(PLACEHOLDER, &spelled(want)).into_bytes());
+        assert_eq!(
+            disk.get(&sha, "5e"),
+            Some(want),
+            "the found nonce is recorded"
+        );
+        // one that checks out is taken as it is (a valid one that is not the first, to tell)
+        let found = (0..).find(|&n| fills(&second, n)).unwrap();
+        let later = (found + 1..).find(|&n| fills(&second, n)).unwrap();
+        disk.put(&hex(&Sha256::digest(second.as_bytes())), "5e", later);
+        assert_eq!(
+            grind_with(second.as_bytes(), "5e", Some(&disk)),
+            second.replace(PLACEHOLDER, &spelled(later)).into_bytes(),
+            "taken from the disk, not ground again"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]

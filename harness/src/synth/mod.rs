@@ -1,7 +1,8 @@
 //! Deterministic images: a scenario's symbolic images as real bytes, the same on every
 //! machine and every run, so an image's digests are known before any engine sees it.
 //!
-//! Pure: no I/O, no clock. Every image starts from the layer `base` (it holds `/bin/pause`,
+//! Pure but for one cache: no clock, and the only I/O is the on-disk cache of ground nonces
+//! (`grind_cache`), which can save time but never change a byte (a hit is re-hashed). Every image starts from the layer `base` (it holds `/bin/pause`,
 //! the containers' process, see [`PAUSE_ELF`]); an extra layer `x` holds `/rmispec/x`; a
 //! child has its parent's layers and history plus one build step of its own. Configs and
 //! manifests are canonical JSON (keys sorted, no whitespace); layers are uncompressed, so a
@@ -14,6 +15,7 @@
 
 mod archive;
 mod grind;
+mod grind_cache;
 mod json;
 mod layer;
 
