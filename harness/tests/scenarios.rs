@@ -96,8 +96,8 @@ fn main() -> ExitCode {
 
     // One worker per live engine: it owns the engine (one daemon for all its scenarios) and
     // runs, one at a time and ahead of the trials, every scenario of that engine the trials
-    // will ask for; `RMISPEC_JOBS` engines (default: the cores) run side by side, taken in
-    // profile order, whatever `--test-threads` says. A trial waits for its engine's answer.
+    // will ask for; `RMISPEC_JOBS` engines (default: the cores) run side by side, in the
+    // runner's start order, whatever `--test-threads` says. A trial waits for its engine's answer.
     let jobs = match jobs(std::env::var("RMISPEC_JOBS").ok().as_deref()) {
         Ok(j) => j,
         Err(e) => {
@@ -106,7 +106,7 @@ fn main() -> ExitCode {
         }
     };
     let permits = Arc::new(Permits::new(jobs));
-    let mut engines: Vec<Arc<Engine>> = Vec::new();
+    let mut engines: Vec<(Arc<Engine>, Vec<usize>)> = Vec::new();
     for &profile in &live_profiles {
         let mut wanted = Vec::new();
         let mut engine_trials = Vec::new();
@@ -124,11 +124,17 @@ fn main() -> ExitCode {
             engine_trials.push(trial);
         }
         trials.extend(engine_trials);
+        engines.push((engine, wanted));
+    }
+    // Tickets in the runner's start order (slowest engines first when several run at once).
+    for i in runner::start_order(&live_profiles, jobs) {
+        let (engine, wanted) = &mut engines[i];
         if !wanted.is_empty() {
+            let wanted = std::mem::take(wanted);
             engine.start(Arc::clone(&scenarios), wanted, Arc::clone(&permits));
         }
-        engines.push(engine);
     }
+    let engines: Vec<Arc<Engine>> = engines.into_iter().map(|(e, _)| e).collect();
 
     let conclusion = libtest_mimic::run(&args, trials);
     // Wait for the workers: each stops its daemons before it ends (exit skips destructors).
