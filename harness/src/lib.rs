@@ -11,6 +11,7 @@ pub mod backend;
 pub mod compare;
 pub mod conformance;
 pub mod diff;
+pub mod fuzz;
 pub mod live;
 pub mod model_backend;
 pub mod normalize;
