@@ -13,6 +13,7 @@ pub mod compare;
 pub mod conformance;
 pub mod cpu;
 pub mod diff;
+pub mod fuzz;
 pub mod live;
 pub mod model_backend;
 pub mod normalize;

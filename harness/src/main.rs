@@ -43,6 +43,9 @@ enum Command {
     /// How fast the scenarios run: on the model, and with `--live` per engine (scenarios per
     /// second, the harness's share of the wall time) and the whole catalogue per `--jobs`.
     Bench(BenchArgs),
+    /// Generate stores and requests, run each on a live engine and on the model, shrink every
+    /// disagreement and write it out as a scenario (`docs/fuzzing.md`).
+    Fuzz(FuzzArgs),
 }
 
 #[derive(Args, Debug)]
@@ -65,6 +68,46 @@ struct BenchArgs {
     runs: usize,
     #[command(flatten)]
     place: Where,
+}
+
+#[derive(Args, Debug)]
+struct FuzzArgs {
+    /// The one profile to fuzz (`docker-classic@28.5`; a bare engine id is its newest).
+    #[arg(long = "engine", value_name = "ID", value_parser = parse_profile)]
+    engine: Profile,
+    /// The seed (default: from the clock; printed either way). The same seed, the same cases.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// How many generated cases (default 100).
+    #[arg(long, conflicts_with = "time")]
+    cases: Option<u64>,
+    /// Run for this long instead (`60s`, `5m`).
+    #[arg(long, value_name = "DURATION", value_parser = rmispec::live::options::parse_timeout)]
+    time: Option<std::time::Duration>,
+    /// Where to write findings as scenario files (default `fuzz-findings`).
+    #[arg(long, value_name = "DIR", default_value = "fuzz-findings")]
+    out: PathBuf,
+    /// Re-run one written finding (a scenario file) on the engine and the model, and say
+    /// whether they still differ.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["cases", "time", "seed"])]
+    replay: Option<PathBuf>,
+    /// Shrink candidates tried per finding at most.
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    shrink_budget: u32,
+    /// `text` (default) or `json`: one object with `cases`, `disagreements`,
+    /// `cases_per_minute`, the findings…
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text)]
+    format: SummaryFormat,
+    #[command(flatten)]
+    live: LiveArgs,
+    #[command(flatten)]
+    place: Where,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SummaryFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -420,6 +463,7 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
             Ok(!run.results.iter().any(|r| r.verdict.is_failure()))
         }
         Command::Engine(cmd) => engine(cmd),
+        Command::Fuzz(args) => fuzz(args),
         Command::Diff(args) => {
             let (scenarios_dir, _) = args.place.resolve()?;
             let scenarios = runner::load(&scenarios_dir)?;
@@ -530,6 +574,80 @@ fn bench(args: BenchArgs) -> Result<bool, Unrunnable> {
     );
     print!("{}", bench::render(Some(&model), &samples, &load));
     Ok(samples.iter().all(|s| s.failures == 0))
+}
+
+/// `rmispec fuzz`: a campaign (or one `--replay`) on one live engine. Fails when a finding is
+/// not a known divergence of the catalogue, or a case could not run.
+fn fuzz(args: FuzzArgs) -> Result<bool, Unrunnable> {
+    use rmispec::fuzz::{self, campaign, Judge, Judgement, Limit};
+    if !args.live.live {
+        return Err(anyhow::anyhow!(
+            "rmispec fuzz compares a live engine with the model: add --live (with --socket or --command for your own engine)"
+        )
+        .into());
+    }
+    args.live.check(&[args.engine])?;
+    let Backends::Live(opts) = args.live.backends() else {
+        unreachable!("--live was given")
+    };
+    let mut judge = Judge::new(rmispec::live::connect(args.engine, &opts)?);
+    if let Some(file) = &args.replay {
+        let scenario = rmispec::scenario::load(file)?;
+        return Ok(match judge.judge_scenario(&scenario) {
+            Judgement::Agrees => {
+                println!(
+                    "{}: {} agrees with the model now",
+                    file.display(),
+                    judge.label()
+                );
+                true
+            }
+            Judgement::Differs(d) => {
+                println!(
+                    "{}: {} still differs from the model in {}\n--- model\n{}--- engine\n{}",
+                    file.display(),
+                    judge.label(),
+                    d.fields.join(", "),
+                    serde_norway::to_string(&d.model).unwrap_or_default(),
+                    serde_norway::to_string(&d.live).unwrap_or_default()
+                );
+                false
+            }
+            Judgement::Unsupported(r) => {
+                println!("{}: the engine cannot express it: {r}", file.display());
+                true
+            }
+            Judgement::Error(e) => return Err(anyhow::anyhow!("{}: {e}", file.display()).into()),
+        });
+    }
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    });
+    eprintln!("rmispec fuzz: {} with seed {seed}", args.engine);
+    // Findings the catalogue records as known divergences do not fail the campaign.
+    let catalogue = match args.place.resolve() {
+        Ok((dir, _)) if dir.is_dir() => runner::load(&dir)?,
+        _ => Vec::new(),
+    };
+    let limit = match (args.cases, args.time) {
+        (_, Some(t)) => Limit::Time(t),
+        (n, None) => Limit::Cases(n.unwrap_or(100)),
+    };
+    let mut options = campaign::Options::new(seed, limit);
+    options.out = Some(args.out.clone());
+    options.shrink_budget = args.shrink_budget;
+    options.progress = std::io::stderr().is_terminal();
+    let summary: fuzz::Summary = campaign::run(&mut judge, &catalogue, &options)?;
+    print!(
+        "{}",
+        match args.format {
+            SummaryFormat::Text => summary.text(),
+            SummaryFormat::Json => summary.json(),
+        }
+    );
+    Ok(summary.unexplained() == 0 && summary.errors == 0)
 }
 
 impl LiveArgs {

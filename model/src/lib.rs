@@ -15,6 +15,8 @@ pub mod outcome;
 pub mod reference;
 pub mod request;
 pub mod store;
+#[cfg(feature = "proptest")]
+pub mod strategies;
 
 pub use digest::Digest;
 pub use engine::{classify, remove, Engine, ImageIdKind, Profile, ProfileInfo, PROFILES};

@@ -1,0 +1,389 @@
+//! Generated cases, and each case as a scenario: `given` and `when` written in the scenario
+//! language and read back by the project's own loader, so a case runs through the same
+//! runner, synthesis, symbols and reset as every scenario of the catalogue.
+
+use crate::scenario::{self, LoadError, Scenario};
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use rmispec_model::strategies::{
+    self, Case, IdForm, IdOf, NameShape, NameSpec, RequestSpec, Spelling, StoreSpec, INVALID,
+    REGISTRY, UNKNOWN,
+};
+use rmispec_model::{Engine, Profile};
+use sha2::Digest as _;
+use std::fmt::Write as _;
+
+/// The `index`-th case of a campaign seeded with `seed`, and the tree that shrinks it.
+///
+/// Each case has its own random stream, derived from the seed and the index: the same seed
+/// gives the same cases in the same order, whatever happened to the cases before it (a
+/// shrink runs the engine, never the generator's stream).
+///
+/// Cases for `profile` leave out the flags its API has no way to send (Docker's and CRI's
+/// `--all` and `--ignore`, libimage options): each would be a skip, and cost a store build.
+pub fn generate(seed: u64, index: u64, profile: Profile) -> (Case, impl ValueTree<Value = Case>) {
+    let bytes = sha2::Sha256::digest(format!("rmispec fuzz {seed}/{index}").as_bytes());
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+    let libimage_flags = matches!(
+        profile.engine(),
+        Engine::PodmanLibimage | Engine::LibpodLegacy
+    );
+    let tree = strategies::case()
+        .prop_map(move |mut case| {
+            if !libimage_flags {
+                for step in &mut case.steps {
+                    step.ignore = false;
+                    // `--all` stays only where it is the whole request (no names).
+                    step.all &= step.names.is_empty();
+                }
+            }
+            case
+        })
+        .new_tree(&mut runner)
+        .expect("the case strategy never rejects");
+    (tree.current(), tree)
+}
+
+/// Image `n`'s handle: `A`, `B`, …
+pub fn handle(n: usize) -> String {
+    strategies::handle(n).to_string()
+}
+
+/// The `id:` prefix of an image: its two prefix groups as two hex digits, so that images in
+/// one first group collide on a 1-character prefix and in both groups on 2 (the synthesizer
+/// grinds 2 hex digits in a few hundred hashes).
+fn id_prefix(id: (u8, u8)) -> String {
+    let first = ['a', 'b', 'c'][id.0 as usize % 3];
+    let second = ['1', '2', '3'][id.1 as usize % 3];
+    format!("{first}{second}")
+}
+
+fn q(s: &str) -> String {
+    serde_json::to_string(s).expect("a string serializes")
+}
+
+/// A stored name, fully qualified, as the scenario language writes it; `of` is the image's
+/// handle (a digest reference names its own manifest, in the local registry).
+fn stored(shape: NameShape, of: &str) -> String {
+    match shape {
+        NameShape::Tag(domain, path, tag) => format!("{}/{path}:{tag}", domain_of(domain)),
+        NameShape::Digest(_, path) => format!("<reg>/{path}@sha256:<{of}.manifest>"),
+    }
+}
+
+fn domain_of(domain: &str) -> &str {
+    if domain == REGISTRY {
+        "<reg>"
+    } else {
+        domain
+    }
+}
+
+/// A stored name typed as `spelling` asks (as the laws' `spell` types a reference).
+fn spell(shape: NameShape, of: &str, spelling: Spelling) -> String {
+    let full = stored(shape, of);
+    let NameShape::Tag(domain, path, tag) = shape else {
+        return full;
+    };
+    let familiar_path = match domain {
+        "docker.io" => path.strip_prefix("library/").unwrap_or(path).to_owned(),
+        d => format!("{}/{path}", domain_of(d)),
+    };
+    match spelling {
+        Spelling::Full => full,
+        Spelling::Familiar => format!("{familiar_path}:{tag}"),
+        Spelling::Short => {
+            let name = if domain == "localhost" {
+                path.to_owned()
+            } else {
+                familiar_path
+            };
+            if tag == "latest" {
+                name
+            } else {
+                format!("{name}:{tag}")
+            }
+        }
+    }
+}
+
+/// The name a request types for `spec` in `store`, with symbols (`<A.config:3>`).
+pub fn typed(spec: NameSpec, store: &StoreSpec) -> String {
+    let count = store.images.len();
+    let image = |i: u8| (count > 0).then(|| i as usize % count);
+    match spec {
+        NameSpec::Stored {
+            image: i,
+            name,
+            spelling,
+        } => match image(i) {
+            Some(n) => {
+                let names = &store.names()[n];
+                match names.get(name as usize % names.len().max(1)) {
+                    Some(&shape) => spell(shape, &handle(n), spelling),
+                    None => format!("sha256:<{}.config>", handle(n)),
+                }
+            }
+            None => UNKNOWN[0].into(),
+        },
+        NameSpec::Id { image: i, of, form } => match image(i) {
+            Some(n) => {
+                let digest = match of {
+                    IdOf::Config => "config",
+                    IdOf::Manifest => "manifest",
+                };
+                let h = handle(n);
+                match form {
+                    IdForm::Prefixed => format!("sha256:<{h}.{digest}>"),
+                    IdForm::Bare => format!("<{h}.{digest}>"),
+                    IdForm::Prefix(k) => format!("<{h}.{digest}:{}>", k.clamp(1, 64)),
+                    IdForm::PrefixedPrefix(k) => {
+                        format!("sha256:<{h}.{digest}:{}>", k.clamp(1, 64))
+                    }
+                }
+            }
+            None => UNKNOWN[3].into(),
+        },
+        NameSpec::DigestIn { image: i, repo } => match image(i) {
+            Some(n) => {
+                let repos = ["<reg>/app", "docker.io/library/busybox", "localhost/app"];
+                format!(
+                    "{}@sha256:<{}.manifest>",
+                    repos[repo as usize % repos.len()],
+                    handle(n)
+                )
+            }
+            None => UNKNOWN[1].into(),
+        },
+        NameSpec::TaggedDigest { image: i } => match image(i) {
+            Some(n) => format!("<reg>/app:9@sha256:<{}.manifest>", handle(n)),
+            None => UNKNOWN[2].into(),
+        },
+        NameSpec::Unknown(k) => UNKNOWN[k as usize % UNKNOWN.len()].into(),
+        NameSpec::Invalid(k) => INVALID[k as usize % INVALID.len()].into(),
+    }
+}
+
+/// `given:` in the scenario language.
+fn given(store: &StoreSpec) -> String {
+    let names = store.names();
+    let mut s = String::from("given:\n");
+    if store.images.is_empty() {
+        s.push_str("  images: {}\n");
+        return s;
+    }
+    s.push_str("  images:\n");
+    for (n, image) in store.images.iter().enumerate() {
+        let h = handle(n);
+        let tags: Vec<String> = names[n].iter().map(|&t| q(&stored(t, &h))).collect();
+        let _ = writeln!(s, "    {h}:");
+        let _ = writeln!(s, "      id: {}", q(&id_prefix(image.id)));
+        let _ = writeln!(s, "      tags: [{}]", tags.join(", "));
+        if let Some(p) = store.parent_of(n) {
+            let _ = writeln!(s, "      parent: {}", handle(p));
+        }
+        if store.has_own_layer(n) {
+            let _ = writeln!(s, "      layers: [l{n}]");
+        }
+    }
+    let containers: Vec<String> = (0..store.containers.len())
+        .filter_map(|k| {
+            let image = store.container_image(k)?;
+            let state = if store.containers[k].running {
+                "running"
+            } else {
+                "stopped"
+            };
+            Some(format!(
+                "    c{}: {{image: {}, state: {state}}}\n",
+                k + 1,
+                handle(image)
+            ))
+        })
+        .collect();
+    if !containers.is_empty() {
+        s.push_str("  containers:\n");
+        s.extend(containers);
+    }
+    s
+}
+
+/// `when:` in the scenario language.
+fn when(step: &RequestSpec, store: &StoreSpec) -> String {
+    let mut s = String::from("when:\n");
+    if !step.names.is_empty() {
+        let names: Vec<String> = step.names.iter().map(|&n| q(&typed(n, store))).collect();
+        let _ = writeln!(s, "  rmi: [{}]", names.join(", "));
+    }
+    for (flag, on) in [
+        ("force", step.force),
+        ("noprune", !step.prune),
+        ("ignore", step.ignore),
+        ("all", step.all),
+    ] {
+        if on {
+            let _ = writeln!(s, "  {flag}: true");
+        }
+    }
+    s
+}
+
+/// The case's `given` and `when` (its first step: the generator makes one), as a scenario
+/// file holds them. Equal cases give equal text: the run cache is keyed by it.
+pub fn body(case: &Case) -> String {
+    let step = case.steps.first().cloned().unwrap_or_else(|| RequestSpec {
+        names: Vec::new(),
+        force: false,
+        prune: true,
+        ignore: false,
+        all: true,
+    });
+    format!("{}{}", given(&case.store), when(&step, &case.store))
+}
+
+/// What a running case expects: nothing yet. The fuzzer compares the engine with the model
+/// itself; a written finding gets the engine's observation instead (`write`).
+const PENDING: &str =
+    "expect:\n  default:\n    skip: \"a generated case: the fuzzer compares the engine with the model\"\n";
+
+/// A short, stable name for a case body: `fuzz/` and 16 hex digits of its hash.
+pub fn name(body: &str) -> String {
+    let digest = sha2::Sha256::digest(body.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("fuzz/{hex}")
+}
+
+/// The case as a scenario, loaded by the project's loader (a case the loader refuses is a
+/// bug of the generator, reported with the loader's own message).
+pub fn scenario(case: &Case) -> Result<Scenario, LoadError> {
+    let body = body(case);
+    let name = name(&body);
+    let text = format!("summary: a generated case\n{body}{PENDING}");
+    let mut s = scenario::load_bytes(format!("{name}.yaml"), text)?;
+    s.name = name;
+    Ok(s)
+}
+
+/// One line about a case's size, for the shrink history: `3 images, 4 names, 1 container;
+/// rmi 2 names, force`.
+pub fn describe(case: &Case) -> String {
+    let store = &case.store;
+    let names: usize = store.names().iter().map(Vec::len).sum();
+    let containers = (0..store.containers.len())
+        .filter(|&k| store.container_image(k).is_some())
+        .count();
+    let mut s = format!(
+        "{} image{}, {names} name{}, {containers} container{}",
+        store.images.len(),
+        plural(store.images.len()),
+        plural(names),
+        plural(containers)
+    );
+    for step in &case.steps {
+        let _ = write!(
+            s,
+            "; rmi {} name{}",
+            step.names.len(),
+            plural(step.names.len())
+        );
+        for (flag, on) in [
+            ("force", step.force),
+            ("noprune", !step.prune),
+            ("ignore", step.ignore),
+            ("all", step.all),
+        ] {
+            if on {
+                let _ = write!(s, ", {flag}");
+            }
+        }
+    }
+    s
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: Profile = Profile::Podman43;
+
+    #[test]
+    fn the_same_seed_gives_the_same_cases() {
+        for index in 0..50 {
+            assert_eq!(
+                generate(7, index, P).0,
+                generate(7, index, P).0,
+                "case {index}"
+            );
+        }
+        let differ = (0..50).filter(|&i| generate(7, i, P).0 != generate(8, i, P).0);
+        assert!(differ.count() > 40, "another seed, other cases");
+    }
+
+    #[test]
+    fn docker_cases_carry_no_libimage_flags() {
+        for index in 0..200 {
+            let (case, _) = generate(2, index, Profile::DockerClassic28);
+            for step in &case.steps {
+                assert!(!step.ignore && (!step.all || step.names.is_empty()));
+            }
+        }
+    }
+
+    #[test]
+    fn every_generated_case_loads_as_a_scenario() {
+        for index in 0..500 {
+            let (case, _) = generate(1, index, P);
+            if let Err(e) = scenario(&case) {
+                panic!("case {index} does not load:\n{}\n{e}", body(&case));
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_typed_in_symbols() {
+        let store = StoreSpec {
+            images: vec![strategies::ImageSpec {
+                id: (0, 0),
+                names: vec![0, 2],
+                parent: None,
+                own_layer: true,
+            }],
+            containers: Vec::new(),
+        };
+        let typed_as = |spec| typed(spec, &store);
+        assert_eq!(
+            typed_as(NameSpec::Stored {
+                image: 0,
+                name: 0,
+                spelling: Spelling::Short
+            }),
+            "busybox"
+        );
+        assert_eq!(
+            typed_as(NameSpec::Stored {
+                image: 0,
+                name: 1,
+                spelling: Spelling::Full
+            }),
+            "<reg>/app@sha256:<A.manifest>"
+        );
+        assert_eq!(
+            typed_as(NameSpec::Id {
+                image: 3,
+                of: IdOf::Config,
+                form: IdForm::PrefixedPrefix(3)
+            }),
+            "sha256:<A.config:3>"
+        );
+        assert!(given(&store).contains("id: \"a1\""));
+    }
+}
