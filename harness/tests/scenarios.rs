@@ -129,7 +129,10 @@ fn main() -> ExitCode {
     // Tickets in the runner's start order (slowest engines first when several run at once).
     for i in runner::start_order(&live_profiles, jobs) {
         let (engine, wanted) = &mut engines[i];
-        if !wanted.is_empty() {
+        if wanted.is_empty() {
+            // Nothing to run: a trial that asks anyway is told so rather than left waiting.
+            drop(Finish(engine));
+        } else {
             let wanted = std::mem::take(wanted);
             engine.start(Arc::clone(&scenarios), wanted, Arc::clone(&permits));
         }
