@@ -485,6 +485,11 @@ mod tests {
             .spawn(&dir)
             .unwrap();
         let pid = Pid::from_raw(d.pid().unwrap() as i32);
+        // Stopped only once it has spoken: a SIGSTOP before `sh` echoes leaves the log empty.
+        let spoke = super::super::process::wait_until(Duration::from_secs(5), || {
+            d.log_tail(5).contains("started")
+        });
+        assert!(spoke, "the victim never logged");
         kill(pid, Signal::SIGSTOP).unwrap();
         std::thread::sleep(Duration::from_millis(100));
         let e = d.check_alive().unwrap_err().to_string();
