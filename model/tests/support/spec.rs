@@ -80,8 +80,8 @@ pub struct ImageSpec {
 pub struct ContainerSpec {
     /// The image, taken modulo the image count.
     pub image: u8,
-    /// Running or stopped.
-    pub running: bool,
+    /// What its process is doing.
+    pub state: ContainerState,
 }
 
 /// `prefix` padded with `fill` to 64 hex characters.
@@ -144,11 +144,7 @@ impl StoreSpec {
                 .map(|(k, c)| Container {
                     id: digest(&format!("cc{k}"), '0'),
                     image: images[c.image as usize % images.len()].config.clone(),
-                    state: if c.running {
-                        ContainerState::Running
-                    } else {
-                        ContainerState::Stopped
-                    },
+                    state: c.state,
                 })
                 .collect()
         };
@@ -394,11 +390,7 @@ impl fmt::Display for Shown<'_> {
                 .iter()
                 .position(|h| h.id == c.id)
                 .map_or(0, |k| k + 1);
-            let state = if c.state == ContainerState::Running {
-                "running"
-            } else {
-                "stopped"
-            };
+            let state = c.state.name();
             write!(
                 s,
                 "\n    c{k}: {{image: {}, state: {state}}}",

@@ -7,6 +7,7 @@ use super::spec::{
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
+use rmispec_model::ContainerState;
 
 /// Up to 4 images, each with up to 3 names and maybe a parent; up to 2 containers.
 pub fn store() -> impl Strategy<Value = StoreSpec> {
@@ -23,8 +24,10 @@ pub fn store() -> impl Strategy<Value = StoreSpec> {
             parent,
             own_layer,
         });
-    let container =
-        (0..4u8, any::<bool>()).prop_map(|(image, running)| ContainerSpec { image, running });
+    let container = (0..4u8, 0..ContainerState::ALL.len()).prop_map(|(image, s)| ContainerSpec {
+        image,
+        state: ContainerState::ALL[s],
+    });
     (vec(image, 0..=4), vec(container, 0..=2))
         .prop_map(|(images, containers)| StoreSpec { images, containers })
 }
