@@ -84,10 +84,7 @@ pub fn expected(e: &ExpectedOutcome, symbols: &Symbols) -> anyhow::Result<Normal
 }
 
 fn state_name(state: ContainerState) -> &'static str {
-    match state {
-        ContainerState::Running => "running",
-        ContainerState::Stopped => "stopped",
-    }
+    state.name()
 }
 
 /// What an outcome was checked against.

@@ -119,12 +119,9 @@ pub fn error_fields(kind: ErrorKind) -> (&'static str, Option<&'static str>, Opt
     }
 }
 
-/// `running` / `stopped`.
+/// `running`, `stopped`, `created`, `paused`.
 pub fn state_name(state: ContainerState) -> &'static str {
-    match state {
-        ContainerState::Running => "running",
-        ContainerState::Stopped => "stopped",
-    }
+    state.name()
 }
 
 #[cfg(test)]

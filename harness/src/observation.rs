@@ -75,7 +75,7 @@ pub struct NormalizedStore {
     /// scenario shows as `<?N>`, numbered in listing order.
     #[serde(default)]
     pub images: std::collections::BTreeMap<String, Vec<String>>,
-    /// Container handle → `running` / `stopped`.
+    /// Container handle → `running`, `stopped`, `created` or `paused`.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub containers: std::collections::BTreeMap<String, String>,
 }

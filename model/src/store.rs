@@ -32,13 +32,58 @@ pub struct Image {
     pub refs: Vec<Reference>,
 }
 
-/// Whether a container's process runs.
+/// What a container's process is doing, as every engine's container list tells it apart.
+///
+/// Engines that check containers before removing an image (Docker, Podman) differ in which
+/// states count: Docker asks only whether the process exists ([`runs`](Self::runs)), Podman
+/// counts every container whatever its state. The states are kept apart anyway, because each
+/// engine lists them apart and a removal leaves them as they were.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ContainerState {
-    /// Created and not running, or exited.
+    /// Exited: started once, its process gone.
     Stopped,
     /// Its process runs.
     Running,
+    /// Created and never started: no process ever existed (Docker's `created`, Podman's
+    /// `created` or, on 3.0, `configured`, CRI's `CONTAINER_CREATED`).
+    Created,
+    /// Started, then frozen (Docker's and Podman's pause); its process still exists. CRI has
+    /// no pause.
+    Paused,
+}
+
+impl ContainerState {
+    /// Every state, in the order the scenario format documents them.
+    pub const ALL: [ContainerState; 4] = [
+        ContainerState::Running,
+        ContainerState::Stopped,
+        ContainerState::Created,
+        ContainerState::Paused,
+    ];
+
+    /// The state's name in scenarios, snapshots and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ContainerState::Running => "running",
+            ContainerState::Stopped => "stopped",
+            ContainerState::Created => "created",
+            ContainerState::Paused => "paused",
+        }
+    }
+
+    /// The state [`name`](Self::name) spells.
+    pub fn from_name(name: &str) -> Option<ContainerState> {
+        ContainerState::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Whether the container's process exists: running or paused. This is Docker's
+    /// `IsRunning`, the `Running` flag a pause leaves set
+    /// (moby/moby@v20.10.24:container/state.go#L238-L244,
+    /// moby/moby@v20.10.24:daemon/pause.go#L27-L45), which its image removal asks of every
+    /// container (moby/moby@v20.10.24:daemon/images/image_delete.go#L369-L402).
+    pub fn runs(self) -> bool {
+        matches!(self, ContainerState::Running | ContainerState::Paused)
+    }
 }
 
 /// A container, created from an image.
@@ -49,7 +94,7 @@ pub struct Container {
     /// The image it was created from, by config digest. It may name an image that is gone
     /// (docker-classic deletes an image under a stopped container with force; CRI never checks).
     pub image: Digest,
-    /// Running or stopped.
+    /// What its process is doing.
     pub state: ContainerState,
 }
 

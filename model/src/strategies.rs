@@ -10,6 +10,7 @@ pub mod spec;
 
 pub use spec::*;
 
+use crate::ContainerState;
 use proptest::collection::vec;
 use proptest::prelude::*;
 
@@ -28,8 +29,10 @@ pub fn store() -> impl Strategy<Value = StoreSpec> {
             parent,
             own_layer,
         });
-    let container =
-        (0..4u8, any::<bool>()).prop_map(|(image, running)| ContainerSpec { image, running });
+    let container = (0..4u8, 0..ContainerState::ALL.len()).prop_map(|(image, s)| ContainerSpec {
+        image,
+        state: ContainerState::ALL[s],
+    });
     (vec(image, 0..=4), vec(container, 0..=2))
         .prop_map(|(images, containers)| StoreSpec { images, containers })
 }

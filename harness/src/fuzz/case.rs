@@ -190,11 +190,7 @@ fn given(store: &StoreSpec) -> String {
     let containers: Vec<String> = (0..store.containers.len())
         .filter_map(|k| {
             let image = store.container_image(k)?;
-            let state = if store.containers[k].running {
-                "running"
-            } else {
-                "stopped"
-            };
+            let state = store.containers[k].state.name();
             Some(format!(
                 "    c{}: {{image: {}, state: {state}}}\n",
                 k + 1,

@@ -244,10 +244,7 @@ impl Adapter for Process {
             .map(|(handle, spec)| wire::BuildContainer {
                 handle: handle.to_string(),
                 image: spec.image.to_string(),
-                state: match spec.state {
-                    ContainerState::Running => "running",
-                    ContainerState::Stopped => "stopped",
-                },
+                state: spec.state.name(),
             })
             .collect();
         let built: wire::Built = self.call(&wire::Request::Build(wire::BuildStore {
@@ -385,10 +382,11 @@ pub fn listing(listed: wire::Listed) -> anyhow::Result<Listing> {
         .containers
         .into_iter()
         .map(|c| {
-            let state = if c.state == "running" {
-                ContainerState::Running
-            } else {
-                ContainerState::Stopped
+            // Podman 3.0 lists a never-started container as `configured`; any state not
+            // named here (`exited`, `stopped`, `dead`…) is stopped (docs/protocol.md).
+            let state = match c.state.as_str() {
+                "configured" => ContainerState::Created,
+                other => ContainerState::from_name(other).unwrap_or(ContainerState::Stopped),
             };
             Ok((
                 Digest::parse(&c.id)

@@ -312,7 +312,7 @@ pub struct ExpectedStore {
     pub containers: IndexMap<ContainerHandle, ListedState>,
 }
 
-/// A container's state as listed: `running` / `stopped`.
+/// A container's state as listed: `running`, `stopped`, `created` or `paused`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct ListedState(#[serde(deserialize_with = "de_state")] pub ContainerState);
@@ -415,12 +415,10 @@ fn de_status_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Status>, D::E
 }
 
 pub(super) fn de_state<'de, D: Deserializer<'de>>(d: D) -> Result<ContainerState, D::Error> {
-    parse_str(d, "`running` or `stopped`", |s| match s {
-        "running" => Ok(ContainerState::Running),
-        "stopped" => Ok(ContainerState::Stopped),
-        other => Err(format!(
-            "invalid state `{other}`, expected `running` or `stopped`"
-        )),
+    const STATES: &str = "`running`, `stopped`, `created` or `paused`";
+    parse_str(d, STATES, |s| {
+        ContainerState::from_name(s)
+            .ok_or_else(|| format!("invalid state `{s}`, expected {STATES}"))
     })
 }
 

@@ -89,7 +89,7 @@ pub struct ImageSpec {
 pub struct ContainerSpec {
     /// The image it is created from.
     pub image: ImageHandle,
-    /// `running` or `stopped`.
+    /// `running`, `stopped` (exited), `created` (never started) or `paused`.
     #[serde(deserialize_with = "expect::de_state")]
     pub state: ContainerState,
 }

@@ -721,11 +721,7 @@ pub(crate) mod testing {
         let containers = (0..containers)
             .map(|c| {
                 let image = images[b[16 + 2 * c] as usize % n].config.clone();
-                let state = if b[17 + 2 * c].is_multiple_of(2) {
-                    ContainerState::Running
-                } else {
-                    ContainerState::Stopped
-                };
+                let state = ContainerState::ALL[b[17 + 2 * c] as usize % ContainerState::ALL.len()];
                 Container {
                     id: d(&format!("c0{c}")),
                     image,

@@ -33,7 +33,7 @@ use crate::outcome::{ConflictReason, ErrorKind, Failure, Outcome, Record};
 use crate::reference::grammar::{self, AnyReference, Dialect, GrammarError};
 use crate::reference::{Reference, Repository};
 use crate::request::Request;
-use crate::store::{ContainerState, Image, ListedImage, Listing, Store};
+use crate::store::{Image, ListedImage, Listing, Store};
 use crate::Profile;
 
 /// The reference grammar `profile` vendors: docker/distribution v2.8.1 in moby v20.10.24
@@ -361,16 +361,18 @@ impl Mask {
 /// "A container" is the first one found; upstream walks a map, so with several containers
 /// which one is named is not determined there; the model names the oldest.
 fn check_conflict<'a>(s: &'a Store, id: &Digest, mask: Mask) -> Option<Conflict<'a>> {
-    let using = |state| {
+    // Upstream splits containers by `IsRunning`: a paused one is running, a created one
+    // stopped ([`ContainerState::runs`]).
+    let using = |runs: bool| {
         s.containers
             .iter()
-            .find(move |c| &c.image == id && c.state == state)
+            .find(move |c| &c.image == id && c.state.runs() == runs)
     };
     if mask.children && s.children(id).next().is_some() {
         return Some(Conflict::Children);
     }
     if mask.running {
-        if let Some(c) = using(ContainerState::Running) {
+        if let Some(c) = using(true) {
             return Some(Conflict::Running(&c.id));
         }
     }
@@ -378,7 +380,7 @@ fn check_conflict<'a>(s: &'a Store, id: &Digest, mask: Mask) -> Option<Conflict<
         return Some(Conflict::MultipleReferences);
     }
     if mask.stopped {
-        if let Some(c) = using(ContainerState::Stopped) {
+        if let Some(c) = using(false) {
             return Some(Conflict::Stopped(&c.id));
         }
     }
@@ -437,6 +439,7 @@ mod tests {
     use super::*;
     use crate::engines::docker::testing::*;
     use crate::outcome::Status;
+    use crate::store::ContainerState;
     use rstest::rstest;
 
     /// `A` (tags from `refs`) with layers base+a, `B` built on `A` (layers base+a+b), and the
@@ -925,11 +928,11 @@ mod tests {
                 prop_assert_eq!(&out.after.containers, &s.containers);
             }
 
-            /// A running container's image is never deleted.
+            /// A running or paused container's image is never deleted.
             #[test]
             fn running_images_stay(s in arbitrary_store(), name in arbitrary_name(), force: bool) {
                 let out = run(&s, &[&name], force, true);
-                for c in s.containers.iter().filter(|c| c.state == ContainerState::Running) {
+                for c in s.containers.iter().filter(|c| c.state.runs()) {
                     prop_assert!(out.after.image(&c.image).is_some());
                 }
             }

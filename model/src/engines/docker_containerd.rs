@@ -32,7 +32,7 @@ use crate::outcome::{ErrorKind, Failure, Outcome, Record};
 use crate::reference::grammar::{self, AnyReference, Dialect, GrammarError};
 use crate::reference::{Reference, Repository};
 use crate::request::Request;
-use crate::store::{ContainerState, ListedImage, Listing, Store};
+use crate::store::{ListedImage, Listing, Store};
 use crate::Profile;
 
 /// The reference grammar `profile` vendors: distribution/reference v0.5.0 in moby v26.1.5,
@@ -214,9 +214,10 @@ impl Work {
         }
     }
 
-    /// The first container (oldest; upstream walks a map) using the image `target`, in
-    /// `state` if given.
-    fn container_using(&self, target: &Digest, state: Option<ContainerState>) -> Option<&Digest> {
+    /// The first container (oldest; upstream walks a map) using the image `target`, whose
+    /// process exists (`Some(true)`: running or paused, upstream's `IsRunning`) or not
+    /// (`Some(false)`: stopped or created), or either (`None`).
+    fn container_using(&self, target: &Digest, runs: Option<bool>) -> Option<&Digest> {
         let config = &self
             .store
             .images
@@ -226,7 +227,7 @@ impl Work {
         self.store
             .containers
             .iter()
-            .find(|c| &c.image == config && state.is_none_or(|s| c.state == s))
+            .find(|c| &c.image == config && runs.is_none_or(|r| c.state.runs() == r))
             .map(|c| &c.id)
     }
 
@@ -574,12 +575,12 @@ fn check_conflict<'a>(
     mask: Mask,
 ) -> Option<Conflict<'a>> {
     if mask.running {
-        if let Some(c) = w.container_using(id, Some(ContainerState::Running)) {
+        if let Some(c) = w.container_using(id, Some(true)) {
             return Some(Conflict::Running(c));
         }
     }
     if mask.stopped {
-        if let Some(c) = w.container_using(id, Some(ContainerState::Stopped)) {
+        if let Some(c) = w.container_using(id, Some(false)) {
             return Some(Conflict::Stopped(c));
         }
     }
@@ -645,6 +646,7 @@ mod tests {
     use super::*;
     use crate::engines::docker::testing::*;
     use crate::outcome::{ConflictReason, Status};
+    use crate::store::ContainerState;
     use rstest::rstest;
 
     fn run(store: &Store, names: &[&str], force: bool, prune: bool) -> Outcome {
@@ -1034,7 +1036,7 @@ mod tests {
             #[test]
             fn running_images_stay(s in arbitrary_store(), name in arbitrary_name(), force: bool) {
                 let out = run(&s, &[&name], force, true);
-                for c in s.containers.iter().filter(|c| c.state == ContainerState::Running) {
+                for c in s.containers.iter().filter(|c| c.state.runs()) {
                     prop_assert!(out.after.image(&c.image).is_some());
                 }
             }

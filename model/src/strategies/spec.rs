@@ -78,8 +78,8 @@ pub struct ImageSpec {
 pub struct ContainerSpec {
     /// The image, taken modulo the image count.
     pub image: u8,
-    /// Running or stopped.
-    pub running: bool,
+    /// What its process is doing.
+    pub state: ContainerState,
 }
 
 /// `prefix` padded with `fill` to 64 hex characters.
@@ -168,11 +168,7 @@ impl StoreSpec {
                 Some(Container {
                     id: digest(&format!("cc{k}"), '0'),
                     image: images[image].config.clone(),
-                    state: if self.containers[k].running {
-                        ContainerState::Running
-                    } else {
-                        ContainerState::Stopped
-                    },
+                    state: self.containers[k].state,
                 })
             })
             .collect();
@@ -436,11 +432,7 @@ impl fmt::Display for Shown<'_> {
                 .iter()
                 .position(|h| h.id == c.id)
                 .map_or(0, |k| k + 1);
-            let state = if c.state == ContainerState::Running {
-                "running"
-            } else {
-                "stopped"
-            };
+            let state = c.state.name();
             write!(
                 s,
                 "\n    c{k}: {{image: {}, state: {state}}}",

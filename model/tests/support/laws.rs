@@ -579,18 +579,14 @@ pub const A_FAILED_ONE_NAME_REQUEST_CHANGES_NOTHING: Law = Law {
     ],
 };
 
-/// No container that is still running is left on an image that went.
+/// No container whose process exists (running or paused) is left on an image that went.
 pub const NO_RUNNING_CONTAINER_IS_LEFT_WITHOUT_ITS_IMAGE: Law = Law {
     name: "no_running_container_is_left_without_its_image",
-    statement: "a running container that is still there afterwards still has its image \
+    statement: "a running or paused container that is still there afterwards still has its image \
                 (with or without force; engines that remove containers remove them first)",
     check: |case| {
         let after = &case.outcome.after;
-        for c in after
-            .containers
-            .iter()
-            .filter(|c| c.state == rmispec_model::ContainerState::Running)
-        {
+        for c in after.containers.iter().filter(|c| c.state.runs()) {
             if after.image(&c.image).is_none() {
                 return Verdict::Fails(format!(
                     "running container {} lost its image",
@@ -611,8 +607,7 @@ pub const NO_RUNNING_CONTAINER_IS_LEFT_WITHOUT_ITS_IMAGE: Law = Law {
 /// Without force, no container at all is left on an image that went.
 pub const WITHOUT_FORCE_NO_CONTAINER_IS_LEFT_WITHOUT_ITS_IMAGE: Law = Law {
     name: "without_force_no_container_is_left_without_its_image",
-    statement:
-        "without force, every container left afterwards, running or stopped, still has its image",
+    statement: "without force, every container left afterwards, in any state, still has its image",
     check: |case| {
         if case.request.force {
             return Verdict::NotApplicable;

@@ -21,16 +21,18 @@
 //!   an image of its own, with its parent's layers plus its own, and an untagged parent is
 //!   an image with no name (listed with empty `repoTags` and `repoDigests`).
 //! - **Containers** live in one pod sandbox per scenario (host network, no hostname, the
-//!   harness's cgroup parent), created from the image ID as kubelet does; a running one is
-//!   started, a stopped one is started and stopped with `StopContainer(timeout 0)` (SIGKILL
+//!   harness's cgroup parent), created from the image ID as kubelet does; a created one is
+//!   left `CONTAINER_CREATED`, a running one is started, a stopped one is started and stopped with `StopContainer(timeout 0)` (SIGKILL
 //!   at once: `pkg/cri/server/container_stop.go#L130-L195`), which leaves it
-//!   `CONTAINER_EXITED`, what a kubelet's dead container is (the model's "stopped").
+//!   `CONTAINER_EXITED`, what a kubelet's dead container is (the model's "stopped"). CRI has no
+//!   pause: a paused container is [`Unsupported`].
 //!
 //! Against a CRI runtime the harness does not run (`--socket`), only pulls are possible:
 //! a store that needs anything else is a [`CannotBuild`] error, never a different store.
 
 use super::client::{ok, Cri};
 use super::SANDBOX_LABEL;
+use crate::backend::Unsupported;
 use crate::live::registry::Registry;
 use crate::scenario::{Domain, Given, ImageHandle, StoredName};
 use crate::symbols::Symbols;
@@ -162,6 +164,18 @@ pub fn build(
     sandbox_image: Option<&Digest>,
     symbols: &mut Symbols,
 ) -> anyhow::Result<()> {
+    if let Some((c, _)) = given
+        .containers
+        .iter()
+        .find(|(_, spec)| spec.state == ContainerState::Paused)
+    {
+        return Err(Unsupported::new(format!(
+            "container {c} is paused, and CRI has no pause: RuntimeService has no PauseContainer \
+             call and ContainerState no paused state (CREATED, RUNNING, EXITED, UNKNOWN: \
+             kubernetes/cri-api@v0.31.0:pkg/apis/runtime/v1/api.proto#L34-L143, #L1195-L1200)"
+        ))
+        .into());
+    }
     let reg = registry.host();
     let image = |h: &ImageHandle| {
         synthesized
@@ -223,10 +237,12 @@ pub fn build(
                 &format!("container {c}: CreateContainer"),
                 cri.create_container(&sandbox, config, sandbox_config.clone()),
             )?;
-            ok(
-                &format!("container {c}: StartContainer"),
-                cri.start_container(&container),
-            )?;
+            if spec.state != ContainerState::Created {
+                ok(
+                    &format!("container {c}: StartContainer"),
+                    cri.start_container(&container),
+                )?;
+            }
             if spec.state == ContainerState::Stopped {
                 ok(
                     &format!("container {c}: StopContainer"),

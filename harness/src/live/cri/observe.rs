@@ -62,14 +62,15 @@ pub fn failure(status: &tonic::Status) -> Failure {
     }
 }
 
-/// A CRI container state as the model's: `CONTAINER_RUNNING` runs; `CONTAINER_CREATED`,
-/// `CONTAINER_EXITED` (what [`super::build`] leaves a stopped container in) and
-/// `CONTAINER_UNKNOWN` do not.
+/// A CRI container state as the model's: `CONTAINER_RUNNING` runs, `CONTAINER_CREATED` was
+/// never started; `CONTAINER_EXITED` (what [`super::build`] leaves a stopped container in) and
+/// `CONTAINER_UNKNOWN` are stopped.
 pub fn container_state(state: i32) -> ContainerState {
-    if state == k8s_cri::v1::ContainerState::ContainerRunning as i32 {
-        ContainerState::Running
-    } else {
-        ContainerState::Stopped
+    use k8s_cri::v1::ContainerState as S;
+    match S::try_from(state) {
+        Ok(S::ContainerRunning) => ContainerState::Running,
+        Ok(S::ContainerCreated) => ContainerState::Created,
+        _ => ContainerState::Stopped,
     }
 }
 
@@ -125,14 +126,18 @@ mod tests {
     }
 
     #[test]
-    fn only_running_is_running() {
+    fn states_map_to_the_models() {
         use k8s_cri::v1::ContainerState as S;
         assert_eq!(
             container_state(S::ContainerRunning as i32),
             ContainerState::Running
         );
-        for s in [S::ContainerCreated, S::ContainerExited, S::ContainerUnknown] {
-            assert_eq!(container_state(s as i32), ContainerState::Stopped);
+        assert_eq!(
+            container_state(S::ContainerCreated as i32),
+            ContainerState::Created
+        );
+        for s in [S::ContainerExited as i32, S::ContainerUnknown as i32, 99] {
+            assert_eq!(container_state(s), ContainerState::Stopped);
         }
     }
 }

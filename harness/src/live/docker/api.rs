@@ -12,8 +12,8 @@ use anyhow::{bail, Context};
 use bollard::models::{ContainerCreateBody, ContainerSummaryStateEnum, HostConfig, ImageSummary};
 use bollard::query_parameters::{
     CommitContainerOptions, CreateContainerOptions, CreateImageOptions, ListContainersOptions,
-    ListImagesOptions, RemoveContainerOptions, RemoveImageOptions, TagImageOptions,
-    UploadToContainerOptions,
+    ListImagesOptions, RemoveContainerOptions, RemoveImageOptions, StopContainerOptions,
+    TagImageOptions, UploadToContainerOptions, WaitContainerOptions,
 };
 use bollard::Docker;
 use futures_util::TryStreamExt;
@@ -197,8 +197,12 @@ impl Api {
         Ok(list
             .into_iter()
             .map(|c| {
+                // `exited`, and what a scenario never makes (`dead`, `restarting`,
+                // `removing`), are stopped.
                 let state = match c.state {
                     Some(ContainerSummaryStateEnum::RUNNING) => ContainerState::Running,
+                    Some(ContainerSummaryStateEnum::PAUSED) => ContainerState::Paused,
+                    Some(ContainerSummaryStateEnum::CREATED) => ContainerState::Created,
                     _ => ContainerState::Stopped,
                 };
                 (c.id.unwrap_or_default(), state)
@@ -267,9 +271,11 @@ impl Api {
         Ok(())
     }
 
-    /// `POST /containers/create` (network none, no pull) then, if `running`, `start`.
+    /// `POST /containers/create` (network none, no pull), then what brings it to `state`:
+    /// nothing for `created`, `start` for `running`, `start` and `stop` (`t=0`; the image's
+    /// `StopSignal` is SIGKILL) for `stopped` (exited), `start` and `pause` for `paused`.
     /// Returns the container's ID.
-    pub fn create_container(&self, image: &str, running: bool) -> anyhow::Result<String> {
+    pub fn create_container(&self, image: &str, state: ContainerState) -> anyhow::Result<String> {
         let body = ContainerCreateBody {
             image: Some(image.into()),
             host_config: Some(HostConfig {
@@ -285,14 +291,50 @@ impl Api {
                     .create_container(None::<CreateContainerOptions>, body),
             )
             .with_context(|| format!("creating a container from {image}"))?;
-        if running {
-            self.call(
-                "POST /containers/{id}/start",
-                self.docker.start_container(&created.id, None),
-            )
-            .with_context(|| format!("starting container {} from {image}", created.id))?;
+        let id = created.id;
+        if state == ContainerState::Created {
+            return Ok(id);
         }
-        Ok(created.id)
+        self.call(
+            "POST /containers/{id}/start",
+            self.docker.start_container(&id, None),
+        )
+        .with_context(|| format!("starting container {id} from {image}"))?;
+        match state {
+            ContainerState::Created | ContainerState::Running => {}
+            ContainerState::Stopped => {
+                let opts = StopContainerOptions {
+                    t: Some(0),
+                    ..Default::default()
+                };
+                self.call(
+                    "POST /containers/{id}/stop",
+                    self.docker.stop_container(&id, Some(opts)),
+                )
+                .with_context(|| format!("stopping container {id}"))?;
+                // 26.1 can answer the stop while the container is still listed `running`:
+                // wait until it is not (the wait answers the exit code, SIGKILL's 137, as a
+                // bollard error).
+                let opts = WaitContainerOptions {
+                    condition: "not-running".into(),
+                };
+                let wait = self.docker.wait_container(&id, Some(opts));
+                match self.call("POST /containers/{id}/wait", wait.try_collect::<Vec<_>>()) {
+                    Ok(_)
+                    | Err(CallError::Engine(bollard::errors::Error::DockerContainerWaitError {
+                        ..
+                    })) => {}
+                    Err(e) => return Err(e).with_context(|| format!("waiting for container {id}")),
+                }
+            }
+            ContainerState::Paused => self
+                .call(
+                    "POST /containers/{id}/pause",
+                    self.docker.pause_container(&id),
+                )
+                .with_context(|| format!("pausing container {id}"))?,
+        }
+        Ok(id)
     }
 
     /// `POST /commit?container=&changes=` (and `repo=&tag=` when `target` is given): the new

@@ -104,7 +104,7 @@ pub fn build(
                 flavor.profile()
             );
         }
-        let helper = api.create_container(&parent_id, false)?;
+        let helper = api.create_container(&parent_id, ContainerState::Created)?;
         if let Some(layer) = source.own_layer(h)? {
             api.put_archive(&helper, "/", layer)?;
         }
@@ -138,7 +138,7 @@ pub fn build(
         let image = ids
             .get(&spec.image)
             .with_context(|| format!("container {c}: image {} not built", spec.image))?;
-        let id = api.create_container(image, spec.state == ContainerState::Running)?;
+        let id = api.create_container(image, spec.state)?;
         symbols.add_container(
             c.clone(),
             Digest::parse(&id).with_context(|| format!("container ID {id:?}"))?,
@@ -211,6 +211,20 @@ fn check(
             containers.len(),
             given.containers.len()
         );
+    }
+    for (c, spec) in &given.containers {
+        let id = symbols.container(c.as_str()).map(|d| d.hex());
+        let state = containers
+            .iter()
+            .find(|(listed, _)| Some(listed.as_str()) == id)
+            .map(|(_, s)| *s);
+        if state != Some(spec.state) {
+            bail!(
+                "container {c} is {:?} after building, not {}",
+                state.map(ContainerState::name),
+                spec.state.name()
+            );
+        }
     }
     Ok(())
 }

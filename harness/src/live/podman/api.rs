@@ -16,6 +16,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
+use rmispec_model::ContainerState;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -113,9 +114,17 @@ pub struct ContainerSummary {
 }
 
 impl ContainerSummary {
-    /// Whether its process runs (`running`, and `paused` whose process still exists).
-    pub fn is_running(&self) -> bool {
-        matches!(self.state.as_str(), "running" | "paused")
+    /// The state as the model names it: `running`, `paused`, `created` (4.x and later) or
+    /// `configured` (3.0: created, never initialized) are themselves; `exited`, `stopped`
+    /// (exited, cleanup pending) and anything else a scenario never makes are stopped
+    /// (containers/podman@v3.0.1:libpod/define/containerstate.go#L38-L60).
+    pub fn state(&self) -> ContainerState {
+        match self.state.as_str() {
+            "running" => ContainerState::Running,
+            "paused" => ContainerState::Paused,
+            "created" | "configured" => ContainerState::Created,
+            _ => ContainerState::Stopped,
+        }
     }
 }
 
@@ -453,6 +462,37 @@ impl Libpod {
             None,
         )?
         .expect(&format!("starting container {id}"), &[204, 304])
+    }
+
+    /// `POST /libpod/containers/{id}/stop`: the image's `StopSignal` is SIGKILL, so the default
+    /// timeout is never waited for.
+    pub fn stop_container(&self, id: &str) -> anyhow::Result<()> {
+        self.libpod(
+            Method::POST,
+            &format!("/containers/{}/stop", encode(id)),
+            None,
+        )?
+        .expect(&format!("stopping container {id}"), &[204, 304])
+    }
+
+    /// `POST /libpod/containers/{id}/pause`: freezes its cgroup.
+    pub fn pause_container(&self, id: &str) -> anyhow::Result<()> {
+        self.libpod(
+            Method::POST,
+            &format!("/containers/{}/pause", encode(id)),
+            None,
+        )?
+        .expect(&format!("pausing container {id}"), &[204])
+    }
+
+    /// `POST /libpod/containers/{id}/unpause`.
+    pub fn unpause_container(&self, id: &str) -> anyhow::Result<()> {
+        self.libpod(
+            Method::POST,
+            &format!("/containers/{}/unpause", encode(id)),
+            None,
+        )?
+        .expect(&format!("resuming container {id}"), &[204])
     }
 
     /// `DELETE /libpod/containers/{id}?force=true`: removes it, killing it if it runs.

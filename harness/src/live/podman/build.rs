@@ -141,13 +141,22 @@ pub fn build(
             .get(&spec.image)
             .with_context(|| format!("container {handle}: image {} not built", spec.image))?;
         let id = api.create_container(image, handle.as_str(), cgroup_parent)?;
-        if spec.state == ContainerState::Running {
+        if spec.state != ContainerState::Created {
             api.start_container(&id)?;
+        }
+        match spec.state {
+            ContainerState::Created | ContainerState::Running => {}
+            ContainerState::Stopped => api.stop_container(&id)?,
+            ContainerState::Paused => api.pause_container(&id)?,
         }
         symbols.add_container(
             handle.clone(),
             Digest::parse(&id).with_context(|| format!("container ID {id:?}"))?,
         );
+    }
+
+    if !given.containers.is_empty() {
+        check_containers(api, given, symbols)?;
     }
 
     for (id, tag) in &dangling {
@@ -174,6 +183,26 @@ fn commit_child(
     api.remove_container(&container)?;
     let id = id?;
     Ok(id.trim_start_matches("sha256:").to_owned())
+}
+
+/// Every container is listed in the state the scenario gives it.
+fn check_containers(api: &Libpod, given: &Given, symbols: &Symbols) -> anyhow::Result<()> {
+    let listed = api.containers()?;
+    for (handle, spec) in &given.containers {
+        let id = symbols.container(handle.as_str()).map(|d| d.hex());
+        let state = listed
+            .iter()
+            .find(|c| Some(c.id.as_str()) == id)
+            .map(|c| c.state());
+        if state != Some(spec.state) {
+            bail!(
+                "container {handle} is {:?} after building, not {}",
+                state.map(ContainerState::name),
+                spec.state.name()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Every image exists with exactly the scenario's names, in the scenario's order.

@@ -12,7 +12,7 @@
 use super::api::{ContainerSummary, ImageSummary, RemoveReport};
 use super::config::Flavor;
 use anyhow::Context;
-use rmispec_model::{ContainerState, Digest, Failure, ListedImage, Listing, Record, Status};
+use rmispec_model::{Digest, Failure, ListedImage, Listing, Record, Status};
 
 /// The records of a report: `Untagged:` lines, then `Deleted:` lines (bare IDs), in the
 /// report's order.
@@ -94,11 +94,7 @@ pub fn listing(
     let containers = containers
         .iter()
         .map(|c| {
-            let state = if c.is_running() {
-                ContainerState::Running
-            } else {
-                ContainerState::Stopped
-            };
+            let state = c.state();
             Ok((
                 Digest::parse(&c.id).with_context(|| format!("container ID {:?}", c.id))?,
                 state,
@@ -111,7 +107,7 @@ pub fn listing(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rmispec_model::{ConflictReason, ErrorKind};
+    use rmispec_model::{ConflictReason, ContainerState, ErrorKind};
 
     fn report(json: &str) -> RemoveReport {
         serde_json::from_str(json).unwrap()
@@ -228,6 +224,6 @@ mod tests {
         );
         assert!(l.images[1].names.is_empty());
         assert_eq!(l.containers[0].1, ContainerState::Running);
-        assert_eq!(l.containers[1].1, ContainerState::Stopped);
+        assert_eq!(l.containers[1].1, ContainerState::Created);
     }
 }

@@ -51,6 +51,7 @@ use super::config::{Flavor, Layout, CGROUP_ROOT};
 use crate::live::sandbox::wait_until;
 use crate::live::sandbox::{self, probe, CgroupParent, Daemon, DaemonSpec, StateDir};
 use anyhow::{bail, Context};
+use rmispec_model::ContainerState;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -270,8 +271,14 @@ impl Drop for Service {
 }
 
 /// Removes every container, running or not (`DELETE /libpod/containers/{id}?force=true`).
+/// A paused one is resumed first: 3.0.1 on a cgroups v1 host kills a paused container before
+/// resuming it, and the resume of the dead container fails (HTTP 500), now and then
+/// (containers/podman@v3.0.1:libpod/runtime_ctr.go#L608-L626).
 pub fn remove_all_containers(api: &Libpod) -> anyhow::Result<()> {
     for c in api.containers()? {
+        if c.state() == ContainerState::Paused {
+            api.unpause_container(&c.id)?;
+        }
         api.remove_container(&c.id)?;
     }
     Ok(())

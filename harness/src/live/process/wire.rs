@@ -105,7 +105,9 @@ pub struct BuildContainer {
     pub handle: String,
     /// The handle of its image.
     pub image: String,
-    /// `running` or `stopped`.
+    /// `running`, `stopped`, `created` or `paused` ([`ContainerState::name`]).
+    ///
+    /// [`ContainerState::name`]: rmispec_model::ContainerState::name
     pub state: &'static str,
 }
 
