@@ -357,6 +357,7 @@ pub fn requests(store: &Store, bounds: Bounds) -> Vec<Request> {
                 prune,
                 ignore: false,
                 all: false,
+                platforms: Vec::new(),
             });
         }
         if ignore {
@@ -366,6 +367,7 @@ pub fn requests(store: &Store, bounds: Bounds) -> Vec<Request> {
                 prune: true,
                 ignore: true,
                 all: false,
+                platforms: Vec::new(),
             });
         }
     }
@@ -375,6 +377,7 @@ pub fn requests(store: &Store, bounds: Bounds) -> Vec<Request> {
         prune: true,
         ignore: false,
         all: true,
+        platforms: Vec::new(),
     });
     out.push(Request {
         names: Vec::new(),
@@ -382,6 +385,7 @@ pub fn requests(store: &Store, bounds: Bounds) -> Vec<Request> {
         prune: true,
         ignore: false,
         all: true,
+        platforms: Vec::new(),
     });
     out
 }

@@ -133,6 +133,7 @@ impl StoreSpec {
                 layers,
                 parent,
                 refs,
+                platforms: vec![Default::default()],
             });
         }
         let containers = if images.is_empty() {
@@ -149,6 +150,7 @@ impl StoreSpec {
                     } else {
                         ContainerState::Stopped
                     },
+                    mounts: Vec::new(),
                 })
                 .collect()
         };
@@ -321,6 +323,7 @@ impl RequestSpec {
             prune: self.prune,
             ignore: self.ignore,
             all: self.all,
+            platforms: Vec::new(),
         }
     }
 }
