@@ -173,8 +173,9 @@ mod tests {
         let c = changes(&scenarios, Profile::DockerClassic, Profile::DockerClassic28);
         assert!(c.iter().any(|c| c.scenario == "invalid/uppercase"), "{c:?}");
         assert!(
-            c.iter()
-                .all(|c| c.scenario.starts_with("invalid/") || c.scenario.starts_with("platforms/")),
+            c.iter().all(|c| ["invalid/", "platforms/", "mounts/"]
+                .iter()
+                .any(|p| c.scenario.starts_with(p))),
             "{c:?}"
         );
         let t = text(Profile::DockerClassic, Profile::DockerClassic28, &c);

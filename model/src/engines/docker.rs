@@ -431,6 +431,20 @@ pub fn is_image_id_prefix(id: &Digest, input: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn platform_refusals_read_back_as_invalid_arguments() {
+        assert_eq!(
+            classify(400, MULTIPLE_PLATFORMS),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            classify(400, PLATFORMS_NEED_FORCE),
+            ErrorKind::InvalidArgument
+        );
+        assert!(PLATFORMS_NEED_FORCE.contains("Use \u{2014}-force"));
+        assert_eq!(classify(400, BLANK_NAME), ErrorKind::InvalidReference);
+    }
     use crate::store::Store;
     use rstest::rstest;
 

@@ -1040,4 +1040,87 @@ mod tests {
             }
         }
     }
+
+    /// R-DC-26, R-DC-27 on 28.5; 20.10 never reads the option (R-D-P).
+    #[test]
+    fn one_platform_narrows_the_lookup_two_are_refused() {
+        let store = family(&["docker.io/library/a:1"], &[]);
+        let mut req = request(&["a:1"], false, true);
+        req.platforms = vec!["linux/arm64".parse().unwrap()];
+        let other = remove(Profile::DockerClassic28, &store, &req);
+        assert_eq!(other.status, Status::Http(404));
+        assert_eq!(
+            other.errors[0].message,
+            "image with reference a:1 was found but its platform (linux/amd64) does not match the specified platform (linux/arm64)"
+        );
+        let by_id = remove(
+            Profile::DockerClassic28,
+            &store,
+            &Request {
+                names: vec![hx(A)[..12].to_owned()],
+                ..req.clone()
+            },
+        );
+        assert!(by_id.errors[0]
+            .message
+            .starts_with(&format!("image with reference {} was found", &hx(A)[..12])));
+        req.platforms.push("linux/amd64".parse().unwrap());
+        let two = remove(Profile::DockerClassic28, &store, &req);
+        assert_eq!(two.errors[0].message, docker::MULTIPLE_PLATFORMS);
+        assert_eq!(two.errors[0].kind, ErrorKind::InvalidArgument);
+        req.platforms = vec!["linux/amd64".parse().unwrap()];
+        let own = remove(Profile::DockerClassic28, &store, &req);
+        assert_eq!(
+            own,
+            remove(
+                Profile::DockerClassic,
+                &store,
+                &request(&["a:1"], false, true)
+            )
+        );
+        assert_eq!(
+            remove(Profile::DockerClassic, &store, &two_platforms(&req)).status,
+            Status::Http(200)
+        );
+    }
+
+    fn two_platforms(req: &Request) -> Request {
+        let mut r = req.clone();
+        r.platforms = vec![
+            "linux/amd64".parse().unwrap(),
+            "linux/arm64".parse().unwrap(),
+        ];
+        r
+    }
+
+    /// R-DC-28, R-DC-29: an image mount is use by name only, and holds the image's layer.
+    #[test]
+    fn an_image_mount_is_use_by_name_and_holds_the_layer() {
+        let mut store = Store {
+            images: vec![
+                image(A, &[BASE, LA], None, &["docker.io/library/a:1"]),
+                image(B, &[BASE, LB], None, &["docker.io/library/b:1"]),
+            ],
+            containers: vec![container("c1", A, ContainerState::Running)],
+        };
+        store.containers[0].mounts.push(d(B));
+        let by_name = remove(
+            Profile::DockerClassic28,
+            &store,
+            &request(&["b:1"], false, true),
+        );
+        assert_eq!(by_name.status, Status::Http(409), "{by_name:?}");
+        let by_id = remove(
+            Profile::DockerClassic28,
+            &store,
+            &request(&[&hx(B)[..12]], false, true),
+        );
+        assert_eq!(
+            by_id.records,
+            vec![
+                Record::Untagged("b:1".to_owned()),
+                Record::Deleted(d(B).prefixed())
+            ]
+        );
+    }
 }

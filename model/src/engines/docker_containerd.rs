@@ -1171,4 +1171,80 @@ mod tests {
             }
         }
     }
+
+    /// R-DK-15, R-DK-16, R-DK-18 on 28.5; 26.1 never reads the option (R-D-P).
+    #[test]
+    fn platforms_need_force_then_delete_content_partially() {
+        let store = Store {
+            images: vec![image(A, &[BASE, LA], None, &["docker.io/library/a:1"])],
+            containers: vec![],
+        };
+        let mut req = request(&["a:1"], true, true);
+        req.platforms = vec![
+            "linux/amd64".parse().unwrap(),
+            "linux/arm64".parse().unwrap(),
+        ];
+        let out = remove(Profile::DockerContainerd28, &store, &req);
+        assert!(out.records.is_empty(), "{out:?}");
+        assert_eq!(out.status, Status::Http(404));
+        assert_eq!(
+            out.errors[0].message,
+            format!(
+                "failed to delete platform linux/arm64 for image {0}: NotFound: content digest {0}: not found",
+                id_a().prefixed()
+            )
+        );
+        assert_eq!(out.after.images[0].refs, store.images[0].refs);
+        assert!(out.after.images[0].platforms.is_empty());
+        let listed = listing(&out.after);
+        assert!(
+            listed.images[0].names.contains(&id_a().prefixed()),
+            "{listed:?}"
+        );
+
+        req.platforms.truncate(1);
+        let one = remove(Profile::DockerContainerd28, &store, &req);
+        assert_eq!(one.records, vec![Record::Deleted(id_a().prefixed())]);
+
+        req.platforms = vec!["linux/arm64".parse().unwrap()];
+        let other = remove(Profile::DockerContainerd28, &store, &req);
+        assert!(other.errors[0]
+            .message
+            .ends_with("image with reference a:1 was found but does not provide any platform"));
+        assert_eq!(other.after, store);
+
+        req.force = false;
+        let refused = remove(Profile::DockerContainerd28, &store, &req);
+        assert_eq!(refused.errors[0].kind, ErrorKind::InvalidArgument);
+        assert_eq!(refused.errors[0].message, docker::PLATFORMS_NEED_FORCE);
+        let old = remove(Profile::DockerContainerd, &store, &req);
+        assert!(old.is_ok(), "{old:?}");
+        assert!(old.after.images.is_empty());
+    }
+
+    /// R-DK-17: an image mount is use by name (409), not by ID.
+    #[test]
+    fn an_image_mount_is_use_by_name_only() {
+        let mut store = Store {
+            images: vec![
+                image(A, &[BASE, LA], None, &["docker.io/library/a:1"]),
+                image(B, &[BASE, LB], None, &["docker.io/library/b:1"]),
+            ],
+            containers: vec![container("c1", A, ContainerState::Running)],
+        };
+        store.containers[0].mounts.push(d(B));
+        let by_name = remove(
+            Profile::DockerContainerd28,
+            &store,
+            &request(&["b:1"], false, true),
+        );
+        assert_eq!(by_name.status, Status::Http(409), "{by_name:?}");
+        let by_id = remove(
+            Profile::DockerContainerd28,
+            &store,
+            &request(&[manifest_of(B).short(12)], false, true),
+        );
+        assert!(by_id.is_ok(), "{by_id:?}");
+        assert_eq!(by_id.after.images.len(), 1);
+    }
 }
