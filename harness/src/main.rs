@@ -30,7 +30,8 @@ enum Command {
     Run(RunArgs),
     /// Show one scenario and every engine's outcome side by side.
     Explain(ExplainArgs),
-    /// Write the Markdown semantics matrix (every behaviour across engines) from the model.
+    /// Write the Markdown semantics matrix (every behaviour across engines) and the upgrades
+    /// report (`upgrades.md` beside it) from the model.
     Docs(DocsArgs),
     /// Start a reference engine sandboxed and leave it running (`up`), or stop it (`down`).
     #[command(subcommand)]
@@ -267,7 +268,8 @@ struct ExplainArgs {
 
 #[derive(Args, Debug)]
 struct DocsArgs {
-    /// Where to write (default: `docs/semantics.md` beside the scenarios folder).
+    /// Where to write the semantics matrix (default: `docs/semantics.md` beside the scenarios
+    /// folder); the upgrades report goes beside it as `upgrades.md`.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Write nothing; fail if the file is not up to date.
@@ -487,20 +489,31 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
             let out = args
                 .out
                 .unwrap_or_else(|| beside(&scenarios_dir, "docs").join("semantics.md"));
+            // docs/upgrades.md beside it: what changes along each version line.
+            let upgrades_out = out.with_file_name("upgrades.md");
+            let docs = [
+                (out, text),
+                (upgrades_out, rmispec::diff::upgrades(&scenarios)),
+            ];
             if args.check {
-                let current = std::fs::read_to_string(&out).unwrap_or_default();
-                if current != text {
-                    eprintln!("{} is out of date: run `rmispec docs`", out.display());
-                    return Ok(false);
+                let mut fresh = true;
+                for (out, text) in &docs {
+                    let current = std::fs::read_to_string(out).unwrap_or_default();
+                    if &current != text {
+                        eprintln!("{} is out of date: run `rmispec docs`", out.display());
+                        fresh = false;
+                    }
                 }
-                return Ok(true);
+                return Ok(fresh);
             }
-            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
+            for (out, text) in &docs {
+                if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                }
+                std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))?;
+                eprintln!("wrote {}", out.display());
             }
-            std::fs::write(&out, text).with_context(|| format!("writing {}", out.display()))?;
-            eprintln!("wrote {}", out.display());
             let failed: Vec<_> = runs
                 .iter()
                 .flat_map(|s| s.results.iter().map(move |r| (s, r)))

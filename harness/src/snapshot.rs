@@ -51,6 +51,23 @@ pub fn parse(text: &str) -> anyhow::Result<Normalized> {
 mod tests {
     use super::*;
 
+    /// An engine build changes the package version, never where a profile's snapshots live
+    /// (nor, through the same id, a trial's or a JUnit case's name): CI history survives an
+    /// upgrade of the Debian package.
+    #[test]
+    fn paths_name_the_profile_id_never_the_build() {
+        for p in Profile::ALL {
+            let path = path(Path::new("snapshots"), p, "untag/last-tag");
+            let dir = path.parent().and_then(|d| d.file_name()).unwrap();
+            assert_eq!(dir.to_str(), Some(p.id()), "{p}");
+            assert!(
+                !path.to_string_lossy().contains(p.version()),
+                "{}",
+                path.display()
+            );
+        }
+    }
+
     #[test]
     fn names_are_flat() {
         assert_eq!(name("untag/one-of-two-tags"), "untag__one-of-two-tags");

@@ -174,6 +174,7 @@ fn services_start_empty_answer_and_leave_nothing_behind() {
             prune: true,
             ignore: false,
             all: false,
+            platforms: Vec::new(),
         };
         let Answer {
             records,

@@ -289,6 +289,7 @@ fn the_store_and_symbols_follow_the_scenario() {
         ContainerSpec {
             image: h("B"),
             state: ContainerState::Running,
+            mounts: Vec::new(),
         },
     );
     let s = synth::synthesize(&g);

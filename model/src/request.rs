@@ -1,5 +1,7 @@
 //! What the user asked for.
 
+use crate::platform::Platform;
+
 /// A remove request, as the user types it.
 ///
 /// `names` are the strings exactly as typed (tag, short name, full or short ID, `sha256:` ID,
@@ -17,6 +19,10 @@ pub struct Request {
     pub ignore: bool,
     /// libimage `--all`: remove every image.
     pub all: bool,
+    /// Docker 28.2+'s image delete `platforms` option (API 1.50+; one `platforms=` query
+    /// value each): the platform content to delete instead of the image. Empty: none.
+    /// Engines and versions without it never see it (see each engine module).
+    pub platforms: Vec<Platform>,
 }
 
 impl Request {
@@ -28,6 +34,7 @@ impl Request {
             prune: true,
             ignore: false,
             all: false,
+            platforms: Vec::new(),
         }
     }
 

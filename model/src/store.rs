@@ -1,6 +1,7 @@
 //! An image store: images, their names, containers.
 
 use crate::digest::Digest;
+use crate::platform::Platform;
 use crate::reference::Reference;
 
 /// An image store, engine-neutral.
@@ -30,6 +31,11 @@ pub struct Image {
     pub parent: Option<Digest>,
     /// Stored names, in the order they were given. Empty: a dangling image.
     pub refs: Vec<Reference>,
+    /// The platforms whose content (manifest, config, layer blobs) the store has, as their
+    /// configs name them. An image built or loaded here has one; it has none once Docker
+    /// 28.2's `platforms` delete removed that content from the containerd store (the image
+    /// record stays).
+    pub platforms: Vec<Platform>,
 }
 
 /// What a container's process is doing, as every engine's container list tells it apart.
@@ -96,6 +102,8 @@ pub struct Container {
     pub image: Digest,
     /// What its process is doing.
     pub state: ContainerState,
+    /// Images it mounts (Docker 28+ `HostConfig.Mounts` of type `image`), by config digest.
+    pub mounts: Vec<Digest>,
 }
 
 impl Store {

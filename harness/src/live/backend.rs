@@ -14,12 +14,13 @@ use super::registry::Registry;
 use super::reset::Reset;
 use super::sandbox::{self, StateDir};
 use super::source::Source;
+use crate::backend::Unsupported;
 use crate::normalize;
 use crate::observation::Observation;
 use crate::scenario::{Domain, Scenario, StoredName};
 use crate::synth;
 use anyhow::{bail, Context};
-use rmispec_model::{Listing, Profile, Request};
+use rmispec_model::{Engine, Listing, Profile, Request};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -332,6 +333,9 @@ impl<A: Adapter> LiveBackend<A> {
         let profile = self.adapter.profile();
         // Synthesized once per scenario for the model and every engine: ID prefixes are ground
         // by hashing, which costs seconds for a few scenarios in a debug build.
+        if let Some(reason) = inexpressible(scenario, profile) {
+            return Err(Unsupported::new(reason).into());
+        }
         let synthesized = crate::model_backend::synthesized(scenario);
         if A::NEEDS_REGISTRY || needs_registry(scenario) {
             self.registry()?;
@@ -374,6 +378,38 @@ impl<A: Adapter> LiveBackend<A> {
             built,
         })
     }
+}
+
+/// What no adapter of `profile` can build or send, whatever the scenario's `skip:` says:
+/// image mounts exist from Docker 28.0 (`moby/moby@v28.5.2:api/types/mount/mount.go`,
+/// `TypeImage`) and the harness builds them through the Engine API only; the `platforms`
+/// option is the Docker Engine API's alone (older daemons ignore it, so it is sent to them).
+pub fn inexpressible(scenario: &Scenario, profile: Profile) -> Option<String> {
+    let docker28 = matches!(
+        profile,
+        Profile::DockerClassic28 | Profile::DockerContainerd28
+    );
+    if !docker28
+        && scenario
+            .given
+            .containers
+            .values()
+            .any(|c| !c.mounts.is_empty())
+    {
+        return Some(format!(
+            "image mounts (HostConfig.Mounts type image) are Docker 28.0+'s; the harness cannot build one on {profile}"
+        ));
+    }
+    let docker = matches!(
+        profile.engine(),
+        Engine::DockerClassic | Engine::DockerContainerd
+    );
+    if !docker && !scenario.when.platforms.is_empty() {
+        return Some(format!(
+            "{profile}'s image removal has no platform option (only Docker's image delete API has `platforms`)"
+        ));
+    }
+    None
 }
 
 /// Whether the built store lists differently from what the model says `given` lists as on

@@ -169,7 +169,10 @@ impl Adapter for Docker {
         let mut errors = Vec::new();
         let mut last_status = 200;
         for name in &request.names {
-            match self.api.delete_image(name, request.force, !request.prune)? {
+            match self
+                .api
+                .delete_image(name, request.force, !request.prune, &request.platforms)?
+            {
                 DeleteAnswer::Ok(r) => {
                     last_status = 200;
                     records.extend(r);
@@ -275,6 +278,14 @@ pub fn cli_exit_code(force: bool, errors: &[Failure]) -> u8 {
 /// A name as Docker lists it, fully qualified (`busybox:latest` →
 /// `docker.io/library/busybox:latest`); a name that does not parse is kept as it is.
 pub fn fully_qualified(listed: &str) -> String {
+    // A bare digest is no name: the containerd store lists `RepoDigests: ["sha256:…"]` for
+    // an image with no platform content left (after a `platforms` delete); it stays as it is.
+    if listed
+        .strip_prefix("sha256:")
+        .is_some_and(|hex| Digest::parse(hex).is_ok())
+    {
+        return listed.to_owned();
+    }
     match grammar::parse_normalized(listed) {
         Ok((repo, tag, digest)) => {
             let mut s = repo.full();

@@ -422,6 +422,15 @@ pub(super) fn de_state<'de, D: Deserializer<'de>>(d: D) -> Result<ContainerState
     })
 }
 
+pub(super) fn de_platforms<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<rmispec_model::Platform>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|p| p.parse().map_err(D::Error::custom))
+        .collect()
+}
+
 fn de_records<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     let records = Vec::<String>::deserialize(d)?;
     if let Some(bad) = records

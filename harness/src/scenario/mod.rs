@@ -27,7 +27,7 @@ pub use names::{ContainerHandle, Domain, ImageHandle, LayerName, StoredName};
 
 use crate::symbols::{SymbolError, Symbols};
 use indexmap::IndexMap;
-use rmispec_model::{ContainerState, Request};
+use rmispec_model::{ContainerState, Platform, Request};
 use serde::Deserialize;
 use std::path::PathBuf;
 
@@ -92,6 +92,9 @@ pub struct ContainerSpec {
     /// `running`, `stopped` (exited), `created` (never started) or `paused`.
     #[serde(deserialize_with = "expect::de_state")]
     pub state: ContainerState,
+    /// Images it mounts (Docker 28+: `HostConfig.Mounts` of type `image`, one per handle).
+    #[serde(default)]
+    pub mounts: Vec<ImageHandle>,
 }
 
 /// The request, with symbols unexpanded.
@@ -113,6 +116,9 @@ pub struct When {
     /// libimage `--all`.
     #[serde(default)]
     pub all: bool,
+    /// Docker 28.2+'s `platforms` option of image delete (`linux/arm64`…), in order.
+    #[serde(default, deserialize_with = "expect::de_platforms")]
+    pub platforms: Vec<Platform>,
 }
 
 impl Scenario {
@@ -132,6 +138,7 @@ impl Scenario {
             prune: !self.when.noprune,
             ignore: self.when.ignore,
             all: self.when.all,
+            platforms: self.when.platforms.clone(),
         })
     }
 

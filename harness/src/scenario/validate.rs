@@ -205,6 +205,14 @@ impl Validator<'_> {
                     format!("container `{c}` is on unknown image `{}`", spec.image),
                 );
             }
+            for (i, m) in spec.mounts.iter().enumerate() {
+                if !file.given.images.contains_key(m) {
+                    self.report(
+                        &["given", "containers", c.as_str(), "mounts", &i.to_string()],
+                        format!("container `{c}` mounts unknown image `{m}`"),
+                    );
+                }
+            }
             if c.as_str() == "reg" || layers.iter().any(|l| l.as_str() == c.as_str()) {
                 self.report(
                     &["given", "containers", c.as_str()],

@@ -28,7 +28,7 @@ use crate::symbols::Symbols;
 use indexmap::IndexMap;
 use json::Step;
 use oci_spec::image::MediaType;
-use rmispec_model::{Container, Digest, Image, Profile, Store};
+use rmispec_model::{Container, Digest, Image, Platform, Profile, Store};
 use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
 
@@ -282,6 +282,8 @@ impl Synthesized {
                         .iter()
                         .map(|t| t.to_reference(MODEL_REGISTRY, &image.manifest.digest))
                         .collect(),
+                    // json::config writes amd64/linux into every config.
+                    platforms: vec![Platform::linux_amd64()],
                 }
             })
             .collect();
@@ -295,6 +297,11 @@ impl Synthesized {
                     id,
                     image: synth(&spec.image).config.digest.clone(),
                     state: spec.state,
+                    mounts: spec
+                        .mounts
+                        .iter()
+                        .map(|m| synth(m).config.digest.clone())
+                        .collect(),
                 }
             })
             .collect();

@@ -284,6 +284,7 @@ mod tests {
             layers: vec![d("1a")],
             parent: None,
             refs,
+            platforms: vec![Default::default()],
         }
     }
 
@@ -313,6 +314,7 @@ mod tests {
                 id: d("c1"),
                 image: d("ab12"),
                 state: ContainerState::Running,
+                mounts: Vec::new(),
             }],
         }
     }

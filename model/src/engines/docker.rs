@@ -15,18 +15,35 @@
 
 use crate::digest::Digest;
 use crate::outcome::{ConflictReason, ErrorKind, Failure, Outcome, Record, Status};
+use crate::platform::Platform;
 use crate::reference::grammar::{self, Dialect, GrammarError};
 use crate::reference::{Reference, Repository};
 use crate::request::Request;
 use crate::store::Store;
+use crate::Profile;
 
-/// `force` and `noprune` as one API call gets them.
+/// `force`, `noprune` and `platforms` as one API call gets them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Options {
+pub struct Options<'a> {
     /// `force=1`.
     pub force: bool,
     /// `!noprune`: prune untagged parents.
     pub prune: bool,
+    /// `platforms=` (one JSON OCI platform each), as sent. The router reads it only from API
+    /// 1.50 on (`moby@v28.5.2:api/server/router/image/image_routes.go#L320-L333`), so each
+    /// store's module decides by version whether its daemon sees it ([`platforms_read`]).
+    pub platforms: &'a [Platform],
+}
+
+/// R-D-P: the platforms the daemon of `profile` reads from a `DELETE /images/{name}` call.
+/// The option (and API 1.50) is new in Docker 28.2 (moby commits 30da69d694, 072483f9d7);
+/// older daemons speak older API versions, whose router ignores the query value (observed on
+/// 28.5.2 through `/v1.49`), so for them it is as if none was sent.
+pub fn platforms_read<'a>(profile: Profile, options: Options<'a>) -> &'a [Platform] {
+    match profile {
+        Profile::DockerClassic28 | Profile::DockerContainerd28 => options.platforms,
+        _ => &[],
+    }
 }
 
 /// One API call's answer: the records (empty on error: the daemon answers either a JSON list
@@ -93,7 +110,7 @@ pub const BLANK_NAME: &str = "image name cannot be blank";
 pub fn drive(
     store: &Store,
     request: &Request,
-    mut call: impl FnMut(&Store, &str, Options) -> Call,
+    mut call: impl FnMut(&Store, &str, Options<'_>) -> Call,
 ) -> Outcome {
     if request.names.is_empty() {
         return Outcome {
@@ -112,6 +129,7 @@ pub fn drive(
     let options = Options {
         force: request.force,
         prune: request.prune,
+        platforms: &request.platforms,
     };
     let mut after = store.clone();
     let mut records = Vec::new();
@@ -182,6 +200,36 @@ pub fn familiar_repo(repo: &Repository) -> String {
         repo.familiar()
     }
 }
+
+/// `reference.String` of a normalized name: the full name, then `:tag`, then `@digest`.
+pub fn full_string(repo: &Repository, tag: Option<&str>, digest: Option<&Digest>) -> String {
+    let mut s = repo.full();
+    if let Some(tag) = tag {
+        s.push(':');
+        s.push_str(tag);
+    }
+    if let Some(digest) = digest {
+        s.push('@');
+        s.push_str(&digest.prefixed());
+    }
+    s
+}
+
+/// `multiple platforms are not supported` (classic store, 28.2+,
+/// `moby/moby@v28.5.2:daemon/images/image_delete.go#L70-L77`): `errdefs.InvalidParameter`,
+/// HTTP 400.
+pub fn multiple_platforms() -> Failure {
+    failure(ErrorKind::InvalidArgument, MULTIPLE_PLATFORMS, 400)
+}
+
+/// The text of [`multiple_platforms`].
+pub const MULTIPLE_PLATFORMS: &str = "multiple platforms are not supported";
+
+/// The containerd store's refusal of `platforms` without force (28.2+,
+/// `moby/moby@v28.5.2:daemon/containerd/image_delete.go#L68-L70`; the dash is an em dash
+/// followed by a hyphen, as upstream spells it): `ErrInvalidArgument`, HTTP 400.
+pub const PLATFORMS_NEED_FORCE: &str =
+    "Content will be removed from all images referencing this variant. Use \u{2014}-force to force delete.";
 
 /// `reference.FamiliarString`: familiar name, then `:tag`, then `@digest`, whichever are set.
 pub fn familiar_string(repo: &Repository, tag: Option<&str>, digest: Option<&Digest>) -> String {
@@ -347,6 +395,9 @@ pub fn classify(status: u16, message: &str) -> ErrorKind {
     match status {
         404 if message == "ambiguous reference" => ErrorKind::Ambiguous,
         404 => ErrorKind::NotFound,
+        400 if message == MULTIPLE_PLATFORMS || message == PLATFORMS_NEED_FORCE => {
+            ErrorKind::InvalidArgument
+        }
         400 => ErrorKind::InvalidReference,
         409 => {
             let forceable = !message.contains("(cannot be forced)");
@@ -380,6 +431,20 @@ pub fn is_image_id_prefix(id: &Digest, input: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn platform_refusals_read_back_as_invalid_arguments() {
+        assert_eq!(
+            classify(400, MULTIPLE_PLATFORMS),
+            ErrorKind::InvalidArgument
+        );
+        assert_eq!(
+            classify(400, PLATFORMS_NEED_FORCE),
+            ErrorKind::InvalidArgument
+        );
+        assert!(PLATFORMS_NEED_FORCE.contains("Use \u{2014}-force"));
+        assert_eq!(classify(400, BLANK_NAME), ErrorKind::InvalidReference);
+    }
     use crate::store::Store;
     use rstest::rstest;
 
@@ -408,6 +473,7 @@ mod tests {
             prune: true,
             ignore: false,
             all: false,
+            platforms: Vec::new(),
         }
     }
 
@@ -604,6 +670,7 @@ pub(crate) mod testing {
                 .iter()
                 .map(|r| reference(&r.replace("sha256:MANIFEST", &manifest.prefixed())))
                 .collect(),
+            platforms: vec![Default::default()],
         }
     }
 
@@ -613,6 +680,7 @@ pub(crate) mod testing {
             id: d(id),
             image: d(image),
             state,
+            mounts: Vec::new(),
         }
     }
 
@@ -637,6 +705,7 @@ pub(crate) mod testing {
             prune,
             ignore: false,
             all: false,
+            platforms: Vec::new(),
         }
     }
 
@@ -697,6 +766,7 @@ pub(crate) mod testing {
                 layers,
                 parent,
                 refs: vec![],
+                platforms: vec![Default::default()],
             });
         }
         if images.is_empty() {
@@ -726,6 +796,7 @@ pub(crate) mod testing {
                     id: d(&format!("c0{c}")),
                     image,
                     state,
+                    mounts: Vec::new(),
                 }
             })
             .collect();

@@ -30,6 +30,7 @@
 use super::docker::{self, Call, Conflict, Options};
 use crate::digest::{find_prefix, Digest, PrefixMatch};
 use crate::outcome::{ConflictReason, ErrorKind, Failure, Outcome, Record};
+use crate::platform::Platform;
 use crate::reference::grammar::{self, AnyReference, Dialect, GrammarError};
 use crate::reference::{Reference, Repository};
 use crate::request::Request;
@@ -53,10 +54,27 @@ pub fn remove(profile: Profile, store: &Store, request: &Request) -> Outcome {
 }
 
 /// One `DELETE /images/{name}` call.
+///
+/// R-DC-26 (28.2+, `moby/moby@v28.5.2:daemon/images/image_delete.go#L70-L83`): the
+/// `platforms` option ([`docker::platforms_read`]) takes at most one platform (more is
+/// `multiple platforms are not supported`, HTTP 400, before the name is looked up), and that
+/// one only narrows the lookup ([`check_platform`]): the delete itself is the plain one.
 pub fn delete(profile: Profile, store: &Store, name: &str, options: Options) -> Call {
     let mut work = store.clone();
     let mut records = Vec::new();
-    match image_delete(dialect(profile), &mut work, name, options, &mut records) {
+    let platforms = docker::platforms_read(profile, options);
+    if platforms.len() > 1 {
+        return Call::failed(docker::multiple_platforms(), work);
+    }
+    let platform = platforms.first();
+    match image_delete(
+        dialect(profile),
+        &mut work,
+        name,
+        platform,
+        options,
+        &mut records,
+    ) {
         Ok(()) => Call::ok(records, work),
         Err(failure) => Call::failed(failure, work),
     }
@@ -97,10 +115,14 @@ fn image_delete(
     dialect: Dialect,
     s: &mut Store,
     name: &str,
+    platform: Option<&Platform>,
     o: Options,
     records: &mut Vec<Record>,
 ) -> Result<(), Failure> {
     let id = get_image(dialect, s, name)?;
+    if let Some(p) = platform {
+        check_platform(dialect, s, &id, name, p)?;
+    }
     let mut removed_repository_ref = false;
     if !docker::is_image_id_prefix(&id, name) {
         untag_reference(dialect, s, &id, name, o, records)?;
@@ -165,6 +187,46 @@ fn get_image(dialect: Dialect, s: &Store, name: &str) -> Result<Digest, Failure>
     }
 }
 
+/// R-DC-27: `GetImage` with a platform (`moby/moby@v28.5.2:daemon/images/image.go#L161-L199`):
+/// an image whose config names another platform is not found, `image with reference <name>
+/// was found but its platform (<its platform>) does not match the specified platform
+/// (<wanted>)`, HTTP 404. `<name>` is the familiar form of the name when it parses as a
+/// canonical name (`reference.ParseNamed`), else the name as typed (an ID). The manifest-list
+/// fallback (`manifestMatchesPlatform`) needs a distribution manifest list of a pulled image,
+/// which no store here has.
+fn check_platform(
+    dialect: Dialect,
+    s: &Store,
+    id: &Digest,
+    name: &str,
+    wanted: &Platform,
+) -> Result<(), Failure> {
+    let Some(own) = s.image(id).and_then(|i| i.platforms.first()) else {
+        return Ok(());
+    };
+    if wanted.matches(own) {
+        return Ok(());
+    }
+    let shown = match grammar::parse_normalized_in(dialect, name) {
+        Ok((repo, tag, digest)) => {
+            let full = docker::full_string(&repo, tag.as_deref(), digest.as_ref());
+            if full == name {
+                docker::familiar_string(&repo, tag.as_deref(), digest.as_ref())
+            } else {
+                name.to_owned()
+            }
+        }
+        Err(_) => name.to_owned(),
+    };
+    Err(docker::failure(
+        ErrorKind::NotFound,
+        format!(
+            "image with reference {shown} was found but its platform ({own}) does not match the specified platform ({wanted})"
+        ),
+        404,
+    ))
+}
+
 /// The reference the reference store keys a parsed name by: the digest when there is one
 /// (`favorDigest`, `reference/store.go#L109-L127`), else the tag, `latest` by default.
 fn stored_form(repo: &Repository, tag: Option<&str>, digest: Option<&Digest>) -> Reference {
@@ -217,7 +279,15 @@ fn untag_reference(
     records: &mut Vec<Record>,
 ) -> Result<(), Failure> {
     if !o.force && is_single_reference(&refs_of(s, id)) {
-        if let Some(c) = s.containers_of(id).next() {
+        // R-DC-28 (28.0+, `@v28.5.2:daemon/images/image_delete.go#L87-L120`): a container
+        // that mounts the image (`HostConfig.Mounts` type `image`) uses it here, and only
+        // here: the by-ID conflicts (`checkImageDeleteConflict`) look at `c.ImageID` alone.
+        // Stores of older versions have no image mounts.
+        if let Some(c) = s
+            .containers
+            .iter()
+            .find(|c| &c.image == id || c.mounts.contains(id))
+        {
             return Err(docker::failure(
                 ErrorKind::Conflict { reason: ConflictReason::ContainerInUse, forceable: true },
                 format!(
@@ -321,10 +391,19 @@ fn delete_helper(
 /// image whose chain contains it (an image holds its top layer; a layer holds its parent) and
 /// by a container's read-write layer, which holds the top layer of the container's image.
 ///
+/// R-DC-29 (28.0+): an image mount holds the mounted image's top layer the same way, through
+/// a read-write layer of its own (`CreateLayerFromImage`,
+/// `moby/moby@v28.5.2:daemon/images/service.go#L142-L160`): deleting a mounted image by ID
+/// deletes the image and releases none of its layers (observed on 28.5.2).
+///
 /// Limitation: a container whose image was already deleted (forced, R-DC-18) still holds that
 /// image's layers upstream; the store no longer says which, so they are not counted.
 fn released_layers(after: &Store, gone: &Image) -> Vec<Digest> {
-    if after.containers.iter().any(|c| c.image == gone.config) {
+    if after
+        .containers
+        .iter()
+        .any(|c| c.image == gone.config || c.mounts.contains(&gone.config))
+    {
         return Vec::new();
     }
     gone.layers
@@ -963,5 +1042,88 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// R-DC-26, R-DC-27 on 28.5; 20.10 never reads the option (R-D-P).
+    #[test]
+    fn one_platform_narrows_the_lookup_two_are_refused() {
+        let store = family(&["docker.io/library/a:1"], &[]);
+        let mut req = request(&["a:1"], false, true);
+        req.platforms = vec!["linux/arm64".parse().unwrap()];
+        let other = remove(Profile::DockerClassic28, &store, &req);
+        assert_eq!(other.status, Status::Http(404));
+        assert_eq!(
+            other.errors[0].message,
+            "image with reference a:1 was found but its platform (linux/amd64) does not match the specified platform (linux/arm64)"
+        );
+        let by_id = remove(
+            Profile::DockerClassic28,
+            &store,
+            &Request {
+                names: vec![hx(A)[..12].to_owned()],
+                ..req.clone()
+            },
+        );
+        assert!(by_id.errors[0]
+            .message
+            .starts_with(&format!("image with reference {} was found", &hx(A)[..12])));
+        req.platforms.push("linux/amd64".parse().unwrap());
+        let two = remove(Profile::DockerClassic28, &store, &req);
+        assert_eq!(two.errors[0].message, docker::MULTIPLE_PLATFORMS);
+        assert_eq!(two.errors[0].kind, ErrorKind::InvalidArgument);
+        req.platforms = vec!["linux/amd64".parse().unwrap()];
+        let own = remove(Profile::DockerClassic28, &store, &req);
+        assert_eq!(
+            own,
+            remove(
+                Profile::DockerClassic,
+                &store,
+                &request(&["a:1"], false, true)
+            )
+        );
+        assert_eq!(
+            remove(Profile::DockerClassic, &store, &two_platforms(&req)).status,
+            Status::Http(200)
+        );
+    }
+
+    fn two_platforms(req: &Request) -> Request {
+        let mut r = req.clone();
+        r.platforms = vec![
+            "linux/amd64".parse().unwrap(),
+            "linux/arm64".parse().unwrap(),
+        ];
+        r
+    }
+
+    /// R-DC-28, R-DC-29: an image mount is use by name only, and holds the image's layer.
+    #[test]
+    fn an_image_mount_is_use_by_name_and_holds_the_layer() {
+        let mut store = Store {
+            images: vec![
+                image(A, &[BASE, LA], None, &["docker.io/library/a:1"]),
+                image(B, &[BASE, LB], None, &["docker.io/library/b:1"]),
+            ],
+            containers: vec![container("c1", A, ContainerState::Running)],
+        };
+        store.containers[0].mounts.push(d(B));
+        let by_name = remove(
+            Profile::DockerClassic28,
+            &store,
+            &request(&["b:1"], false, true),
+        );
+        assert_eq!(by_name.status, Status::Http(409), "{by_name:?}");
+        let by_id = remove(
+            Profile::DockerClassic28,
+            &store,
+            &request(&[&hx(B)[..12]], false, true),
+        );
+        assert_eq!(
+            by_id.records,
+            vec![
+                Record::Untagged("b:1".to_owned()),
+                Record::Deleted(d(B).prefixed())
+            ]
+        );
     }
 }

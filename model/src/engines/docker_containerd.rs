@@ -29,6 +29,7 @@
 use super::docker::{self, Call, Conflict, Options};
 use crate::digest::Digest;
 use crate::outcome::{ErrorKind, Failure, Outcome, Record};
+use crate::platform::Platform;
 use crate::reference::grammar::{self, AnyReference, Dialect, GrammarError};
 use crate::reference::{Reference, Repository};
 use crate::request::Request;
@@ -56,10 +57,27 @@ pub fn remove(profile: Profile, store: &Store, request: &Request) -> Outcome {
 }
 
 /// One `DELETE /images/{name}` call.
+///
+/// R-DK-15 (28.2+, `moby/moby@v28.5.2:daemon/containerd/image_delete.go#L68-L70`): the
+/// `platforms` option ([`docker::platforms_read`]) without force is refused before the
+/// name is looked up ([`docker::PLATFORMS_NEED_FORCE`], HTTP 400); with force, the name is
+/// resolved as always and every path then deletes platform content instead
+/// ([`delete_platforms`]).
 pub fn delete(profile: Profile, store: &Store, name: &str, options: Options) -> Call {
     let mut work = Work::new(store, dialect(profile));
     let mut records = Vec::new();
-    match image_delete(&mut work, name, options, &mut records) {
+    let platforms = docker::platforms_read(profile, options);
+    if !platforms.is_empty() && !options.force {
+        return Call::failed(
+            docker::failure(
+                ErrorKind::InvalidArgument,
+                docker::PLATFORMS_NEED_FORCE,
+                400,
+            ),
+            work.store,
+        );
+    }
+    match image_delete(&mut work, name, platforms, options, &mut records) {
         Ok(()) => Call::ok(records, work.store),
         Err(failure) => Call::failed(failure, work.store),
     }
@@ -85,7 +103,12 @@ pub fn listing(store: &Store) -> Listing {
         .iter()
         .map(|image| {
             let mut names: Vec<String> = image.refs.iter().map(Reference::full).collect();
-            if let Some(last) = image.refs.iter().max_by_key(|r| r.full()) {
+            if image.platforms.is_empty() {
+                // R-DK-18 (28.5.2, `image_list.go#L377-L400`): no platform content is left
+                // (R-DK-16), so there is no best manifest: `RepoDigests` is the bare target
+                // digest.
+                names.push(image.manifest.prefixed());
+            } else if let Some(last) = image.refs.iter().max_by_key(|r| r.full()) {
                 let computed = Reference::Digested {
                     repo: last.repo().clone(),
                     digest: image.manifest.clone(),
@@ -124,6 +147,15 @@ impl Rec {
     }
 
     /// `FamiliarString(ParseNormalizedNamed(name))`: what `Untagged:` says.
+    /// `imageFamiliarName` (`moby/moby@v28.5.2:daemon/containerd/image.go#L218-L227`): the
+    /// target digest for the dangling record, else the familiar name.
+    fn familiar_name(&self) -> String {
+        match &self.reference {
+            Some(r) => r.familiar(),
+            None => self.target.prefixed(),
+        }
+    }
+
     fn familiar(&self) -> String {
         self.reference
             .as_ref()
@@ -228,6 +260,25 @@ impl Work {
             .containers
             .iter()
             .find(|c| &c.image == config && runs.is_none_or(|r| c.state.runs() == r))
+            .map(|c| &c.id)
+    }
+
+    /// The first container using the image `target` as the by-name path of `ImageDelete`
+    /// asks (`using`): created from it, or, from 28.0 on, mounting it
+    /// (`moby/moby@v28.5.2:daemon/containerd/image_delete.go#L146-L170`; R-DK-17: the by-ID
+    /// conflicts, `checkImageDeleteConflict` L503-L530, still look at `c.ImageID` only).
+    /// Stores of older versions have no image mounts.
+    fn container_using_by_name(&self, target: &Digest) -> Option<&Digest> {
+        let config = &self
+            .store
+            .images
+            .iter()
+            .find(|i| &i.manifest == target)?
+            .config;
+        self.store
+            .containers
+            .iter()
+            .find(|c| &c.image == config || c.mounts.contains(config))
             .map(|c| &c.id)
     }
 
@@ -435,6 +486,7 @@ fn resolve(w: &Work, name: &str) -> Result<Resolved, Failure> {
 fn image_delete(
     w: &mut Work,
     name: &str,
+    platforms: &[Platform],
     o: Options,
     records: &mut Vec<Record>,
 ) -> Result<(), Failure> {
@@ -453,6 +505,9 @@ fn image_delete(
         if let (true, Some(named)) = (same.is_empty(), &named) {
             return Err(named.not_found());
         }
+        if !platforms.is_empty() {
+            return delete_platforms(w, None, &id, &all, platforms, records);
+        }
         let mask = Mask {
             running: true,
             stopped: soft,
@@ -465,6 +520,9 @@ fn image_delete(
         return delete_all(w, &id, &all, mask, o.prune, records);
     };
     let id = image.target.clone();
+    if !platforms.is_empty() {
+        return delete_platforms(w, Some(&image), &id, &all, platforms, records);
+    }
     let explicit_dangling = name.starts_with(DANGLING_PREFIX) && image.is_dangling();
     if docker::is_image_id_prefix(&id, name) || explicit_dangling {
         let mask = Mask {
@@ -485,7 +543,7 @@ fn image_delete(
         stopped: soft,
         active_reference: soft && all.len() <= 1,
     };
-    if let Some(container) = w.container_using(&id, None) {
+    if let Some(container) = w.container_using_by_name(&id) {
         if !o.force {
             return Err(Conflict::InUse {
                 container,
@@ -499,6 +557,67 @@ fn image_delete(
         return Ok(());
     }
     delete_all(w, &id, &all, mask, o.prune, records)
+}
+
+/// `deleteImagePlatforms` (`moby/moby@v28.5.2:daemon/containerd/image_delete.go#L212-L269`),
+/// R-DK-16: each platform in turn, the image's best present manifest for it
+/// (`getBestPresentImageManifest`, strict match) loses its content (manifest, config,
+/// layer blobs), reported as `Deleted: <manifest digest>`; the image records stay, and
+/// nothing is untagged. A platform the image does not provide fails the call with
+/// `failed to delete platform <p> for image <id>: image with reference <name> was found but
+/// does not provide any platform` (HTTP 404; `errPlatformNotFound`, `image.go#L27-L41`, with
+/// the familiar name of the resolved record, `imageFamiliarName` L218-L227); a platform
+/// asked for after its content went finds no manifest to read (`NotFound: content digest
+/// <manifest>: not found`, 404). A failure discards the records of the platforms before it,
+/// but not their deletions: a partial deletion.
+///
+/// The image records stay; the image keeps no platform with content
+/// ([`Image::platforms`](crate::Image::platforms) empty), which is how [`listing`] then shows
+/// it.
+fn delete_platforms(
+    w: &mut Work,
+    image: Option<&Rec>,
+    id: &Digest,
+    all: &[Rec],
+    platforms: &[Platform],
+    records: &mut Vec<Record>,
+) -> Result<(), Failure> {
+    let shown = image
+        .or(all.first())
+        .map_or_else(|| id.prefixed(), Rec::familiar_name);
+    let mut deleted = Vec::new();
+    for p in platforms {
+        let Some(image) = w.store.images.iter_mut().find(|i| &i.manifest == id) else {
+            break;
+        };
+        let fail = |why: String| {
+            docker::failure(
+                ErrorKind::NotFound,
+                format!(
+                    "failed to delete platform {p} for image {}: {why}",
+                    id.prefixed()
+                ),
+                404,
+            )
+        };
+        if image.platforms.is_empty() {
+            return Err(fail(format!(
+                "NotFound: content digest {}: not found",
+                id.prefixed()
+            )));
+        }
+        if !image.platforms.iter().any(|own| p.matches(own)) {
+            return Err(fail(format!(
+                "image with reference {shown} was found but does not provide any platform"
+            )));
+        }
+        // A single-platform image's target is the platform manifest itself: its content
+        // goes, and with it every platform the image had.
+        image.platforms.clear();
+        deleted.push(docker::deleted(id));
+    }
+    records.extend(deleted);
+    Ok(())
 }
 
 /// Untags a same-reference group (`image_delete.go#L101-L116`, L132-L146): each record
@@ -1053,5 +1172,81 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// R-DK-15, R-DK-16, R-DK-18 on 28.5; 26.1 never reads the option (R-D-P).
+    #[test]
+    fn platforms_need_force_then_delete_content_partially() {
+        let store = Store {
+            images: vec![image(A, &[BASE, LA], None, &["docker.io/library/a:1"])],
+            containers: vec![],
+        };
+        let mut req = request(&["a:1"], true, true);
+        req.platforms = vec![
+            "linux/amd64".parse().unwrap(),
+            "linux/arm64".parse().unwrap(),
+        ];
+        let out = remove(Profile::DockerContainerd28, &store, &req);
+        assert!(out.records.is_empty(), "{out:?}");
+        assert_eq!(out.status, Status::Http(404));
+        assert_eq!(
+            out.errors[0].message,
+            format!(
+                "failed to delete platform linux/arm64 for image {0}: NotFound: content digest {0}: not found",
+                id_a().prefixed()
+            )
+        );
+        assert_eq!(out.after.images[0].refs, store.images[0].refs);
+        assert!(out.after.images[0].platforms.is_empty());
+        let listed = listing(&out.after);
+        assert!(
+            listed.images[0].names.contains(&id_a().prefixed()),
+            "{listed:?}"
+        );
+
+        req.platforms.truncate(1);
+        let one = remove(Profile::DockerContainerd28, &store, &req);
+        assert_eq!(one.records, vec![Record::Deleted(id_a().prefixed())]);
+
+        req.platforms = vec!["linux/arm64".parse().unwrap()];
+        let other = remove(Profile::DockerContainerd28, &store, &req);
+        assert!(other.errors[0]
+            .message
+            .ends_with("image with reference a:1 was found but does not provide any platform"));
+        assert_eq!(other.after, store);
+
+        req.force = false;
+        let refused = remove(Profile::DockerContainerd28, &store, &req);
+        assert_eq!(refused.errors[0].kind, ErrorKind::InvalidArgument);
+        assert_eq!(refused.errors[0].message, docker::PLATFORMS_NEED_FORCE);
+        let old = remove(Profile::DockerContainerd, &store, &req);
+        assert!(old.is_ok(), "{old:?}");
+        assert!(old.after.images.is_empty());
+    }
+
+    /// R-DK-17: an image mount is use by name (409), not by ID.
+    #[test]
+    fn an_image_mount_is_use_by_name_only() {
+        let mut store = Store {
+            images: vec![
+                image(A, &[BASE, LA], None, &["docker.io/library/a:1"]),
+                image(B, &[BASE, LB], None, &["docker.io/library/b:1"]),
+            ],
+            containers: vec![container("c1", A, ContainerState::Running)],
+        };
+        store.containers[0].mounts.push(d(B));
+        let by_name = remove(
+            Profile::DockerContainerd28,
+            &store,
+            &request(&["b:1"], false, true),
+        );
+        assert_eq!(by_name.status, Status::Http(409), "{by_name:?}");
+        let by_id = remove(
+            Profile::DockerContainerd28,
+            &store,
+            &request(&[manifest_of(B).short(12)], false, true),
+        );
+        assert!(by_id.is_ok(), "{by_id:?}");
+        assert_eq!(by_id.after.images.len(), 1);
     }
 }

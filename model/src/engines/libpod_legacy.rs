@@ -849,6 +849,7 @@ mod tests {
             prune: !flags.contains("noprune"),
             ignore: flags.contains("ignore"),
             all: flags.contains("all"),
+            platforms: Vec::new(),
         }
     }
 

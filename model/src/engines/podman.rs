@@ -588,6 +588,7 @@ pub(crate) mod fixture {
             layers: vec![d("1a")],
             parent: None,
             refs: names.iter().map(|n| name(n)).collect(),
+            platforms: vec![Default::default()],
         }
     }
 
@@ -605,6 +606,7 @@ pub(crate) mod fixture {
             id: d(id),
             image: d(image),
             state,
+            mounts: Vec::new(),
         }
     }
 

@@ -637,6 +637,7 @@ mod tests {
             prune: !flags.contains("noprune"),
             ignore: flags.contains("ignore"),
             all: flags.contains("all"),
+            platforms: Vec::new(),
         }
     }
 

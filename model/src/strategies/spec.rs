@@ -160,6 +160,7 @@ impl StoreSpec {
                 layers,
                 parent,
                 refs,
+                platforms: vec![Default::default()],
             });
         }
         let containers = (0..self.containers.len())
@@ -169,6 +170,7 @@ impl StoreSpec {
                     id: digest(&format!("cc{k}"), '0'),
                     image: images[image].config.clone(),
                     state: self.containers[k].state,
+                    mounts: Vec::new(),
                 })
             })
             .collect();
@@ -359,6 +361,7 @@ impl RequestSpec {
             prune: self.prune,
             ignore: self.ignore,
             all: self.all,
+            platforms: Vec::new(),
         }
     }
 }

@@ -363,6 +363,7 @@ pub fn requests(store: &Store, bounds: Bounds) -> Vec<Request> {
                 prune,
                 ignore: false,
                 all: false,
+                platforms: Vec::new(),
             });
         }
         if ignore {
@@ -372,6 +373,7 @@ pub fn requests(store: &Store, bounds: Bounds) -> Vec<Request> {
                 prune: true,
                 ignore: true,
                 all: false,
+                platforms: Vec::new(),
             });
         }
     }
@@ -381,6 +383,7 @@ pub fn requests(store: &Store, bounds: Bounds) -> Vec<Request> {
         prune: true,
         ignore: false,
         all: true,
+        platforms: Vec::new(),
     });
     out.push(Request {
         names: Vec::new(),
@@ -388,6 +391,7 @@ pub fn requests(store: &Store, bounds: Bounds) -> Vec<Request> {
         prune: true,
         ignore: false,
         all: true,
+        platforms: Vec::new(),
     });
     out
 }

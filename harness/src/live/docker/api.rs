@@ -9,7 +9,9 @@
 use crate::live::options::call_timeout;
 use crate::live::sandbox::signals::{check_interrupted, Interrupted};
 use anyhow::{bail, Context};
-use bollard::models::{ContainerCreateBody, ContainerSummaryStateEnum, HostConfig, ImageSummary};
+use bollard::models::{
+    ContainerCreateBody, ContainerSummaryStateEnum, HostConfig, ImageSummary, Mount, MountType,
+};
 use bollard::query_parameters::{
     CommitContainerOptions, CreateContainerOptions, CreateImageOptions, ListContainersOptions,
     ListImagesOptions, RemoveContainerOptions, RemoveImageOptions, StopContainerOptions,
@@ -17,7 +19,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use futures_util::TryStreamExt;
-use rmispec_model::{ContainerState, Digest, Record};
+use rmispec_model::{ContainerState, Digest, Platform, Record};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -276,10 +278,32 @@ impl Api {
     /// `StopSignal` is SIGKILL) for `stopped` (exited), `start` and `pause` for `paused`.
     /// Returns the container's ID.
     pub fn create_container(&self, image: &str, state: ContainerState) -> anyhow::Result<String> {
+        self.create_container_mounting(image, &[], state)
+    }
+
+    /// The same, with each of `mounts` (image IDs) mounted as an image mount (Docker 28.0+,
+    /// `HostConfig.Mounts` of type `image`) at `/rmispec/mounts/<n>`.
+    pub fn create_container_mounting(
+        &self,
+        image: &str,
+        mounts: &[String],
+        state: ContainerState,
+    ) -> anyhow::Result<String> {
+        let mounts: Vec<Mount> = mounts
+            .iter()
+            .enumerate()
+            .map(|(i, source)| Mount {
+                typ: Some(MountType::IMAGE),
+                source: Some(source.clone()),
+                target: Some(format!("/rmispec/mounts/{i}")),
+                ..Default::default()
+            })
+            .collect();
         let body = ContainerCreateBody {
             image: Some(image.into()),
             host_config: Some(HostConfig {
                 network_mode: Some("none".into()),
+                mounts: (!mounts.is_empty()).then_some(mounts),
                 ..Default::default()
             }),
             ..Default::default()
@@ -445,23 +469,47 @@ impl Api {
         )?)
     }
 
-    /// `DELETE /images/{name}?force=&noprune=`, the name escaped as the Go client escapes a
-    /// URL path. An error answer is data here, not a failure; a transport error is.
+    /// `DELETE /images/{name}?force=&noprune=&platforms=…`, the name escaped as the Go
+    /// client escapes a URL path. An error answer is data here, not a failure; a transport
+    /// error is.
+    ///
+    /// `platforms` (Docker 28.2+, API 1.50+) is one query value per platform, each a JSON OCI
+    /// platform, as the docker CLI sends them (`docker/cli@v28.5.2:cli/command/image/remove.go`
+    /// → `client/image_remove.go`). bollard 0.21's `RemoveImageOptions::platforms` is a
+    /// `Vec<String>` that its query encoder (`serde_urlencoded`) cannot write, so the values
+    /// are added to the request's URI by a per-call request modifier on a clone of the client
+    /// (the same connection). Daemons that speak an older API version ignore them.
     pub fn delete_image(
         &self,
         name: &str,
         force: bool,
         noprune: bool,
+        platforms: &[Platform],
     ) -> anyhow::Result<DeleteAnswer> {
         let opts = RemoveImageOptions {
             force,
             noprune,
             platforms: None,
         };
+        let docker = if platforms.is_empty() {
+            self.docker.clone()
+        } else {
+            let query: String = platforms
+                .iter()
+                .map(|p| format!("&platforms={}", escape_query(&platform_json(p))))
+                .collect();
+            self.docker.clone().with_request_modifier(move |mut req| {
+                let uri = req.uri().to_string();
+                let sep = if uri.contains('?') { "" } else { "?" };
+                if let Ok(with) = format!("{uri}{sep}{query}").parse() {
+                    *req.uri_mut() = with;
+                }
+                req
+            })
+        };
         match self.call(
             "DELETE /images/{name}",
-            self.docker
-                .remove_image(&escape_path(name), Some(opts), None),
+            docker.remove_image(&escape_path(name), Some(opts), None),
         ) {
             Ok(items) => Ok(DeleteAnswer::Ok(
                 items
@@ -503,7 +551,7 @@ impl Api {
             for i in leaves {
                 // A leaf can already be gone (pruned with its child); anything else is reported
                 // when the loop gives up.
-                let _ = self.delete_image(&i.id, true, false)?;
+                let _ = self.delete_image(&i.id, true, false, &[])?;
             }
         }
         bail!(
@@ -550,6 +598,32 @@ fn split_tag(name: &str) -> Option<(&str, &str)> {
     Some((&name[..colon], &name[colon + 1..]))
 }
 
+/// The JSON OCI platform the Engine API's `platforms` query value carries
+/// (`{"architecture":"arm64","os":"linux"}`, `variant` when set).
+pub fn platform_json(p: &Platform) -> String {
+    let mut v = serde_json::json!({"os": p.os, "architecture": p.architecture});
+    if let Some(variant) = &p.variant {
+        v["variant"] = serde_json::Value::String(variant.clone());
+    }
+    v.to_string()
+}
+
+/// Escapes a query value as Go's `url.QueryEscape` does: unreserved characters stay, space
+/// is `+`, everything else `%XX`.
+pub fn escape_query(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else if b == b' ' {
+            out.push('+');
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Escapes a path segment the way Go's `url.URL.EscapedPath` does (`net/url`, `shouldEscape`
 /// in `encodePath` mode), which is how the docker CLI's client puts a name in
 /// `/images/{name}`: unreserved characters and `$&+,/:;=@` stay, everything else (`?`, `#`,
@@ -570,6 +644,19 @@ pub fn escape_path(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn platforms_are_json_query_values() {
+        let arm: Platform = "linux/arm64/v8".parse().unwrap();
+        assert_eq!(
+            platform_json(&arm),
+            r#"{"architecture":"arm64","os":"linux","variant":"v8"}"#
+        );
+        assert_eq!(
+            escape_query(&platform_json(&Platform::linux_amd64())),
+            "%7B%22architecture%22%3A%22amd64%22%2C%22os%22%3A%22linux%22%7D"
+        );
+    }
 
     #[test]
     fn tags_split_after_the_port() {

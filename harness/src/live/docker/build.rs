@@ -138,7 +138,16 @@ pub fn build(
         let image = ids
             .get(&spec.image)
             .with_context(|| format!("container {c}: image {} not built", spec.image))?;
-        let id = api.create_container(image, spec.state)?;
+        let mounts = spec
+            .mounts
+            .iter()
+            .map(|m| {
+                ids.get(m)
+                    .cloned()
+                    .with_context(|| format!("container {c}: mounted image {m} not built"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let id = api.create_container_mounting(image, &mounts, spec.state)?;
         symbols.add_container(
             c.clone(),
             Digest::parse(&id).with_context(|| format!("container ID {id:?}"))?,

@@ -172,6 +172,7 @@ mod tests {
             prune: true,
             ignore: false,
             all,
+            platforms: Vec::new(),
         }
     }
 
