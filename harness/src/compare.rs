@@ -80,7 +80,35 @@ pub fn expected(e: &ExpectedOutcome, symbols: &Symbols) -> anyhow::Result<Normal
         status: e.status.map(|s| s.to_string()).unwrap_or_default(),
         after: after.transpose()?.unwrap_or_default(),
         built: None,
+        then: Vec::new(),
     })
+}
+
+/// A sequence's expectations for one profile, one per step (first to last), as one
+/// [`Normalized`]: the first step's fields, the later steps in `then`.
+pub fn expected_steps(steps: &[ExpectedOutcome], symbols: &Symbols) -> anyhow::Result<Normalized> {
+    let mut all = steps.iter().enumerate().map(|(i, e)| {
+        expected(e, symbols).map_err(|err| {
+            if steps.len() > 1 {
+                err.context(format!("step {}", i + 1))
+            } else {
+                err
+            }
+        })
+    });
+    let mut first = all
+        .next()
+        .unwrap_or_else(|| Err(anyhow::anyhow!("a scenario without a step")))?;
+    for step in all {
+        let step = step?;
+        first.then.push(crate::observation::NormalizedStep {
+            records: step.records,
+            errors: step.errors,
+            status: step.status,
+            after: step.after,
+        });
+    }
+    Ok(first)
 }
 
 fn state_name(state: ContainerState) -> &'static str {
@@ -321,7 +349,8 @@ pub struct Diff {
 /// One differing field.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldDiff {
-    /// `records`, `errors`, `status`, `after.images`, `after.containers`, `built`.
+    /// `records`, `errors`, `status`, `after.images`, `after.containers`, `built`, `then`
+    /// (a sequence's later steps).
     pub field: &'static str,
     /// The field on the reference side, one line per item.
     pub expected: Vec<String>,
@@ -347,7 +376,7 @@ impl Diff {
 }
 
 /// Each field of an outcome as the lines a diff shows.
-fn field_lines(n: &Normalized) -> [(&'static str, Vec<String>); 6] {
+fn field_lines(n: &Normalized) -> [(&'static str, Vec<String>); 7] {
     let errors = n
         .errors
         .iter()
@@ -392,7 +421,32 @@ fn field_lines(n: &Normalized) -> [(&'static str, Vec<String>); 6] {
             "built",
             n.built.as_ref().map(built_lines).unwrap_or_default(),
         ),
+        // A sequence's later steps, each line prefixed with its step number.
+        ("then", then_lines(n)),
     ]
+}
+
+/// The later steps of a sequence as diff lines, `step 2 records: …`, `step 2 after.images: …`.
+fn then_lines(n: &Normalized) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (i, step) in n.then.iter().enumerate() {
+        let as_one = Normalized {
+            records: step.records.clone(),
+            errors: step.errors.clone(),
+            status: step.status.clone(),
+            after: step.after.clone(),
+            ..Normalized::default()
+        };
+        for (field, items) in field_lines(&as_one).into_iter().take(5) {
+            if items.is_empty() {
+                lines.push(format!("step {} {field}: (none)", i + 2));
+            }
+            for item in items {
+                lines.push(format!("step {} {field}: {item}", i + 2));
+            }
+        }
+    }
+    lines
 }
 
 /// The built store as lines: images, then containers; `(nothing)` for an empty one, so that it
@@ -468,6 +522,7 @@ mod tests {
                 containers: Default::default(),
             },
             built: None,
+            then: Vec::new(),
         }
     }
 
@@ -491,6 +546,7 @@ mod tests {
                 containers: [("c1".to_owned(), "running".to_owned())].into(),
             },
             built: None,
+            then: Vec::new(),
         }
     }
 

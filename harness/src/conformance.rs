@@ -24,13 +24,14 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 /// The fields an entry may name: those [`Diff`] reports.
-pub const FIELDS: [&str; 6] = [
+pub const FIELDS: [&str; 7] = [
     "records",
     "errors",
     "status",
     "after.images",
     "after.containers",
     "built",
+    "then",
 ];
 
 /// An implementation's expectations file.

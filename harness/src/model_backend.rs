@@ -1,7 +1,7 @@
 //! The reference model as a [`Backend`], so one runner drives the model and live engines alike.
 
 use crate::backend::Backend;
-use crate::observation::Observation;
+use crate::observation::{Observation, StepObservation};
 use crate::scenario::Given;
 use crate::scenario::Scenario;
 use crate::synth::{self, Synthesized};
@@ -34,23 +34,38 @@ impl Backend for ModelBackend {
     }
 
     /// Synthesizes the scenario's images (the same digests a live engine gets), builds the
-    /// model's store from them, expands the request's symbols with the same table, removes,
-    /// and lists the store afterwards the way the engine lists it.
+    /// model's store from them, expands the requests' symbols with the same table, removes
+    /// (step after step, through [`rmispec_model::remove_steps`]), and lists the store after
+    /// each step the way the engine lists it.
     fn run(&mut self, scenario: &Scenario) -> anyhow::Result<Observation> {
         let synthesized = synthesized(scenario);
-        let (store, mut symbols) = synthesized.to_store(&scenario.given, self.profile);
-        let request = scenario
-            .request(&mut symbols)
+        let given = scenario
+            .given
+            .resolved(&synthesized.symbols(self.profile, crate::synth::MODEL_REGISTRY))
+            .context("expanding the symbols in the stored names")?;
+        let (store, mut symbols) = synthesized.to_store(&given, self.profile);
+        let requests = scenario
+            .requests(&mut symbols)
             .context("expanding the request's symbols")?;
-        let outcome = rmispec_model::remove(self.profile, &store, &request);
-        let after = rmispec_model::engine::listing(self.profile, &outcome.after);
+        let mut outcomes = rmispec_model::remove_steps(self.profile, &store, &requests).into_iter();
+        let first = outcomes.next().context("a scenario without a request")?;
+        let profile = self.profile;
+        let listing = |store: &rmispec_model::Store| rmispec_model::engine::listing(profile, store);
         Ok(Observation {
-            records: outcome.records,
-            errors: outcome.errors,
-            status: outcome.status,
-            after,
+            records: first.records,
+            errors: first.errors,
+            status: first.status,
+            after: listing(&first.after),
             symbols,
             built: None,
+            then: outcomes
+                .map(|o| StepObservation {
+                    after: listing(&o.after),
+                    records: o.records,
+                    errors: o.errors,
+                    status: o.status,
+                })
+                .collect(),
         })
     }
 }

@@ -1,6 +1,8 @@
 //! An [`Observation`] in symbols: the [`Normalized`] form snapshots hold and verdicts compare.
 
-use crate::observation::{Normalized, NormalizedError, NormalizedStore, Observation};
+use crate::observation::{
+    Normalized, NormalizedError, NormalizedStep, NormalizedStore, Observation,
+};
 use crate::symbols::Symbols;
 use rmispec_model::{ConflictReason, ContainerState, ErrorKind, Listing};
 use std::collections::BTreeMap;
@@ -25,26 +27,54 @@ pub fn normalize(obs: &Observation) -> Normalized {
     if let Some(built) = &obs.built {
         add_listing_unknowns(&mut symbols, built);
     }
+    // Later steps number their unknowns after the first step's, in step order, so that one
+    // made-up ID keeps its `<?N>` from the step that first shows it on.
+    for step in &obs.then {
+        for r in &step.records {
+            symbols.add_unknowns_in(&r.to_string());
+        }
+        for e in &step.errors {
+            symbols.add_unknowns_in(&e.message);
+        }
+        add_listing_unknowns(&mut symbols, &step.after);
+    }
     Normalized {
         records: records.iter().map(|r| symbols.symbolize(r)).collect(),
-        errors: obs
-            .errors
-            .iter()
-            .map(|e| {
-                let (kind, reason, forceable) = error_fields(e.kind);
-                NormalizedError {
-                    kind: kind.to_owned(),
-                    reason: reason.map(str::to_owned),
-                    forceable,
-                    message: symbols.symbolize(&e.message),
-                    status: e.status.to_string(),
-                }
-            })
-            .collect(),
+        errors: errors_in(&obs.errors, &symbols),
         status: obs.status.to_string(),
         after: store_in(&obs.after, &symbols),
         built: obs.built.as_ref().map(|b| store_in(b, &symbols)),
+        then: obs
+            .then
+            .iter()
+            .map(|step| NormalizedStep {
+                records: step
+                    .records
+                    .iter()
+                    .map(|r| symbols.symbolize(&r.to_string()))
+                    .collect(),
+                errors: errors_in(&step.errors, &symbols),
+                status: step.status.to_string(),
+                after: store_in(&step.after, &symbols),
+            })
+            .collect(),
     }
+}
+
+fn errors_in(errors: &[rmispec_model::Failure], symbols: &Symbols) -> Vec<NormalizedError> {
+    errors
+        .iter()
+        .map(|e| {
+            let (kind, reason, forceable) = error_fields(e.kind);
+            NormalizedError {
+                kind: kind.to_owned(),
+                reason: reason.map(str::to_owned),
+                forceable,
+                message: symbols.symbolize(&e.message),
+                status: e.status.to_string(),
+            }
+        })
+        .collect()
 }
 
 /// A listing in symbols, with `symbols` alone (digests it does not know are numbered in
@@ -184,6 +214,7 @@ mod tests {
             },
             symbols,
             built: None,
+            then: Vec::new(),
         };
         let n = normalize(&obs);
         assert_eq!(n.records, ["Untagged: <reg>/app:1", "Deleted: sha256:<?1>"]);

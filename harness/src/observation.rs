@@ -25,6 +25,22 @@ pub struct Observation {
     /// from what the model says `given` lists as (an engine that records an extra digest
     /// name, or its names in another order). `None` when they agree, and always on the model.
     pub built: Option<Listing>,
+    /// The later steps of a sequence, in order, each sent to the store the one before it left
+    /// (no reset between steps). Empty for a one-request scenario.
+    pub then: Vec<StepObservation>,
+}
+
+/// What a backend saw for one later step of a sequence: its answer and the store after it.
+#[derive(Clone, Debug)]
+pub struct StepObservation {
+    /// The records, in order, as the engine spelled them.
+    pub records: Vec<Record>,
+    /// The errors, in order, classified.
+    pub errors: Vec<Failure>,
+    /// The status of the step's request as a whole.
+    pub status: Status,
+    /// The store after this step, as the engine lists it.
+    pub after: Listing,
 }
 
 /// An observation in symbols: what snapshots hold, what expectations are canonicalized to,
@@ -45,6 +61,39 @@ pub struct Normalized {
     /// the model's listing of `given`: the request still ran, and this is judged like the rest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub built: Option<NormalizedStore>,
+    /// A sequence's later steps (the second on), in order; the fields above are its first
+    /// step's. Absent for a one-request scenario, so its snapshots keep their shape.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub then: Vec<NormalizedStep>,
+}
+
+/// One later step of a sequence, in symbols.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NormalizedStep {
+    /// The step's records, in order.
+    pub records: Vec<String>,
+    /// The step's errors, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<NormalizedError>,
+    /// The step's status.
+    pub status: String,
+    /// The store after the step.
+    pub after: NormalizedStore,
+}
+
+impl Normalized {
+    /// Every step's answer and store, first to last (one for a one-request scenario).
+    pub fn steps(&self) -> Vec<NormalizedStep> {
+        std::iter::once(NormalizedStep {
+            records: self.records.clone(),
+            errors: self.errors.clone(),
+            status: self.status.clone(),
+            after: self.after.clone(),
+        })
+        .chain(self.then.iter().cloned())
+        .collect()
+    }
 }
 
 /// One error, in symbols.

@@ -336,7 +336,7 @@ fn unstarted(scenario: &Scenario, profile: Profile, message: &str) -> RunResult 
     RunResult {
         profile,
         backend: format!("live {profile}"),
-        verdict: match expectation.skip {
+        verdict: match scenario.skip_for(profile) {
             Some(reason) => Verdict::Skip { reason },
             None => Verdict::Error {
                 message: message.to_owned(),
@@ -511,7 +511,7 @@ pub fn select(
 
 /// Why `profile` skips `scenario`, if its expectation says so.
 pub fn skip_reason(scenario: &Scenario, profile: Profile) -> Option<String> {
-    scenario.expect.for_profile(profile).skip
+    scenario.skip_for(profile)
 }
 
 /// The model's result: its outcome against the expectation and, when `snapshots` is given
@@ -527,7 +527,7 @@ pub fn model_result(scenario: &Scenario, profile: Profile, snapshots: Option<&Pa
         expected: None,
         duration: Duration::ZERO,
     };
-    if let Some(reason) = expectation.skip.clone() {
+    if let Some(reason) = scenario.skip_for(profile) {
         result.verdict = Verdict::Skip { reason };
         return result;
     }
@@ -535,7 +535,11 @@ pub fn model_result(scenario: &Scenario, profile: Profile, snapshots: Option<&Pa
     let judged = (|| -> anyhow::Result<(Normalized, Verdict)> {
         let observation = catching(|| ModelBackend::new(profile).run(scenario))?;
         let model = crate::normalize::normalize(&observation);
-        let expected = compare::expected(&expectation, &observation.symbols)
+        let steps: Vec<_> = scenario
+            .steps()
+            .map(|(_, e)| e.for_profile(profile))
+            .collect();
+        let expected = compare::expected_steps(&steps, &observation.symbols)
             .with_context(|| format!("the expectation for {profile}"))?;
         let recorded = match snapshots {
             Some(root) => snapshot::load(root, profile, &scenario.name)?,
@@ -593,7 +597,7 @@ pub fn live_result(
         expected: None,
         duration: Duration::ZERO,
     };
-    if let Some(reason) = expectation.skip {
+    if let Some(reason) = scenario.skip_for(profile) {
         result.verdict = Verdict::Skip { reason };
         return result;
     }
@@ -638,7 +642,11 @@ pub fn about(scenario: &Scenario) -> About {
     About {
         notes: scenario.notes.clone(),
         given: yaml_section(&text, "given"),
-        when: yaml_section(&text, "when"),
+        when: if scenario.is_sequence() {
+            steps_text(scenario)
+        } else {
+            yaml_section(&text, "when")
+        },
         divergences: scenario
             .divergence
             .iter()
@@ -651,6 +659,29 @@ pub fn about(scenario: &Scenario) -> About {
             })
             .collect(),
     }
+}
+
+/// A sequence's requests, one line a step, in the scenario's own spelling (its `steps:`
+/// section would bury them among every engine's expectations).
+fn steps_text(scenario: &Scenario) -> String {
+    let mut out = String::from("steps:\n");
+    for (when, _) in scenario.steps() {
+        let names: Vec<String> = when.rmi.iter().map(|n| format!("{n:?}")).collect();
+        let mut line = format!("  - when: {{rmi: [{}]", names.join(", "));
+        for (flag, set) in [
+            ("force", when.force),
+            ("noprune", when.noprune),
+            ("ignore", when.ignore),
+            ("all", when.all),
+        ] {
+            if set {
+                line.push_str(&format!(", {flag}: true"));
+            }
+        }
+        out.push_str(&line);
+        out.push_str("}\n");
+    }
+    out
 }
 
 thread_local! {

@@ -2,7 +2,8 @@
 //!
 //! A pure reference model: no I/O, no clock, no randomness, no async. Given a [`Store`] and a
 //! [`Request`], [`remove`] returns the [`Outcome`] the chosen engine [`Profile`] would report:
-//! the ordered records, the error(s), the status, and the store after.
+//! the ordered records, the error(s), the status, and the store after; [`remove_steps`] runs a
+//! sequence of requests, [`remove_parallel`] requests sent at once.
 //!
 //! Every engine's rules live in one module under [`engines`]; what engines share (reference
 //! grammar, ID-prefix lookup, Docker's conflict texts) lives in shared modules.
@@ -15,6 +16,7 @@ pub mod outcome;
 pub mod platform;
 pub mod reference;
 pub mod request;
+pub mod steps;
 pub mod store;
 #[cfg(feature = "proptest")]
 pub mod strategies;
@@ -25,4 +27,5 @@ pub use outcome::{ConflictReason, ErrorKind, Failure, Outcome, Record, Status};
 pub use platform::Platform;
 pub use reference::{Reference, Repository};
 pub use request::Request;
+pub use steps::{remove_parallel, remove_steps, Interleaving};
 pub use store::{Container, ContainerState, Image, ListedImage, Listing, Store};

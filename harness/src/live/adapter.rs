@@ -110,6 +110,15 @@ pub trait Adapter {
         Ok(())
     }
 
+    /// Whether the engine can be sent `requests`, one after the other on the same store (a
+    /// scenario's steps; else [`Unsupported`]). Called once, before the first is sent, so a
+    /// sequence is never cut short halfway. By default each is checked alone.
+    fn check_requests(&self, requests: &[Request], symbols: &Symbols) -> anyhow::Result<()> {
+        requests
+            .iter()
+            .try_for_each(|r| self.check_request(r, symbols))
+    }
+
     /// Sends `request` the way the engine's own client does.
     fn remove(&mut self, request: &Request) -> anyhow::Result<Answer>;
 

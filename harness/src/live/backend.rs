@@ -16,7 +16,7 @@ use super::sandbox::{self, StateDir};
 use super::source::Source;
 use crate::backend::Unsupported;
 use crate::normalize;
-use crate::observation::Observation;
+use crate::observation::{Observation, StepObservation};
 use crate::scenario::{Domain, Scenario, StoredName};
 use crate::synth;
 use anyhow::{bail, Context};
@@ -325,7 +325,7 @@ impl<A: Adapter> LiveBackend<A> {
     }
 
     /// One scenario, from an empty engine: build `given`, check how it lists, send the
-    /// request, list what is left.
+    /// request (each step's in turn), list what is left (after each step).
     fn run_scenario(&mut self, scenario: &Scenario) -> anyhow::Result<Observation> {
         let t0 = Instant::now();
         let reset = self.reset().context("emptying the engine")?;
@@ -342,6 +342,17 @@ impl<A: Adapter> LiveBackend<A> {
         }
         let host = self.running_registry().map(Registry::host);
         let mut symbols = synthesized.symbols(profile, host.as_deref().unwrap_or_default());
+        // Stored names that hold image ID symbols are spelled for this engine before anything
+        // is built: the adapters see literal names only.
+        let resolved;
+        let scenario = if scenario.given.has_symbol_names() {
+            let mut copy = scenario.clone();
+            copy.given = scenario.given.resolved(&symbols)?;
+            resolved = copy;
+            &resolved
+        } else {
+            scenario
+        };
         let t_build = Instant::now();
         let build = Build {
             scenario,
@@ -354,10 +365,24 @@ impl<A: Adapter> LiveBackend<A> {
         })?;
         let built = self.adapter.listing().context("listing the built store")?;
         let t_request = Instant::now();
-        let request = scenario.request(&mut symbols)?;
-        self.adapter.check_request(&request, &symbols)?;
-        let answer = self.adapter.remove(&request)?;
-        let after = self.adapter.listing()?;
+        // Every step's request is expanded and checked before the first is sent: a step the
+        // engine cannot express skips the whole sequence rather than half of it.
+        let requests = scenario.requests(&mut symbols)?;
+        self.adapter.check_requests(&requests, &symbols)?;
+        let mut steps = Vec::with_capacity(requests.len());
+        for request in &requests {
+            // A step is one more request on the same store: no reset between steps.
+            let answer = self.adapter.remove(request)?;
+            let after = self.adapter.listing()?;
+            steps.push(StepObservation {
+                records: answer.records,
+                errors: answer.errors,
+                status: answer.status,
+                after,
+            });
+        }
+        let mut steps = steps.into_iter();
+        let first = steps.next().context("a scenario without a request")?;
         let engine = self.adapter.take_engine_time();
         let built =
             differs_from_model(scenario, profile, &synthesized, &built, &symbols).then_some(built);
@@ -370,12 +395,13 @@ impl<A: Adapter> LiveBackend<A> {
             engine,
         });
         Ok(Observation {
-            records: answer.records,
-            errors: answer.errors,
-            status: answer.status,
-            after,
+            records: first.records,
+            errors: first.errors,
+            status: first.status,
+            after: first.after,
             symbols,
             built,
+            then: steps.collect(),
         })
     }
 }
@@ -530,7 +556,10 @@ pub fn needs_registry(scenario: &Scenario) -> bool {
                     }
             )
         });
-    in_store || scenario.when.rmi.iter().any(|n| n.contains("<reg>"))
+    in_store
+        || scenario
+            .steps()
+            .any(|(when, _)| when.rmi.iter().any(|n| n.contains("<reg>")))
 }
 
 /// Whether `socket` is (or resolves to) one of `defaults`, through symlinks, also dangling

@@ -286,6 +286,33 @@ impl Adapter for CriRuntime {
         }
     }
 
+    /// As [`check_request`](Adapter::check_request) for the first name sent; every later name
+    /// (of the same request, or of a later step) meets a store that earlier names may have
+    /// emptied, where fewer of the scenario's images share its prefix: it interferes whenever
+    /// the sandbox image's ID starts with it.
+    fn check_requests(&self, requests: &[Request], symbols: &Symbols) -> anyhow::Result<()> {
+        let Some(sandbox) = self.sandbox_image() else {
+            return Ok(());
+        };
+        let mut names = requests.iter().flat_map(|r| &r.names);
+        if let Some(first) = names.next() {
+            let one = Request {
+                names: vec![first.clone()],
+                ..requests[0].clone()
+            };
+            self.check_request(&one, symbols)?;
+        }
+        match names.find(|n| sandbox_image_interferes(n, sandbox, &[])) {
+            Some(name) => Err(Unsupported::new(format!(
+                "{name:?} is also a prefix of the sandbox image's ID {sandbox} (every CRI node has that image; the \
+                 scenario's store does not), and the names sent before it may leave fewer images it prefixes: the \
+                 runtime would answer for a different store"
+            ))
+            .into()),
+            None => Ok(()),
+        }
+    }
+
     /// One `RemoveImage` per name (see [`observe::remove`]).
     fn remove(&mut self, request: &Request) -> anyhow::Result<Answer> {
         observe::remove(self.cri()?, request, self.sandbox_image())

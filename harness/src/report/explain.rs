@@ -74,8 +74,28 @@ fn verdict_line(out: &mut String, r: &RunResult, named: bool, with_source: bool)
     let _ = writeln!(out, "  {who}{}{source}", r.verdict.id());
 }
 
-/// An outcome as indented lines: records, errors, status, the store afterwards.
+/// An outcome as indented lines: records, errors, status, the store afterwards; a sequence's
+/// steps each under its `step N:` heading.
 pub fn outcome_lines(o: &Normalized) -> Vec<String> {
+    if o.then.is_empty() {
+        return step_lines(o);
+    }
+    let mut lines = Vec::new();
+    for (i, step) in o.steps().into_iter().enumerate() {
+        lines.push(format!("step {}:", i + 1));
+        let one = Normalized {
+            records: step.records,
+            errors: step.errors,
+            status: step.status,
+            after: step.after,
+            ..Normalized::default()
+        };
+        lines.extend(step_lines(&one).into_iter().map(|l| format!("  {l}")));
+    }
+    lines
+}
+
+fn step_lines(o: &Normalized) -> Vec<String> {
     let mut lines = Vec::new();
     if o.records.is_empty() {
         lines.push("records: (none)".to_owned());

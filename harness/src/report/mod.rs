@@ -84,14 +84,26 @@ pub const CELL_LEGEND: [&str; 2] = [
 /// Deleted images are counted from the listing afterwards (images of `given` no longer
 /// listed), not from the records: CRI reports none, and docker-classic also reports layers.
 pub fn outcome_code(outcome: &Normalized, images_before: &[String]) -> String {
-    let untagged = outcome
+    // A sequence shows one code a step, `U1→D1`: each step's deletions counted against the
+    // store the step before it left.
+    let mut before: Vec<String> = images_before.to_vec();
+    let mut codes = Vec::new();
+    for step in outcome.steps() {
+        codes.push(step_code(&step, &before));
+        before.retain(|h| step.after.images.contains_key(h));
+    }
+    codes.join("→")
+}
+
+fn step_code(step: &crate::observation::NormalizedStep, images_before: &[String]) -> String {
+    let untagged = step
         .records
         .iter()
         .filter(|r| r.starts_with("Untagged:"))
         .count();
     let deleted = images_before
         .iter()
-        .filter(|h| !outcome.after.images.contains_key(*h))
+        .filter(|h| !step.after.images.contains_key(*h))
         .count();
     let mut code = String::new();
     if untagged > 0 {
@@ -100,11 +112,11 @@ pub fn outcome_code(outcome: &Normalized, images_before: &[String]) -> String {
     if deleted > 0 {
         code.push_str(&format!("D{deleted}"));
     }
-    if !outcome.errors.is_empty() {
+    if !step.errors.is_empty() {
         if !code.is_empty() {
             code.push(' ');
         }
-        code.push_str(&status_code(&outcome.status));
+        code.push_str(&status_code(&step.status));
     }
     if code.is_empty() {
         code.push('·');
@@ -157,10 +169,11 @@ struct Effect {
 }
 
 impl Effect {
+    /// A sequence's effect is what its last step left.
     fn of(o: &Normalized) -> Effect {
+        let after = o.then.last().map_or(&o.after, |s| &s.after);
         Effect {
-            images: o
-                .after
+            images: after
                 .images
                 .iter()
                 .map(|(h, names)| {
@@ -170,7 +183,7 @@ impl Effect {
                     )
                 })
                 .collect(),
-            containers: o.after.containers.clone(),
+            containers: after.containers.clone(),
         }
     }
 }
@@ -179,6 +192,7 @@ impl Effect {
 fn error_kinds(o: &Normalized) -> Vec<(&str, Option<&str>)> {
     o.errors
         .iter()
+        .chain(o.then.iter().flat_map(|s| &s.errors))
         .map(|e| (e.kind.as_str(), e.reason.as_deref()))
         .collect()
 }
@@ -336,6 +350,7 @@ pub(crate) mod fixtures {
                 containers: Default::default(),
             },
             built: None,
+            then: Vec::new(),
         }
     }
 
@@ -346,6 +361,7 @@ pub(crate) mod fixtures {
             status: "grpc OK".into(),
             after: NormalizedStore::default(),
             built: None,
+            then: Vec::new(),
         }
     }
 
@@ -366,6 +382,7 @@ pub(crate) mod fixtures {
                 containers: Default::default(),
             },
             built: None,
+            then: Vec::new(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Reading scenario files, and reporting what is wrong with them where it is.
 
 use super::expect::{Divergence, Expect, Target};
-use super::{spans, validate, Given, Scenario, When};
+use super::{spans, validate, Given, Scenario, Step, When};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use std::fmt;
@@ -15,10 +15,30 @@ pub(super) struct File {
     #[serde(default)]
     pub notes: Option<String>,
     pub given: Given,
-    pub when: When,
-    pub expect: Expect,
+    /// One request (with `expect`), or `steps` instead of both.
+    #[serde(default)]
+    pub when: Option<When>,
+    #[serde(default)]
+    pub expect: Option<Expect>,
+    #[serde(default)]
+    pub steps: Option<Vec<Step>>,
     #[serde(default)]
     pub divergence: IndexMap<Target, Divergence>,
+}
+
+impl File {
+    /// The steps as written: `steps`, or `when` with `expect` as one step. The validator
+    /// reports a file that has both forms, or neither.
+    pub(super) fn steps(&self) -> Vec<std::borrow::Cow<'_, Step>> {
+        use std::borrow::Cow;
+        match (&self.steps, &self.when, &self.expect) {
+            (Some(steps), _, _) => steps.iter().map(Cow::Borrowed).collect(),
+            (None, when, expect) => vec![Cow::Owned(Step {
+                when: when.clone().unwrap_or_default(),
+                expect: expect.clone().unwrap_or_default(),
+            })],
+        }
+    }
 }
 
 /// One thing wrong with a file, where it is (1-based; column of the key or value).
@@ -357,14 +377,22 @@ fn from_bytes(path: &Path, name: String, bytes: Vec<u8>) -> Result<Scenario, Loa
     if !problems.is_empty() {
         return Err(fail(problems));
     }
+    let mut steps = file
+        .steps()
+        .into_iter()
+        .map(std::borrow::Cow::into_owned)
+        .collect::<Vec<_>>()
+        .into_iter();
+    let first = steps.next().unwrap_or_default();
     Ok(Scenario {
         name,
         path: path.to_owned(),
         summary: file.summary,
         notes: file.notes,
         given: file.given,
-        when: file.when,
-        expect: file.expect,
+        when: first.when,
+        expect: first.expect,
+        then: steps.collect(),
         divergence: file.divergence,
     })
 }

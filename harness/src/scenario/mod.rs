@@ -44,12 +44,25 @@ pub struct Scenario {
     pub notes: Option<String>,
     /// The store before the request.
     pub given: Given,
+    /// The request: the only one (`when:`), or the first of `steps:`.
+    pub when: When,
+    /// The outcome per engine of `when`.
+    pub expect: Expect,
+    /// The requests after the first, in order (`steps:` from the second on), each meeting the
+    /// store the one before it left. Empty for a one-request scenario.
+    pub then: Vec<Step>,
+    /// Known divergences between the model and a live engine, by engine or profile.
+    pub divergence: IndexMap<Target, Divergence>,
+}
+
+/// One request of a sequence and its outcome per engine (an item of `steps:`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
     /// The request.
     pub when: When,
     /// The outcome per engine.
     pub expect: Expect,
-    /// Known divergences between the model and a live engine, by engine or profile.
-    pub divergence: IndexMap<Target, Divergence>,
 }
 
 /// The store before the request.
@@ -121,25 +134,87 @@ pub struct When {
     pub platforms: Vec<Platform>,
 }
 
-impl Scenario {
-    /// The model's request, with the symbols in the names expanded for this backend's table.
-    /// ID prefixes the names use (`<A:4>`) are recorded in `symbols`, so that the same hex
-    /// in an engine's answer (`No such image: 7f3c`) maps back to `<A:4>`.
+impl Given {
+    /// Whether a stored name holds image ID symbols (`localhost/<B:12>:latest`).
+    pub fn has_symbol_names(&self) -> bool {
+        self.images
+            .values()
+            .any(|i| i.tags.iter().any(StoredName::has_symbols))
+    }
+
+    /// This store with the image ID symbols of its stored names expanded with `symbols` (a
+    /// backend's table: `<B:12>` is B's ID as that engine spells it). IDs do not depend on
+    /// names (a config or manifest digest holds no tag), so the table of the synthesized
+    /// images is complete before any name is made.
+    pub fn resolved(&self, symbols: &Symbols) -> Result<Given, SymbolError> {
+        if !self.has_symbol_names() {
+            return Ok(self.clone());
+        }
+        let mut out = self.clone();
+        for image in out.images.values_mut() {
+            image.tags = image
+                .tags
+                .iter()
+                .map(|t| t.resolved(|s| symbols.expand(s)))
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(out)
+    }
+}
+
+impl When {
+    /// The model's request, with the symbols in the names expanded for this backend's table
+    /// (see [`Scenario::request`]).
     pub fn request(&self, symbols: &mut Symbols) -> Result<Request, SymbolError> {
         let names = self
-            .when
             .rmi
             .iter()
             .map(|n| symbols.expand_request(n))
             .collect::<Result<_, _>>()?;
         Ok(Request {
             names,
-            force: self.when.force,
-            prune: !self.when.noprune,
-            ignore: self.when.ignore,
-            all: self.when.all,
-            platforms: self.when.platforms.clone(),
+            force: self.force,
+            prune: !self.noprune,
+            ignore: self.ignore,
+            all: self.all,
+            platforms: self.platforms.clone(),
         })
+    }
+}
+
+impl Scenario {
+    /// The model's request, with the symbols in the names expanded for this backend's table.
+    /// ID prefixes the names use (`<A:4>`) are recorded in `symbols`, so that the same hex
+    /// in an engine's answer (`No such image: 7f3c`) maps back to `<A:4>`.
+    pub fn request(&self, symbols: &mut Symbols) -> Result<Request, SymbolError> {
+        self.when.request(symbols)
+    }
+
+    /// Every step's request, in order (one for a one-request scenario), expanded as
+    /// [`request`](Self::request) does. Symbols stay bound across steps: a later step may
+    /// name an image an earlier one deleted.
+    pub fn requests(&self, symbols: &mut Symbols) -> Result<Vec<Request>, SymbolError> {
+        self.steps()
+            .map(|(when, _)| when.request(symbols))
+            .collect()
+    }
+
+    /// Every step, in order: `when` and `expect`, then `then`. A one-request scenario has one.
+    pub fn steps(&self) -> impl Iterator<Item = (&When, &Expect)> + '_ {
+        std::iter::once((&self.when, &self.expect))
+            .chain(self.then.iter().map(|s| (&s.when, &s.expect)))
+    }
+
+    /// Whether this scenario is a sequence of more than one request.
+    pub fn is_sequence(&self) -> bool {
+        !self.then.is_empty()
+    }
+
+    /// Why `profile` skips this scenario: the first step whose expectation for it says `skip`
+    /// (a sequence cannot run without one of its steps).
+    pub fn skip_for(&self, profile: rmispec_model::Profile) -> Option<String> {
+        self.steps()
+            .find_map(|(_, expect)| expect.for_profile(profile).skip)
     }
 
     /// The known divergence for `profile`: its own entry, else its engine's.

@@ -226,6 +226,10 @@ impl FromStr for StoredName {
             Some(rest) => format!("{STAND_IN}/{rest}"),
             None => s.to_owned(),
         };
+        // Image ID symbols in a tag's path or tag (`localhost/<B:12>:latest`) are checked as
+        // the hex they stand for, then kept as written: they are expanded per engine when the
+        // store is built (see [`StoredName::resolved`]).
+        let (real, symbols) = id_stand_ins(&real)?;
         let (real, of) = match real.split_once('@') {
             Some((name, digest)) => {
                 let of = digest
@@ -270,10 +274,102 @@ impl FromStr for StoredName {
                 "digest reference {s:?} must live in the local registry: `<reg>/{}@sha256:<X.manifest>`",
                 repo.path
             )),
+            (Some(_), _) if !symbols.is_empty() => Err(format!(
+                "digest reference {s:?} has a symbol in its path: only tags may hold image ID symbols"
+            )),
             (Some(of), _) => Ok(StoredName::Digested { path: repo.path, of }),
-            (None, Some(tag)) => Ok(StoredName::Tagged { domain, path: repo.path, tag }),
+            (None, Some(tag)) => Ok(StoredName::Tagged {
+                domain,
+                path: restore(&repo.path, &symbols),
+                tag: restore(&tag, &symbols),
+            }),
             (None, None) => unreachable!("a name without tag or digest was refused above"),
         }
+    }
+}
+
+/// `s` with every image ID symbol after the domain (`<B>`, `<B:12>`, `<B.config:4>`) replaced
+/// by a stand-in of the same length made of hex the grammar accepts, and the (stand-in,
+/// symbol) pairs, in order. A symbol of any other kind is an error: only image IDs are known
+/// before the store is built.
+fn id_stand_ins(s: &str) -> Result<(String, Vec<(String, String)>), String> {
+    let mut out = String::with_capacity(s.len());
+    let mut pairs = Vec::new();
+    let mut rest = s;
+    while let Some(start) = rest.find('<') {
+        let Some(len) = rest[start..].find('>') else {
+            break;
+        };
+        let symbol = &rest[start..start + len + 1];
+        out.push_str(&rest[..start]);
+        rest = &rest[start + len + 1..];
+        if symbol.contains(".manifest>") && rest.is_empty() && out.ends_with("@sha256:") {
+            // A digest reference's own `<X.manifest>`: the caller reads it.
+            out.push_str(symbol);
+            continue;
+        }
+        let body = &symbol[1..symbol.len() - 1];
+        let (handle, width) = match body.rsplit_once(':') {
+            Some((h, n)) => (
+                h,
+                n.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=64).contains(n))
+                    .ok_or_else(|| {
+                        format!("`{symbol}` in {s:?}: a prefix is 1 to 64 hex characters")
+                    })?,
+            ),
+            None => (body, 64),
+        };
+        let handle = handle
+            .strip_suffix(".config")
+            .or_else(|| handle.strip_suffix(".manifest"))
+            .unwrap_or(handle);
+        if ImageHandle::new(handle).is_err() {
+            return Err(format!(
+                "`{symbol}` in {s:?}: a stored name may hold image ID symbols only (`<B>`, `<B:12>`, `<B.config:4>`)"
+            ));
+        }
+        // Distinct stand-ins (the index in hex, padded), so each maps back to its symbol.
+        let index = pairs.len();
+        let stand_in = format!("{:a>width$}", format!("{index:x}"));
+        let stand_in = stand_in[stand_in.len() - width..].to_owned();
+        out.push_str(&stand_in);
+        pairs.push((stand_in, symbol.to_owned()));
+    }
+    out.push_str(rest);
+    Ok((out, pairs))
+}
+
+/// `s` with the stand-ins of [`id_stand_ins`] turned back into their symbols.
+fn restore(s: &str, pairs: &[(String, String)]) -> String {
+    let mut out = s.to_owned();
+    for (stand_in, symbol) in pairs {
+        out = out.replacen(stand_in.as_str(), symbol, 1);
+    }
+    out
+}
+
+impl StoredName {
+    /// Whether the name holds image ID symbols (`localhost/<B:12>:latest`).
+    pub fn has_symbols(&self) -> bool {
+        matches!(self, StoredName::Tagged { path, tag, .. } if path.contains('<') || tag.contains('<'))
+    }
+
+    /// The name with its image ID symbols expanded by `expand` (a backend's symbol table, so
+    /// `<B:12>` is B's ID as that engine spells it: the manifest digest on docker-containerd).
+    pub fn resolved(
+        &self,
+        expand: impl Fn(&str) -> Result<String, crate::symbols::SymbolError>,
+    ) -> Result<StoredName, crate::symbols::SymbolError> {
+        Ok(match self {
+            StoredName::Tagged { domain, path, tag } if self.has_symbols() => StoredName::Tagged {
+                domain: domain.clone(),
+                path: expand(path)?,
+                tag: expand(tag)?,
+            },
+            other => other.clone(),
+        })
     }
 }
 
@@ -358,5 +454,31 @@ mod tests {
         for s in bad {
             assert!(s.parse::<StoredName>().is_err(), "{s} parsed");
         }
+    }
+
+    #[test]
+    fn stored_names_may_hold_image_id_symbols() {
+        for s in [
+            "localhost/<B:12>:latest",
+            "localhost/app:<B:12>",
+            "localhost/x/<B.config:4>:1",
+            "docker.io/library/<A:12>:latest",
+        ] {
+            let n: StoredName = s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
+            assert!(n.has_symbols(), "{s}");
+            assert_eq!(n.to_string(), s);
+        }
+        for s in [
+            "localhost/<c1:12>:latest",         // containers are made later
+            "localhost/<B:65>:latest",          // longer than a digest
+            "<reg>/<B:12>@sha256:<B.manifest>", // only tags
+            "localhost/App<B:4>:1",             // upper case around it
+        ] {
+            assert!(s.parse::<StoredName>().is_err(), "{s} parsed");
+        }
+        let n: StoredName = "localhost/<B:4>:latest".parse().unwrap();
+        let r = n.resolved(|s| Ok(s.replace("<B:4>", "abcd"))).unwrap();
+        assert_eq!(r.to_string(), "localhost/abcd:latest");
+        assert!(!r.has_symbols());
     }
 }

@@ -6,10 +6,11 @@
 //! symbols is one line, not 349,525. Only listed problems are located, so the work stays
 //! linear in the file's size however many problems it has.
 
-use super::expect::{ExpectedOutcome, Target};
+use super::expect::{Expect, ExpectedOutcome, Target};
 use super::load::{File, Problem, MAX_PROBLEMS};
 use super::names::{ImageHandle, LayerName, StoredName};
 use super::spans::{Pos, Spans};
+use super::When;
 use crate::symbols::{scan, Symbol, SymbolError};
 use rmispec_model::Profile;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -25,8 +26,7 @@ pub(super) fn validate(file: &File, spans: &Spans) -> Vec<Problem> {
     v.summary(file);
     let layers = v.images(file);
     v.containers(file, &layers);
-    v.when(file, &layers);
-    v.expect(file, &layers);
+    v.steps(file, &layers);
     v.finish()
 }
 
@@ -171,6 +171,19 @@ impl Validator<'_> {
             }
             full.insert(h, stack);
             for tag in &spec.tags {
+                if tag.has_symbols() {
+                    let text = tag.to_string();
+                    for (_, symbol) in scan(&text).unwrap_or_default() {
+                        if let Symbol::Image { handle, .. } = symbol {
+                            if !images.keys().any(|h| h.as_str() == handle) {
+                                self.report(
+                                    &key("tags"),
+                                    format!("`{tag}` names `<{handle}…>`, which is not an image of `given`: the images are {}", handles()),
+                                );
+                            }
+                        }
+                    }
+                }
                 if let StoredName::Digested { of, .. } = tag {
                     if of != h {
                         self.report(
@@ -222,28 +235,100 @@ impl Validator<'_> {
         }
     }
 
-    fn when(&mut self, file: &File, layers: &BTreeSet<LayerName>) {
-        if file.when.rmi.is_empty() && !file.when.all {
-            self.report(
-                &["when"],
-                "`when` names no image: give `rmi` one name or a list, or `all: true`",
-            );
+    /// The request form: `when` with `expect`, or `steps` (a non-empty list of both), never
+    /// both forms; then each step's request and expectation, at its own keys.
+    fn steps(&mut self, file: &File, layers: &BTreeSet<LayerName>) {
+        match (&file.steps, &file.when, &file.expect) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                let key = if file.when.is_some() {
+                    "when"
+                } else {
+                    "expect"
+                };
+                self.report(
+                    &[key],
+                    "a scenario has either `when` and `expect` (one request) or `steps` (a list of `{when, expect}`), \
+                     not both",
+                );
+                return;
+            }
+            (Some(steps), None, None) if steps.is_empty() => {
+                self.report(
+                    &["steps"],
+                    "`steps` is empty: give it at least one `{when, expect}`",
+                );
+                return;
+            }
+            (None, None, _) => {
+                self.report(
+                    &[],
+                    "missing field `when` (or `steps`: a list of `{when, expect}`)",
+                );
+                return;
+            }
+            (None, Some(_), None) => {
+                self.report(&["when"], "missing field `expect` beside `when`");
+                return;
+            }
+            _ => {}
         }
-        for (i, name) in file.when.rmi.iter().enumerate() {
-            self.symbols(file, layers, &["when", "rmi", &i.to_string()], name);
+        let sequence = file.steps.is_some();
+        for (i, step) in file.steps().iter().enumerate() {
+            let index = i.to_string();
+            let prefix: Vec<&str> = if sequence {
+                vec!["steps", &index]
+            } else {
+                Vec::new()
+            };
+            self.when(file, layers, &prefix, &step.when);
+            self.expect(file, layers, &prefix, &step.expect);
         }
     }
 
-    fn expect(&mut self, file: &File, layers: &BTreeSet<LayerName>) {
+    fn when(&mut self, file: &File, layers: &BTreeSet<LayerName>, prefix: &[&str], when: &When) {
+        let at = |rest: &[&str]| -> Vec<String> {
+            prefix
+                .iter()
+                .chain(["when"].iter())
+                .chain(rest)
+                .map(|s| (*s).to_owned())
+                .collect()
+        };
+        if when.rmi.is_empty() && !when.all {
+            let keys = at(&[]);
+            self.report(
+                &keys.iter().map(String::as_str).collect::<Vec<_>>(),
+                "`when` names no image: give `rmi` one name or a list, or `all: true`",
+            );
+        }
+        for (i, name) in when.rmi.iter().enumerate() {
+            let keys = at(&["rmi", &i.to_string()]);
+            self.symbols(
+                file,
+                layers,
+                &keys.iter().map(String::as_str).collect::<Vec<_>>(),
+                name,
+            );
+        }
+    }
+
+    fn expect(
+        &mut self,
+        file: &File,
+        layers: &BTreeSet<LayerName>,
+        prefix: &[&str],
+        expect: &Expect,
+    ) {
+        let expect_key: Vec<&str> = prefix.iter().copied().chain(["expect"]).collect();
         for profile in Profile::ALL {
-            let missing = file.expect.for_profile(profile).missing();
+            let missing = expect.for_profile(profile).missing();
             if !missing.is_empty() {
                 let mut from = vec!["`default`".to_owned(), format!("`{}`", profile.engine())];
                 if profile.id() != profile.engine().id() {
                     from.push(format!("`{profile}`"));
                 }
                 self.report(
-                    &["expect"],
+                    &expect_key,
                     format!(
                         "the expectation for `{profile}` has no {} (looked in {}); give it, or `skip: <reason>`",
                         missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
@@ -252,14 +337,10 @@ impl Validator<'_> {
                 );
             }
         }
-        let entries = std::iter::once(("default", &file.expect.default)).chain(
-            file.expect
-                .overrides
-                .iter()
-                .map(|(t, o)| (Target::id(*t), o)),
-        );
+        let entries = std::iter::once(("default", &expect.default))
+            .chain(expect.overrides.iter().map(|(t, o)| (Target::id(*t), o)));
         for (key, outcome) in entries {
-            self.outcome(file, layers, key, outcome);
+            self.outcome(file, layers, &expect_key, key, outcome);
         }
     }
 
@@ -267,19 +348,33 @@ impl Validator<'_> {
         &mut self,
         file: &File,
         layers: &BTreeSet<LayerName>,
+        expect_key: &[&str],
         key: &str,
         o: &ExpectedOutcome,
     ) {
+        // The keys of a field of this entry: `[steps, i,] expect, <key>, rest…`.
+        let path = |rest: &[&str]| -> Vec<String> {
+            expect_key
+                .iter()
+                .chain([key].iter())
+                .chain(rest)
+                .map(|s| (*s).to_owned())
+                .collect()
+        };
+        fn refs(v: &[String]) -> Vec<&str> {
+            v.iter().map(String::as_str).collect()
+        }
         for (i, r) in o.records.iter().flatten().enumerate() {
-            self.symbols(file, layers, &["expect", key, "records", &i.to_string()], r);
+            let at = path(&["records", &i.to_string()]);
+            self.symbols(file, layers, &refs(&at), r);
         }
         for (i, e) in o.errors.iter().flatten().enumerate() {
-            let at = ["expect", key, "errors", &i.to_string(), "message"];
-            self.symbols(file, layers, &at, &e.message);
+            let at = path(&["errors", &i.to_string(), "message"]);
+            self.symbols(file, layers, &refs(&at), &e.message);
         }
         let Some(after) = &o.after else { return };
         for (image, names) in &after.images {
-            let at = ["expect", key, "after", "images", image.as_str()];
+            let at = path(&["after", "images", image.as_str()]);
             let unknown_ok = image
                 .strip_prefix("<?")
                 .and_then(|s| s.strip_suffix('>'))
@@ -288,20 +383,17 @@ impl Validator<'_> {
                         .is_ok_and(|n| n > 0 && n.to_string() == num)
                 });
             if !unknown_ok && !file.given.images.keys().any(|h| h.as_str() == image) {
-                self.report(&at, format!("`{image}` is not an image of `given` (nor `<?N>`, an image the scenario does not name)"));
+                self.report(&refs(&at), format!("`{image}` is not an image of `given` (nor `<?N>`, an image the scenario does not name)"));
             }
             for (i, n) in names.iter().enumerate() {
-                let i = i.to_string();
-                let item = ["expect", key, "after", "images", image.as_str(), &i];
-                self.symbols(file, layers, &item, n);
+                let item = path(&["after", "images", image.as_str(), &i.to_string()]);
+                self.symbols(file, layers, &refs(&item), n);
             }
         }
         for c in after.containers.keys() {
             if !file.given.containers.contains_key(c) {
-                self.report(
-                    &["expect", key, "after", "containers", c.as_str()],
-                    format!("`{c}` is not a container of `given`"),
-                );
+                let at = path(&["after", "containers", c.as_str()]);
+                self.report(&refs(&at), format!("`{c}` is not a container of `given`"));
             }
         }
     }

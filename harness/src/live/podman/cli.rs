@@ -198,6 +198,34 @@ mod tests {
         );
     }
 
+    /// An empty name runs locally in the sandbox only: to a service the user brought it would
+    /// go through `--remote`, as `images=` with an empty value, which the service reads as no
+    /// name, i.e. every image. The refusal comes before any process starts or socket opens.
+    #[test]
+    fn an_empty_name_is_never_sent_to_a_service_the_user_brought() {
+        for flavor in [
+            Flavor::Podman43,
+            Flavor::Podman54,
+            Flavor::Podman58,
+            Flavor::Libpod301,
+        ] {
+            for names in [&[""][..], &["localhost/a:1", ""][..]] {
+                let socket = Path::new("/nonexistent/rmispec-user.sock");
+                let error = rmi(
+                    flavor,
+                    Path::new("/nonexistent"),
+                    Via::Remote { socket },
+                    &request(names, false),
+                )
+                .expect_err("an empty name is refused before it is sent");
+                assert!(
+                    error.to_string().contains("refusing to send an empty name"),
+                    "{flavor:?} {names:?}: {error:#}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn names_follow_a_double_dash() {
         let mut r = request(&["-x", "a"], false);
