@@ -20,7 +20,8 @@ use std::fmt::Write as _;
 /// shrink runs the engine, never the generator's stream).
 ///
 /// Cases for `profile` leave out the flags its API has no way to send (Docker's and CRI's
-/// `--all` and `--ignore`, libimage options): each would be a skip, and cost a store build.
+/// `--all` and `--ignore`, libimage options; Podman 3.0's `--ignore` and `--no-prune`): each
+/// would be a skip or a usage error, and cost a store build.
 pub fn generate(seed: u64, index: u64, profile: Profile) -> (Case, impl ValueTree<Value = Case>) {
     let bytes = sha2::Sha256::digest(format!("rmispec fuzz {seed}/{index}").as_bytes());
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
@@ -29,6 +30,7 @@ pub fn generate(seed: u64, index: u64, profile: Profile) -> (Case, impl ValueTre
         profile.engine(),
         Engine::PodmanLibimage | Engine::LibpodLegacy
     );
+    let legacy_cli = profile.engine() == Engine::LibpodLegacy;
     // The engines whose builders commit children (`live/docker/build.rs`, `live/podman/build.rs`).
     let committed = matches!(
         profile.engine(),
@@ -37,6 +39,13 @@ pub fn generate(seed: u64, index: u64, profile: Profile) -> (Case, impl ValueTre
     let tree = strategies::case()
         .prop_map(move |mut case| {
             case.children_committed = committed;
+            if legacy_cli {
+                // Podman 3.0.1's CLI has neither `--ignore` nor `--no-prune` (`live/podman/cli.rs`).
+                for step in &mut case.steps {
+                    step.ignore = false;
+                    step.prune = true;
+                }
+            }
             if !libimage_flags {
                 for step in &mut case.steps {
                     step.ignore = false;
