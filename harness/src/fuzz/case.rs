@@ -207,7 +207,18 @@ pub fn typed(spec: NameSpec, case: &Case) -> String {
             Some(n) => format!("<reg>/app:9@sha256:<{}.{}>", handle(n), manifest(case, n)),
             None => UNKNOWN[2].into(),
         },
-        NameSpec::Unknown(k) => UNKNOWN[k as usize % UNKNOWN.len()].into(),
+        NameSpec::Unknown(k) => {
+            let name = UNKNOWN[k as usize % UNKNOWN.len()];
+            // A hex name (`9`) is unknown because every ID starts with a chosen `a`-`c`; a
+            // committed child's ID is the engine's (random) and the model's (synthesized), so
+            // the same hex could name it on one side only.
+            let any_committed = (0..count).any(|n| committed(case, n));
+            if any_committed && rmispec_model::digest::is_hex(name) {
+                UNKNOWN[0].into()
+            } else {
+                name.into()
+            }
+        }
         NameSpec::Invalid(k) => INVALID[k as usize % INVALID.len()].into(),
     }
 }
