@@ -100,6 +100,11 @@ pub struct Case {
     pub store: StoreSpec,
     /// The requests, in order (one today).
     pub steps: Vec<RequestSpec>,
+    /// Whether the engine the case is for builds a child image by committing a container
+    /// (Docker's containerd store, Podman): then a child's ID cannot be chosen (no `id:`
+    /// prefix) and it holds no digest reference (it was never pushed), so a case leaves
+    /// those out rather than ask for a store the engine cannot build. False from [`case`].
+    pub children_committed: bool,
 }
 
 /// A [`Case`]: a [`store`] and one [`request`]. Shrinks as they do.
@@ -107,5 +112,6 @@ pub fn case() -> impl Strategy<Value = Case> {
     (store(), request()).prop_map(|(store, request)| Case {
         store,
         steps: vec![request],
+        children_committed: false,
     })
 }

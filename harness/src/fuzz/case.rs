@@ -6,8 +6,8 @@ use crate::scenario::{self, LoadError, Scenario};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use rmispec_model::strategies::{
-    self, Case, IdForm, IdOf, NameShape, NameSpec, RequestSpec, Spelling, StoreSpec, INVALID,
-    REGISTRY, UNKNOWN,
+    self, Case, IdForm, IdOf, NameShape, NameSpec, RequestSpec, Spelling, INVALID, REGISTRY,
+    UNKNOWN,
 };
 use rmispec_model::{Engine, Profile};
 use sha2::Digest as _;
@@ -20,7 +20,8 @@ use std::fmt::Write as _;
 /// shrink runs the engine, never the generator's stream).
 ///
 /// Cases for `profile` leave out the flags its API has no way to send (Docker's and CRI's
-/// `--all` and `--ignore`, libimage options): each would be a skip, and cost a store build.
+/// `--all` and `--ignore`, libimage options; Podman 3.0's `--ignore` and `--no-prune`): each
+/// would be a skip or a usage error, and cost a store build.
 pub fn generate(seed: u64, index: u64, profile: Profile) -> (Case, impl ValueTree<Value = Case>) {
     let bytes = sha2::Sha256::digest(format!("rmispec fuzz {seed}/{index}").as_bytes());
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
@@ -29,8 +30,22 @@ pub fn generate(seed: u64, index: u64, profile: Profile) -> (Case, impl ValueTre
         profile.engine(),
         Engine::PodmanLibimage | Engine::LibpodLegacy
     );
+    let legacy_cli = profile.engine() == Engine::LibpodLegacy;
+    // The engines whose builders commit children (`live/docker/build.rs`, `live/podman/build.rs`).
+    let committed = matches!(
+        profile.engine(),
+        Engine::DockerContainerd | Engine::PodmanLibimage | Engine::LibpodLegacy
+    );
     let tree = strategies::case()
         .prop_map(move |mut case| {
+            case.children_committed = committed;
+            if legacy_cli {
+                // Podman 3.0.1's CLI has neither `--ignore` nor `--no-prune` (`live/podman/cli.rs`).
+                for step in &mut case.steps {
+                    step.ignore = false;
+                    step.prune = true;
+                }
+            }
             if !libimage_flags {
                 for step in &mut case.steps {
                     step.ignore = false;
@@ -108,8 +123,39 @@ fn spell(shape: NameShape, of: &str, spelling: Spelling) -> String {
     }
 }
 
-/// The name a request types for `spec` in `store`, with symbols (`<A.config:3>`).
-pub fn typed(spec: NameSpec, store: &StoreSpec) -> String {
+/// The names each image of `case` keeps: the store's, less digest references on children
+/// when children are committed.
+fn names(case: &Case) -> Vec<Vec<NameShape>> {
+    let mut names = case.store.names();
+    if case.children_committed {
+        for (n, kept) in names.iter_mut().enumerate() {
+            if case.store.parent_of(n).is_some() {
+                kept.retain(|s| matches!(s, NameShape::Tag(..)));
+            }
+        }
+    }
+    names
+}
+
+/// Whether image `n` of `case` is a committed child.
+fn committed(case: &Case, n: usize) -> bool {
+    case.children_committed && case.store.parent_of(n).is_some()
+}
+
+/// The symbol of image `n`'s manifest digest: `manifest`, or `config` for a committed child,
+/// whose manifest only the engine knows (the live symbol table gives it the ID for both, the
+/// model the synthesized manifest: a request naming it would compare two different names).
+fn manifest(case: &Case, n: usize) -> &'static str {
+    if committed(case, n) {
+        "config"
+    } else {
+        "manifest"
+    }
+}
+
+/// The name a request types for `spec` in `case`'s store, with symbols (`<A.config:3>`).
+pub fn typed(spec: NameSpec, case: &Case) -> String {
+    let store = &case.store;
     let count = store.images.len();
     let image = |i: u8| (count > 0).then(|| i as usize % count);
     match spec {
@@ -119,7 +165,7 @@ pub fn typed(spec: NameSpec, store: &StoreSpec) -> String {
             spelling,
         } => match image(i) {
             Some(n) => {
-                let names = &store.names()[n];
+                let names = &names(case)[n];
                 match names.get(name as usize % names.len().max(1)) {
                     Some(&shape) => spell(shape, &handle(n), spelling),
                     None => format!("sha256:<{}.config>", handle(n)),
@@ -130,8 +176,8 @@ pub fn typed(spec: NameSpec, store: &StoreSpec) -> String {
         NameSpec::Id { image: i, of, form } => match image(i) {
             Some(n) => {
                 let digest = match of {
-                    IdOf::Config => "config",
-                    IdOf::Manifest => "manifest",
+                    IdOf::Manifest if !committed(case, n) => "manifest",
+                    _ => "config",
                 };
                 let h = handle(n);
                 match form {
@@ -149,25 +195,38 @@ pub fn typed(spec: NameSpec, store: &StoreSpec) -> String {
             Some(n) => {
                 let repos = ["<reg>/app", "docker.io/library/busybox", "localhost/app"];
                 format!(
-                    "{}@sha256:<{}.manifest>",
+                    "{}@sha256:<{}.{}>",
                     repos[repo as usize % repos.len()],
-                    handle(n)
+                    handle(n),
+                    manifest(case, n)
                 )
             }
             None => UNKNOWN[1].into(),
         },
         NameSpec::TaggedDigest { image: i } => match image(i) {
-            Some(n) => format!("<reg>/app:9@sha256:<{}.manifest>", handle(n)),
+            Some(n) => format!("<reg>/app:9@sha256:<{}.{}>", handle(n), manifest(case, n)),
             None => UNKNOWN[2].into(),
         },
-        NameSpec::Unknown(k) => UNKNOWN[k as usize % UNKNOWN.len()].into(),
+        NameSpec::Unknown(k) => {
+            let name = UNKNOWN[k as usize % UNKNOWN.len()];
+            // A hex name (`9`) is unknown because every ID starts with a chosen `a`-`c`; a
+            // committed child's ID is the engine's (random) and the model's (synthesized), so
+            // the same hex could name it on one side only.
+            let any_committed = (0..count).any(|n| committed(case, n));
+            if any_committed && rmispec_model::digest::is_hex(name) {
+                UNKNOWN[0].into()
+            } else {
+                name.into()
+            }
+        }
         NameSpec::Invalid(k) => INVALID[k as usize % INVALID.len()].into(),
     }
 }
 
 /// `given:` in the scenario language.
-fn given(store: &StoreSpec) -> String {
-    let names = store.names();
+fn given(case: &Case) -> String {
+    let store = &case.store;
+    let names = names(case);
     let mut s = String::from("given:\n");
     if store.images.is_empty() {
         s.push_str("  images: {}\n");
@@ -178,7 +237,9 @@ fn given(store: &StoreSpec) -> String {
         let h = handle(n);
         let tags: Vec<String> = names[n].iter().map(|&t| q(&stored(t, &h))).collect();
         let _ = writeln!(s, "    {h}:");
-        let _ = writeln!(s, "      id: {}", q(&id_prefix(image.id)));
+        if !committed(case, n) {
+            let _ = writeln!(s, "      id: {}", q(&id_prefix(image.id)));
+        }
         let _ = writeln!(s, "      tags: [{}]", tags.join(", "));
         if let Some(p) = store.parent_of(n) {
             let _ = writeln!(s, "      parent: {}", handle(p));
@@ -206,10 +267,10 @@ fn given(store: &StoreSpec) -> String {
 }
 
 /// `when:` in the scenario language.
-fn when(step: &RequestSpec, store: &StoreSpec) -> String {
+fn when(step: &RequestSpec, case: &Case) -> String {
     let mut s = String::from("when:\n");
     if !step.names.is_empty() {
-        let names: Vec<String> = step.names.iter().map(|&n| q(&typed(n, store))).collect();
+        let names: Vec<String> = step.names.iter().map(|&n| q(&typed(n, case))).collect();
         let _ = writeln!(s, "  rmi: [{}]", names.join(", "));
     }
     for (flag, on) in [
@@ -235,7 +296,7 @@ pub fn body(case: &Case) -> String {
         ignore: false,
         all: true,
     });
-    format!("{}{}", given(&case.store), when(&step, &case.store))
+    format!("{}{}", given(case), when(&step, case))
 }
 
 /// What a running case expects: nothing yet. The fuzzer compares the engine with the model
@@ -265,7 +326,7 @@ pub fn scenario(case: &Case) -> Result<Scenario, LoadError> {
 /// rmi 2 names, force`.
 pub fn describe(case: &Case) -> String {
     let store = &case.store;
-    let names: usize = store.names().iter().map(Vec::len).sum();
+    let names: usize = names(case).iter().map(Vec::len).sum();
     let containers = (0..store.containers.len())
         .filter(|&k| store.container_image(k).is_some())
         .count();
@@ -346,7 +407,7 @@ mod tests {
 
     #[test]
     fn names_are_typed_in_symbols() {
-        let store = StoreSpec {
+        let store = strategies::StoreSpec {
             images: vec![strategies::ImageSpec {
                 id: (0, 0),
                 names: vec![0, 2],
@@ -355,7 +416,12 @@ mod tests {
             }],
             containers: Vec::new(),
         };
-        let typed_as = |spec| typed(spec, &store);
+        let case = Case {
+            store,
+            steps: Vec::new(),
+            children_committed: false,
+        };
+        let typed_as = |spec| typed(spec, &case);
         assert_eq!(
             typed_as(NameSpec::Stored {
                 image: 0,
@@ -380,6 +446,6 @@ mod tests {
             }),
             "sha256:<A.config:3>"
         );
-        assert!(given(&store).contains("id: \"a1\""));
+        assert!(given(&case).contains("id: \"a1\""));
     }
 }
