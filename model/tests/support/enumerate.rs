@@ -54,8 +54,8 @@ impl Bounds {
         rich_requests: false,
     };
 
-    /// What the default `cargo test` checks: three images of one name each, one container,
-    /// parents.
+    /// Three images of one name each, one container, parents: the smallest bounds with three
+    /// images.
     pub const DEFAULT: Bounds = Bounds {
         images: 3,
         names_per_image: 1,
