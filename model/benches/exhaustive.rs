@@ -10,12 +10,18 @@
 //!
 //! - model: `rmispec_model::remove` over a fixed corpus (every request form on every store of
 //!   the default bounds, on every profile), single-threaded: model cases per second;
-//! - exhaustive: the checker and the baseline, alternately, on the default test bounds
-//!   (`RMISPEC_BENCH_BOUNDS=middle`: 3 images, 2 names, 1 container): stores and cases per
-//!   second, their counts (which must be equal) and the ratio.
+//! - exhaustive: the checker and the baseline, alternately, on the small bounds (2 images;
+//!   `RMISPEC_BENCH_BOUNDS=default` for the default test bounds, 3 images, `full` for the full
+//!   ones): stores and cases per second, their counts (which must be equal) and the ratio,
+//!   of wall time and of the process's CPU time (on a shared machine the CPU time is the
+//!   steadier figure: it does not count the time other processes had the cores).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
+
+/// See `model/Cargo.toml`: allocation is much of the check's time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use rmispec_model::remove;
 use std::time::{Duration, Instant};
@@ -26,17 +32,32 @@ use support::laws::LANDED;
 /// The default test bounds: the corpus of the model benchmark.
 const SMALL: Bounds = Bounds::SMALL;
 
-/// Between the default and the full bounds: three images, as the full bounds, in seconds.
-const MIDDLE: Bounds = Bounds {
-    images: 3,
-    names_per_image: 2,
-    containers: 1,
-    ..SMALL
-};
-
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
+}
+
+/// The CPU time (user and system) this process has used so far: `/proc/self/stat` fields 14
+/// and 15, in clock ticks of 1/100 s (Linux's `USER_HZ`); zero where there is no `/proc`.
+fn cpu_time() -> Duration {
+    let ticks = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            // The command name (field 2) is in parentheses and may hold spaces.
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let (utime, stime) = (fields.get(11)?, fields.get(12)?);
+            Some(utime.parse::<u64>().ok()? + stime.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// Runs `check`, returning its report and the CPU time it took.
+fn timed(check: impl FnOnce() -> Report) -> (Report, Duration) {
+    let before = cpu_time();
+    let report = check();
+    (report, cpu_time().saturating_sub(before))
 }
 
 fn main() {
@@ -48,7 +69,8 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(if benching { 3 } else { 1 });
     let bounds = match std::env::var("RMISPEC_BENCH_BOUNDS").as_deref() {
-        Ok("middle") => MIDDLE,
+        Ok("default") => Bounds::DEFAULT,
+        Ok("full") => Bounds::FULL,
         _ if !benching => Bounds {
             images: 2,
             names_per_image: 1,
@@ -98,27 +120,30 @@ fn main() {
     );
 
     // The exhaustive check, the checker and the baseline alternately.
-    let (mut fast, mut baseline): (Vec<Report>, Vec<Report>) = (Vec::new(), Vec::new());
+    let mut fast: Vec<(Report, Duration)> = Vec::new();
+    let mut baseline: Vec<(Report, Duration)> = Vec::new();
     for _ in 0..runs {
-        fast.push(check::fast(bounds, threads));
-        baseline.push(check::baseline(bounds, threads));
+        fast.push(timed(|| check::fast(bounds, threads)));
+        baseline.push(timed(|| check::baseline(bounds, threads)));
     }
-    let show = |name: &str, reports: &[Report]| -> Duration {
-        let m = median(reports.iter().map(|r| r.elapsed).collect());
-        let r = &reports[0];
-        let secs = m.as_secs_f64();
+    let show = |name: &str, runs: &[(Report, Duration)]| -> (Duration, Duration) {
+        let wall = median(runs.iter().map(|(r, _)| r.elapsed).collect());
+        let cpu = median(runs.iter().map(|&(_, c)| c).collect());
+        let r = &runs[0].0;
+        let secs = wall.as_secs_f64();
         println!(
-            "exhaustive {name}: {} stores, {} requests, {} cases, {} law checks; median {m:.2?} \
-             = {:.0} stores/s, {:.0} cases/s  (runs: {:.2?})",
+            "exhaustive {name}: {} stores, {} requests, {} cases, {} law checks; median {wall:.2?} \
+             wall = {:.0} stores/s, {:.0} cases/s; median {cpu:.2?} CPU  (wall: {:.2?}; CPU: {:.2?})",
             r.stores,
             r.requests,
             r.cases,
             r.law_checks(),
             r.stores as f64 / secs,
             r.cases as f64 / secs,
-            reports.iter().map(|r| r.elapsed).collect::<Vec<_>>()
+            runs.iter().map(|(r, _)| r.elapsed).collect::<Vec<_>>(),
+            runs.iter().map(|&(_, c)| c).collect::<Vec<_>>(),
         );
-        m
+        (wall, cpu)
     };
     println!("exhaustive bounds: {bounds:?}");
     let new = show("checker ", &fast);
@@ -126,10 +151,12 @@ fn main() {
     let same = fast
         .iter()
         .chain(&baseline)
-        .all(|r| r.counts() == fast[0].counts());
+        .all(|(r, _)| r.counts() == fast[0].0.counts());
+    let ratio = |old: Duration, new: Duration| old.as_secs_f64() / new.as_secs_f64().max(1e-9);
     println!(
-        "exhaustive: checker / baseline speed = {:.1}x; counts and tallies {}",
-        old.as_secs_f64() / new.as_secs_f64(),
+        "exhaustive: checker / baseline speed = {:.1}x wall, {:.1}x CPU; counts and tallies {}",
+        ratio(old.0, new.0),
+        ratio(old.1, new.1),
         if same { "equal" } else { "DIFFER" }
     );
     assert!(

@@ -8,14 +8,17 @@
 //! - [`fast`]: each request's outcome goes into a [`Table`] indexed like the requests, with
 //!   the forced and pruned variant of each request found once per store (not per profile),
 //!   and what several laws derive from an outcome (the names left, what went, the listing of
-//!   an unchanged store) computed once for all of them; stores are handed out one at a time
-//!   to every core, so a slow part of the enumeration does not leave a core idle.
+//!   an unchanged store) computed once for all of them; a profile that answers as another
+//!   on a request by the model's code (`support/follow.rs`) takes that profile's answer and
+//!   verdicts, recomputed and compared on a sample of stores; stores are handed out one at a
+//!   time to every core, so a slow part of the enumeration does not leave a core idle.
 //!
 //! Both count the same stores, requests and cases, and every law sees the same values, so
 //! their tallies (applicable cases and failures per law and profile) are equal; the tests
 //! (`tests/exhaustive.rs`) and the benchmark (`benches/exhaustive.rs`) check that they are.
 
 use super::enumerate::{self, Bounds};
+use super::follow;
 use super::laws::{self, Case, Memo, Table, Variants, Verdict, LANDED};
 use rmispec_model::remove;
 use std::fmt::Write as _;
@@ -281,30 +284,107 @@ pub fn fast(bounds: Bounds, threads: usize) -> Report {
     finish(parts, stores.len(), enumerated, started)
 }
 
-/// Every law on every request of `store` (the `s`-th), on every profile.
+/// Every law on every request of `store` (the `s`-th), on every profile. A profile that
+/// follows another on a request ([`follow`]) takes its leader's verdicts for it, recorded
+/// under its own name; on one store in [`follow::SPOT_CHECK_EVERY`] its answers are
+/// recomputed and compared.
 fn check_store(store: &rmispec_model::Store, s: usize, bounds: Bounds, report: &mut Report) {
     let requests = enumerate::requests(store, bounds);
     let variants = Variants::of(&requests);
     let names_before = laws::names(store);
+    let laws: Vec<(usize, &laws::Law)> = checked_laws().collect();
     report.requests += requests.len() as u64;
+    let spot = s.is_multiple_of(follow::SPOT_CHECK_EVERY);
+    // Per profile that leads another: its table and its verdicts, request by request.
+    let mut led: Vec<Option<(Table, Vec<Verdict>)>> = (0..LANDED.len()).map(|_| None).collect();
     for (p, &profile) in LANDED.iter().enumerate() {
-        let outcomes = requests.iter().map(|r| remove(profile, store, r)).collect();
-        let table = Table::new(store, &requests, outcomes, &variants, &names_before);
+        let leaders = leaders(profile, &requests);
+        if leaders.iter().all(Option::is_none) {
+            let outcomes = requests.iter().map(|r| remove(profile, store, r)).collect();
+            let table = Table::new(store, &requests, outcomes, &variants, &names_before);
+            let leads = follow::FOLLOWERS.iter().any(|(_, l, _)| *l == profile);
+            let mut kept = Vec::with_capacity(if leads {
+                requests.len() * laws.len()
+            } else {
+                0
+            });
+            for (r, request) in requests.iter().enumerate() {
+                report.cases += 1;
+                let case = Case {
+                    profile,
+                    store,
+                    request,
+                    outcome: &table.outcomes[r],
+                    memo: None,
+                    table: Some((&table, r)),
+                };
+                for &(k, law) in &laws {
+                    let verdict = (law.check)(&case);
+                    report.tallies[k][p].record(verdict.clone(), (s, r), &case);
+                    if leads {
+                        kept.push(verdict);
+                    }
+                }
+            }
+            if leads {
+                led[p] = Some((table, kept));
+            }
+            continue;
+        }
         for (r, request) in requests.iter().enumerate() {
             report.cases += 1;
-            let case = Case {
-                profile,
-                store,
-                request,
-                outcome: &table.outcomes[r],
-                memo: None,
-                table: Some((&table, r)),
-            };
-            for (k, law) in checked_laws() {
-                report.tallies[k][p].record((law.check)(&case), (s, r), &case);
+            if let Some(l) = leaders[r] {
+                let (table, kept) = led[l]
+                    .as_ref()
+                    .expect("a leader comes before its followers");
+                let outcome = &table.outcomes[r];
+                if spot {
+                    assert!(
+                        remove(profile, store, request) == *outcome,
+                        "{profile} no longer answers as {} on {request:?} (store {s}): \
+                         tests/support/follow.rs must say when it does",
+                        LANDED[l]
+                    );
+                }
+                let case = Case {
+                    profile,
+                    store,
+                    request,
+                    outcome,
+                    memo: None,
+                    table: None,
+                };
+                let verdicts = &kept[r * laws.len()..(r + 1) * laws.len()];
+                for (&(k, _), verdict) in laws.iter().zip(verdicts) {
+                    report.tallies[k][p].record(verdict.clone(), (s, r), &case);
+                }
+            } else {
+                let outcome = remove(profile, store, request);
+                let case = Case {
+                    profile,
+                    store,
+                    request,
+                    outcome: &outcome,
+                    memo: None,
+                    table: None,
+                };
+                for &(k, law) in &laws {
+                    report.tallies[k][p].record((law.check)(&case), (s, r), &case);
+                }
             }
         }
     }
+}
+
+/// For each request, the index in [`LANDED`] of the profile `profile` follows on it.
+fn leaders(
+    profile: rmispec_model::Profile,
+    requests: &[rmispec_model::Request],
+) -> Vec<Option<usize>> {
+    follow::leaders(profile, requests)
+        .into_iter()
+        .map(|l| LANDED.iter().position(|&p| Some(p) == l))
+        .collect()
 }
 
 fn finish(parts: Vec<Report>, stores: usize, enumerated: usize, started: Instant) -> Report {

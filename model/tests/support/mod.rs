@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod enumerate;
+pub mod follow;
 pub mod laws;
 pub mod spec;
 pub mod strategies;
