@@ -461,7 +461,7 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
             let plan = args.live.plan(chosen, snapshots);
             let runs = runner::run(std::slice::from_ref(scenario), &plan, &args.live.backends())?;
             let run = runs.first().context("the runner returned no result")?;
-            print!("{}", report::explain::render(run, &runner::about(scenario)));
+            print!("{}", report::explain::render(run, &report::about(scenario)));
             Ok(!run.results.iter().any(|r| r.verdict.is_failure()))
         }
         Command::Engine(cmd) => engine(cmd),
@@ -484,7 +484,7 @@ fn dispatch(cli: Cli) -> Result<bool, Unrunnable> {
             let scenarios = runner::load(&scenarios_dir)?;
             let plan = Plan::new(Profile::ALL.to_vec(), snapshots);
             let runs = runner::run(&scenarios, &plan, &Backends::Model)?;
-            let abouts: Vec<_> = scenarios.iter().map(runner::about).collect();
+            let abouts: Vec<_> = scenarios.iter().map(report::about).collect();
             let text = report::markdown::render(&runs, &abouts);
             let out = args
                 .out
@@ -827,7 +827,7 @@ fn conformance(
     let report = conformance::judge(scenarios, runs, &expect)?;
     let abouts = scenarios
         .iter()
-        .map(|s| (s.name.clone(), runner::about(s)))
+        .map(|s| (s.name.clone(), report::about(s)))
         .collect();
     print!(
         "{}",

@@ -9,7 +9,6 @@ use crate::compare::{self, Verdict};
 use crate::live::{self, LiveOptions};
 use crate::model_backend::ModelBackend;
 use crate::observation::Normalized;
-use crate::report::{yaml_section, About};
 use crate::scenario::{self, Scenario};
 use crate::snapshot;
 use anyhow::Context;
@@ -633,55 +632,6 @@ pub fn live_result(
         }
     }
     result
-}
-
-/// What reports show of a scenario besides its results: notes, and `given` / `when` as
-/// written in its file.
-pub fn about(scenario: &Scenario) -> About {
-    let text = std::fs::read_to_string(&scenario.path).unwrap_or_default();
-    About {
-        notes: scenario.notes.clone(),
-        given: yaml_section(&text, "given"),
-        when: if scenario.is_sequence() {
-            steps_text(scenario)
-        } else {
-            yaml_section(&text, "when")
-        },
-        divergences: scenario
-            .divergence
-            .iter()
-            .map(|(target, d)| {
-                (
-                    target.id().to_owned(),
-                    d.reason.clone(),
-                    Some(d.source.as_str().to_owned()),
-                )
-            })
-            .collect(),
-    }
-}
-
-/// A sequence's requests, one line a step, in the scenario's own spelling (its `steps:`
-/// section would bury them among every engine's expectations).
-fn steps_text(scenario: &Scenario) -> String {
-    let mut out = String::from("steps:\n");
-    for (when, _) in scenario.steps() {
-        let names: Vec<String> = when.rmi.iter().map(|n| format!("{n:?}")).collect();
-        let mut line = format!("  - when: {{rmi: [{}]", names.join(", "));
-        for (flag, set) in [
-            ("force", when.force),
-            ("noprune", when.noprune),
-            ("ignore", when.ignore),
-            ("all", when.all),
-        ] {
-            if set {
-                line.push_str(&format!(", {flag}: true"));
-            }
-        }
-        out.push_str(&line);
-        out.push_str("}\n");
-    }
-    out
 }
 
 thread_local! {

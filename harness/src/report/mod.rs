@@ -10,6 +10,7 @@ pub mod matrix;
 use crate::compare::Verdict;
 use crate::observation::Normalized;
 use crate::runner::{RunResult, ScenarioRuns};
+use crate::scenario::Scenario;
 use rmispec_model::{Profile, Status};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -329,6 +330,55 @@ pub fn profiles_in(runs: &[ScenarioRuns]) -> Vec<Profile> {
         .into_iter()
         .filter(|p| seen.contains(p))
         .collect()
+}
+
+/// What reports show of a scenario besides its results: notes, and `given` / `when` as
+/// written in its file.
+pub fn about(scenario: &Scenario) -> About {
+    let text = std::fs::read_to_string(&scenario.path).unwrap_or_default();
+    About {
+        notes: scenario.notes.clone(),
+        given: yaml_section(&text, "given"),
+        when: if scenario.is_sequence() {
+            steps_text(scenario)
+        } else {
+            yaml_section(&text, "when")
+        },
+        divergences: scenario
+            .divergence
+            .iter()
+            .map(|(target, d)| {
+                (
+                    target.id().to_owned(),
+                    d.reason.clone(),
+                    Some(d.source.as_str().to_owned()),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// A sequence's requests, one line a step, in the scenario's own spelling (its `steps:`
+/// section would bury them among every engine's expectations).
+fn steps_text(scenario: &Scenario) -> String {
+    let mut out = String::from("steps:\n");
+    for (when, _) in scenario.steps() {
+        let names: Vec<String> = when.rmi.iter().map(|n| format!("{n:?}")).collect();
+        let mut line = format!("  - when: {{rmi: [{}]", names.join(", "));
+        for (flag, set) in [
+            ("force", when.force),
+            ("noprune", when.noprune),
+            ("ignore", when.ignore),
+            ("all", when.all),
+        ] {
+            if set {
+                line.push_str(&format!(", {flag}: true"));
+            }
+        }
+        out.push_str(&line);
+        out.push_str("}\n");
+    }
+    out
 }
 
 #[cfg(test)]
