@@ -61,7 +61,7 @@ use super::podman::{
 };
 use crate::digest::{is_full_hex, Digest};
 use crate::outcome::{ConflictReason, ErrorKind, Failure, Outcome, Record, Status};
-use crate::store::{Listing, Store};
+use crate::store::{Image, Listing, Store};
 use crate::{Profile, Request};
 
 /// The legacy version a profile models.
@@ -649,7 +649,7 @@ struct StoreRef {
 fn store_image(storage: &Storage, s: &str) -> Option<Digest> {
     let reference = parse_store_reference(storage, s)?;
     if let Some(named) = &reference.named {
-        if let Some(id) = storage.resolve(named) {
+        if let Some(id) = resolve(storage, named) {
             return Some(id);
         }
     }
@@ -663,6 +663,26 @@ fn store_image(storage: &Storage, s: &str) -> Option<Digest> {
             .then_some(id),
         None => Some(id),
     }
+}
+
+/// The storage transport's `resolveImage` ([`Storage::resolve`]) as the legacy code meets it:
+/// a digested reference that is no stored name finds an image by `ImagesByDigest`
+/// (`containers/image@v5.10.2:storage/storage_reference.go#L140-L170`), and a **loaded**
+/// image does not know the manifest digest a scenario names. `podman load` here tries the
+/// archive as a Docker archive first (`containers/podman@v3.0.1:libpod/runtime_img.go#L282-L298`,
+/// `LoadAllImagesFromDockerArchive` in `libpod/image/image.go#L285-L340`; 1.9.3 likewise,
+/// `libpod/runtime_img.go#L255-L275`), whose source generates a Docker schema 2 manifest
+/// from `manifest.json` (`containers/image@v5.10.2:docker/internal/tarfile/src.go#L195-L230`),
+/// and the store records that manifest's digest, not the OCI manifest's; libimage tries the
+/// OCI layout first and keeps it (`containers/common@v0.50.1:libimage/load.go#L36-L79`).
+/// Only an image pulled by digest (one holding a digest name: every digest name is its own
+/// manifest's, and is how a store gets one) knows [`Image::manifest`]. A
+/// digest name removed leaves the digest in `Image.Digests`, which the model does not track.
+fn resolve(storage: &Storage, named: &Ref) -> Option<Digest> {
+    let id = storage.resolve(named)?;
+    let pulled = |image: &Image| image.refs.iter().any(|r| !r.is_tag());
+    let exact = || storage.lookup(&named.to_string()).is_some();
+    (named.digest.is_none() || exact() || storage.image(&id).is_some_and(pulled)).then_some(id)
 }
 
 /// `ParseStoreReference` (`containers/image@v5.10.2:storage/storage_transport.go#L117-L188`):
@@ -934,7 +954,8 @@ mod tests {
     #[case::qualified_unknown("example.com/app:1", Err("exit 1 unable to find 'example.com/app:1' in local storage: no such image".into()))]
     #[case::uppercase("Foo", Err("exit 125 repository name must be lowercase".into()))]
     #[case::blank("", Err("exit 125 input name is blank".into()))]
-    #[case::digest_of_the_repository(&format!("127.0.0.1:5000/dig@{}", dg("edd44")), found("dd44", format!("127.0.0.1:5000/dig@{}", dg("edd44"))))]
+    #[case::manifest_digest_of_a_loaded_image_is_unknown(&format!("127.0.0.1:5000/dig@{}", dg("edd44")), Err(format!("exit 1 unable to find '127.0.0.1:5000/dig@{}' in local storage: no such image", dg("edd44"))))]
+    #[case::digest_name_of_a_pulled_image(&format!("127.0.0.1:5000/pin@{}", dg("eee55")), found("ee55", format!("127.0.0.1:5000/pin@{}", dg("eee55"))))]
     #[case::digest_of_another_repository(&format!("127.0.0.1:5000/other@{}", dg("edd44")), Err(format!("exit 1 unable to find '127.0.0.1:5000/other@{}' in local storage: no such image", dg("edd44"))))]
     #[case::any_digest_matches_a_digest_name_by_repository(&format!("pin@{}", dg("ff")), found("ee55", format!("pin@{}", dg("ff"))))]
     fn names_resolve_alike_in_3_0_and_1_9(
