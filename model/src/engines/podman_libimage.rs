@@ -276,6 +276,8 @@ impl Run {
     /// 5. The image record is deleted; a container still using it refuses that (exit 2,
     ///    L472-L477). Children do not stop it: their layers stay, and the image is then
     ///    reported with its names as untagged but not as deleted (L451-L460, L479-L488).
+    ///    A second name for the same image finds the record gone: no children then, so it is
+    ///    reported deleted after all (checked live on 4.3.1, 5.4.2 and 5.8.6).
     /// 6. Unless `noprune`, a parent left dangling (no names, no other children) is removed
     ///    the same way, recursively, with the same force (L490-L513): a container on it is
     ///    an error (exit 2) where Docker would stop quietly.
@@ -327,7 +329,16 @@ impl Run {
         if self.force {
             self.storage.remove_containers_of(&id);
         }
-        let has_children = self.storage.has_children(&id);
+        // Children are found through the image's own config (`layerTree.children` reads it,
+        // `toOCI`, uncached): once the record is gone, as on the second name of a request that
+        // already deleted the image, that fails and counts as no children, so the image is now
+        // reported `Deleted:`. v0.62.3 returns no children on `ErrorIsImageUnknown`
+        // (`containers/common@v0.62.3:libimage/layer_tree.go#L170-L177`, the same at
+        // `containers/podman@v5.8.2:vendor/go.podman.io/common/libimage/layer_tree.go#L187-L194`);
+        // v0.50.1 returns the error (`containers/common@v0.50.1:libimage/layer_tree.go#L142-L146`)
+        // and `removeRecursive` ignores it as no children (`libimage/image.go#L454-L460`).
+        // `parent` is `None` then too (`Parent` fails the same way and is ignored).
+        let has_children = self.storage.image(&id).is_some() && self.storage.has_children(&id);
         let parent = self.storage.parent(&id);
         match self.storage.delete_image(&id) {
             // An image already gone counts as removed (`handleError`, L386-L393).
@@ -1002,6 +1013,10 @@ mod tests {
     #[case::parent_by_name(&["par:1"], "", &["Untagged: localhost/par:1"], "bb00:localhost/child:1")]
     #[case::parent_by_id(&["aa"], "", &["Untagged: localhost/par:1"], "bb00:localhost/child:1")]
     #[case::child_keeps_a_named_parent(&["child:1"], "", &["Untagged: localhost/child:1", "Deleted: bb00"], "aa00:localhost/par:1")]
+    // The second name finds the record gone, so no children: deleted after all, and the
+    // names it was read with untagged twice (checked live on 4.3.1, 5.4.2 and 5.8.6).
+    #[case::parent_by_name_twice(&["par:1", "par:1"], "", &["Untagged: localhost/par:1", "Untagged: localhost/par:1", "Deleted: aa00"], "bb00:localhost/child:1")]
+    #[case::parent_by_id_twice(&["aa", "aa"], "", &["Untagged: localhost/par:1", "Untagged: localhost/par:1", "Deleted: aa00"], "bb00:localhost/child:1")]
     fn an_image_with_children_loses_its_record_but_is_reported_untagged(
         #[case] names: &[&str],
         #[case] flags: &str,
