@@ -476,7 +476,7 @@ impl<A: Adapter> crate::backend::Backend for LiveBackend<A> {
         if sandbox::shutting_down() || crate::live::interrupted().is_some() {
             return Err(error);
         }
-        let Err(exit) = self.adapter.check_alive() else {
+        let Err(exit) = self.dead_daemon() else {
             return Err(error);
         };
         let profile = self.adapter.profile();
@@ -505,6 +505,20 @@ impl<A: Adapter> crate::backend::Backend for LiveBackend<A> {
         );
         self.dead = Some(line.clone());
         Err(error.context(line))
+    }
+}
+
+impl<A: Adapter> LiveBackend<A> {
+    /// Whether a daemon died, after a call failed. A daemon killed a moment ago closes its
+    /// socket (the call fails with "connection refused") while its other threads still exit,
+    /// before the kernel shows it dead: so a daemon that still looks alive is looked at again
+    /// for up to half a second (only on this error path) before it is believed alive.
+    fn dead_daemon(&mut self) -> Result<(), sandbox::DaemonExit> {
+        for _ in 0..10 {
+            self.adapter.check_alive()?;
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        self.adapter.check_alive()
     }
 }
 
