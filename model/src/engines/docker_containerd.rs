@@ -246,16 +246,20 @@ impl Work {
         }
     }
 
+    /// The config digest of the image whose manifest (its ID on this store) is `target`.
+    fn config_of(&self, target: &Digest) -> Option<&Digest> {
+        self.store
+            .images
+            .iter()
+            .find(|i| &i.manifest == target)
+            .map(|i| &i.config)
+    }
+
     /// The first container (oldest; upstream walks a map) using the image `target`, whose
     /// process exists (`Some(true)`: running or paused, upstream's `IsRunning`) or not
     /// (`Some(false)`: stopped or created), or either (`None`).
     fn container_using(&self, target: &Digest, runs: Option<bool>) -> Option<&Digest> {
-        let config = &self
-            .store
-            .images
-            .iter()
-            .find(|i| &i.manifest == target)?
-            .config;
+        let config = self.config_of(target)?;
         self.store
             .containers
             .iter()
@@ -269,12 +273,7 @@ impl Work {
     /// conflicts, `checkImageDeleteConflict` L503-L530, still look at `c.ImageID` only).
     /// Stores of older versions have no image mounts.
     fn container_using_by_name(&self, target: &Digest) -> Option<&Digest> {
-        let config = &self
-            .store
-            .images
-            .iter()
-            .find(|i| &i.manifest == target)?
-            .config;
+        let config = self.config_of(target)?;
         self.store
             .containers
             .iter()
