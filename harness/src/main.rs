@@ -761,17 +761,23 @@ fn engine(cmd: EngineCommand) -> Result<bool, Unrunnable> {
                 &state_dir,
                 Duration::from_secs(120),
             )?;
-            println!("{}", r.socket.display());
-            println!(
+            // Only the socket goes to stdout, so `socket=$(rmispec engine up … | head -1)` works:
+            // the hints go to stderr, and a reader that has gone away is no error (the engine
+            // is up either way; `engine down` stops it).
+            {
+                use std::io::Write;
+                let _ = writeln!(std::io::stdout(), "{}", r.socket.display());
+            }
+            eprintln!(
                 "{} is up (keeper pid {}), speaking the {}.",
                 r.id, r.pid, r.api
             );
-            println!(
+            eprintln!(
                 "Check it:  rmispec run --live --engine {} --socket {}",
                 r.semantics,
                 r.socket.display()
             );
-            println!("Stop it:   rmispec engine down {}", state_dir.display());
+            eprintln!("Stop it:   rmispec engine down {}", state_dir.display());
             Ok(true)
         }
         EngineCommand::Down { state_dir } => {
