@@ -408,23 +408,18 @@ impl<A: Adapter> LiveBackend<A> {
 
 /// What no adapter of `profile` can build or send, whatever the scenario's `skip:` says:
 /// image mounts exist from Docker 28.0 (`moby/moby@v28.5.2:api/types/mount/mount.go`,
-/// `TypeImage`) and the harness builds them through the Engine API only; the `platforms`
+/// `TypeImage`) and in the CRI from containerd 2.1.0 ([`image_mounts`]); the `platforms`
 /// option is the Docker Engine API's alone (older daemons ignore it, so it is sent to them).
 pub fn inexpressible(scenario: &Scenario, profile: Profile) -> Option<String> {
-    let docker28 = matches!(
-        profile,
-        Profile::DockerClassic28 | Profile::DockerContainerd28
-    );
-    if !docker28
-        && scenario
-            .given
-            .containers
-            .values()
-            .any(|c| !c.mounts.is_empty())
+    if scenario
+        .given
+        .containers
+        .values()
+        .any(|c| !c.mounts.is_empty())
     {
-        return Some(format!(
-            "image mounts (HostConfig.Mounts type image) are Docker 28.0+'s; the harness cannot build one on {profile}"
-        ));
+        if let Err(why) = image_mounts(profile) {
+            return Some(why);
+        }
     }
     let docker = matches!(
         profile.engine(),
@@ -436,6 +431,33 @@ pub fn inexpressible(scenario: &Scenario, profile: Profile) -> Option<String> {
         ));
     }
     None
+}
+
+/// Whether the harness can build a container that mounts an image on `profile`, or why not.
+///
+/// - Docker 28.0+: `HostConfig.Mounts` of type `image`.
+/// - containerd 2.1.0+'s CRI: `Mount.image` (Kubernetes image volumes), which
+///   `mutateMounts` unpacks and mounts read-only under a lease of the pod sandbox
+///   (`containerd/containerd@v2.1.9:internal/cri/server/container_image_mount.go#L36-L52`,
+///   called from `container_create.go#L278-L282`; first in v2.1.0, commit 1ec10d9ae). The CRI
+///   plugins of 1.6.20 and 1.7.24 have no such code: a container asked for an image mount
+///   would be made without one, a different store.
+/// - Podman: `--mount type=image` exists, but the harness does not build it yet.
+pub fn image_mounts(profile: Profile) -> Result<(), String> {
+    match profile {
+        Profile::DockerClassic28 | Profile::DockerContainerd28 | Profile::Cri21 => Ok(()),
+        Profile::Cri16 | Profile::Cri17 => Err(format!(
+            "{profile}'s CRI plugin has no image mounts: the code that mounts `Mount.image` (`mutateMounts`) came with \
+             containerd v2.1.0 (containerd/containerd@v2.1.9:internal/cri/server/container_image_mount.go), so a container \
+             asked for one would be made without it"
+        )),
+        _ if matches!(profile.engine(), Engine::DockerClassic | Engine::DockerContainerd) => Err(format!(
+            "image mounts (HostConfig.Mounts type image) are new in Docker 28.0 (moby/moby@v28.5.2:api/types/mount/mount.go, TypeImage): {profile} has none"
+        )),
+        _ => Err(format!(
+            "podman's image mounts (--mount type=image) are not built by the harness yet: {profile}"
+        )),
+    }
 }
 
 /// Whether the built store lists differently from what the model says `given` lists as on

@@ -232,11 +232,41 @@ pub fn build(
         let (sandbox, sandbox_config) = run_pod(cri, pods)?;
         for (c, spec) in &given.containers {
             let id = image(&spec.image)?.config.digest.prefixed();
-            let config = container_config(c.as_str(), &id, &pods.owner);
+            let mut config = container_config(c.as_str(), &id, &pods.owner);
+            // Image mounts (containerd 2.1+; `live::backend::image_mounts` refuses them on
+            // older runtimes before anything is built): read-only, by image ID, one folder each.
+            for m in &spec.mounts {
+                config.mounts.push(cri::Mount {
+                    container_path: format!("/mnt/{m}"),
+                    readonly: true,
+                    image: Some(cri::ImageSpec {
+                        image: image(m)?.config.digest.prefixed(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                });
+            }
             let container = ok(
                 &format!("container {c}: CreateContainer"),
                 cri.create_container(&sandbox, config, sandbox_config.clone()),
             )?;
+            if !spec.mounts.is_empty() {
+                // A runtime that ignored the mounts would make a different store: check that
+                // each one is there, mounted from a host path the runtime chose.
+                let made = ok(
+                    &format!("container {c}: ContainerStatus"),
+                    cri.container_mounts(&container),
+                )?;
+                for m in &spec.mounts {
+                    let path = format!("/mnt/{m}");
+                    if !made
+                        .iter()
+                        .any(|x| x.container_path == path && !x.host_path.is_empty())
+                    {
+                        bail!("container {c}: the runtime made no image mount of {m} at {path} (it lists {made:?})");
+                    }
+                }
+            }
             if spec.state != ContainerState::Created {
                 ok(
                     &format!("container {c}: StartContainer"),

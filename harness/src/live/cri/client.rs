@@ -229,6 +229,21 @@ impl Cri {
         .map(|r| r.container_id)
     }
 
+    /// `ContainerStatus`: the container's mounts as the runtime made them (an image mount shows
+    /// with the host path the runtime mounted the image at).
+    pub fn container_mounts(&self, id: &str) -> CallResult<Vec<cri::Mount>> {
+        let container_id = id.to_owned();
+        self.call(|c| async move {
+            Self::runtime(c)
+                .container_status(cri::ContainerStatusRequest {
+                    container_id,
+                    verbose: false,
+                })
+                .await
+        })
+        .map(|r| r.status.map(|s| s.mounts).unwrap_or_default())
+    }
+
     /// `StartContainer`.
     pub fn start_container(&self, id: &str) -> CallResult<()> {
         let container_id = id.to_owned();
