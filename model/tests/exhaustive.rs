@@ -24,6 +24,15 @@
 //!   exclusion the small stores cannot show is reported, and `tests/laws.rs`
 //!   (`exclusions_are_witnessed`) shows it on bigger generated stores.
 //!
+//! Sequences of two requests ([`check::second_steps`]): every law again on every store that
+//! one request leaves on a profile (a store an engine left can hold what no enumerated store
+//! has: a container whose image a forced step took, a dangling record, a child whose parent
+//! went), for every request typed against it or against the store before it. On the tiny
+//! bounds (one name per image: 1,714 stores left, 188,672 cases) in every `cargo test`; on
+//! the small bounds (7,143 stores left, 844,817 cases, about 10 s in release) with
+//! `--release -- --ignored second_steps`, which CI runs. The three-image bounds give 89,999
+//! stores left and 1.36 × 10⁷ cases (8 minutes on two loaded cores: not in CI).
+//!
 //! How long each takes is in the README (`cargo bench -p rmispec-model` measures it).
 //!
 //! Neither varies whether a child adds a layer of its own (only docker-classic's layer
@@ -68,7 +77,12 @@ fn run(bounds: Bounds) -> Report {
 /// exclusion not shown is only reported (`tests/laws.rs` `exclusions_are_witnessed` shows it
 /// on bigger generated stores).
 fn explore(bounds: Bounds, strict: bool) {
-    let report = run(bounds);
+    judge(run(bounds), strict);
+}
+
+/// Prints what `report` found and fails on any broken law (and, with `strict`, on any
+/// exclusion the exploration did not show).
+fn judge(report: Report, strict: bool) {
     let summary = report.summary();
     let (table, problems, unshown) = report.judge(strict);
     eprintln!("{summary}\nfailures/applicable cases per law and profile:\n{table}");
@@ -99,6 +113,34 @@ fn every_law_on_every_store_of_three_images() {
 #[ignore = "the full bounds: run with --release -- --ignored full_bounds"]
 fn every_law_on_every_store_within_the_full_bounds() {
     explore(Bounds::FULL, true);
+}
+
+/// Sequences of two requests: every law on every store one request leaves
+/// ([`check::second_steps`]), with second requests typed against it or against the store
+/// before. On the tiny bounds (one name per image) here; on the small ones (two names per
+/// image, what `every_law_on_every_small_store` explores) with `--release -- --ignored
+/// second_steps`, which CI runs.
+#[test]
+fn every_law_after_every_first_step_on_tiny_stores() {
+    second_steps(TINY);
+}
+
+/// [`check::second_steps`] on `bounds`, judged.
+fn second_steps(bounds: Bounds) {
+    let report = check::second_steps(bounds, check::threads());
+    let _ = writeln!(
+        std::io::stderr(),
+        "second steps: the {} stores below are those one request leaves, from the {} stores of the bounds",
+        report.stores,
+        report.enumerated
+    );
+    judge(report, false);
+}
+
+#[test]
+#[ignore = "second steps on the small bounds: run with --release -- --ignored second_steps"]
+fn every_law_after_every_first_step_on_small_stores_second_steps() {
+    second_steps(Bounds::SMALL);
 }
 
 /// The checker and the baseline it replaced count the same stores, requests and cases, and

@@ -58,6 +58,28 @@ fn known_witnesses() -> Vec<(&'static str, Profile, StoreSpec, RequestSpec)> {
         parent,
         own_layer: false,
     };
+    // A with `busybox@<A.manifest>`, `<reg>/app:1` and `<reg>/app@<A.manifest>`: the first
+    // `<reg>/app@<A.manifest>` untags the digest name; the second finds A again by the digest
+    // the busybox digest name still records, through the `<reg>/app` tag, and takes that tag.
+    let libpod = [Profile::Libpod301, Profile::Libpod19]
+        .into_iter()
+        .map(|profile| {
+            (
+                laws::A_SECOND_IDENTICAL_REQUEST_CHANGES_NOTHING.name,
+                profile,
+                StoreSpec {
+                    images: vec![image(vec![5, 1, 2], None)],
+                    containers: vec![],
+                },
+                RequestSpec {
+                    names: vec![NameSpec::DigestIn { image: 0, repo: 0 }],
+                    force: false,
+                    prune: true,
+                    ignore: false,
+                    all: false,
+                },
+            )
+        });
     [Profile::DockerContainerd, Profile::DockerContainerd28]
         .into_iter()
         .map(|profile| {
@@ -91,6 +113,7 @@ fn known_witnesses() -> Vec<(&'static str, Profile, StoreSpec, RequestSpec)> {
                 },
             )
         })
+        .chain(libpod)
         .collect()
 }
 
