@@ -52,6 +52,9 @@ pub struct Program {
     /// Lines read from its stdout so far (for messages: "line 3 of its answers").
     line_no: usize,
     log: Arc<Mutex<VecDeque<String>>>,
+    /// Disconnects when the stderr reader has read to the end: an exited program's last words
+    /// are in `log` only then (they can still be in the pipe when its exit is seen).
+    log_done: Receiver<()>,
     /// Set once the program is gone (exited, killed): every later call fails at once.
     dead: Option<String>,
     grace: Grace,
@@ -92,9 +95,11 @@ impl Program {
         let log = Arc::new(Mutex::new(VecDeque::new()));
         let echo = std::env::var_os("RMISPEC_PROCESS_LOG").is_some();
         let (log_w, prefix) = (Arc::clone(&log), prog.clone());
+        let (done, log_done) = mpsc::channel::<()>();
         std::thread::Builder::new()
             .name("process stderr".into())
             .spawn(move || {
+                let _done = done;
                 for line in BufReader::new(stderr).lines() {
                     let Ok(line) = line else { break };
                     if echo {
@@ -116,6 +121,7 @@ impl Program {
             lines,
             line_no: 0,
             log,
+            log_done,
             dead: None,
             grace,
             waited: Duration::ZERO,
@@ -205,7 +211,12 @@ impl Program {
     fn gone(&mut self) -> String {
         let status = self.wait_for(Duration::from_secs(2));
         let why = match status {
-            Some(s) => format!("exited ({})", describe(s)),
+            Some(s) => {
+                // Its stderr closes with it (unless a child of its own still holds it): give
+                // the reader a moment to take the last lines, which the error quotes.
+                let _ = self.log_done.recv_timeout(Duration::from_millis(500));
+                format!("exited ({})", describe(s))
+            }
             None => {
                 self.kill();
                 "closed its output and was killed".to_owned()
