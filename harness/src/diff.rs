@@ -180,7 +180,12 @@ mod tests {
         );
         let t = text(Profile::DockerClassic, Profile::DockerClassic28, &c);
         assert!(t.contains("repository name (App) must be lowercase"), "{t}");
-        assert!(changes(&scenarios, Profile::Podman54, Profile::Podman58).is_empty());
+        // 5.5+ keeps a dangling parent a manifest list names (R-P-58): the one change.
+        let podman: Vec<_> = changes(&scenarios, Profile::Podman54, Profile::Podman58)
+            .into_iter()
+            .map(|c| c.scenario)
+            .collect();
+        assert_eq!(podman, ["manifests/untagged-parent-in-a-list"]);
         let m = markdown(Profile::DockerClassic28, Profile::DockerContainerd28, &c);
         assert!(m.starts_with("## `docker-classic@28.5` → `docker-containerd@28.5`"));
     }

@@ -43,7 +43,7 @@ impl Backend for ModelBackend {
             .given
             .resolved(&synthesized.symbols(self.profile, crate::synth::MODEL_REGISTRY))
             .context("expanding the symbols in the stored names")?;
-        let (store, mut symbols) = synthesized.to_store(&given, self.profile);
+        let (store, mut symbols) = model_store(&synthesized, &given, self.profile);
         let requests = scenario
             .requests(&mut symbols)
             .context("expanding the request's symbols")?;
@@ -68,6 +68,60 @@ impl Backend for ModelBackend {
                 .collect(),
         })
     }
+}
+
+/// The model's store for `given` and its symbol table: the synthesized images and
+/// containers ([`Synthesized::to_store`]) and the manifest lists.
+pub(crate) fn model_store(
+    synthesized: &Synthesized,
+    given: &Given,
+    profile: Profile,
+) -> (rmispec_model::Store, crate::symbols::Symbols) {
+    let (mut store, mut symbols) = synthesized.to_store(given, profile);
+    add_manifest_lists(given, synthesized, &mut store, &mut symbols);
+    (store, symbols)
+}
+
+/// Adds `given.manifests` to the model's store, after the images as the live adapters make
+/// them, and binds each list's handle to its model ID (a live engine makes its own up, and
+/// its adapter binds that). A list names its images by their manifest digests.
+fn add_manifest_lists(
+    given: &Given,
+    synthesized: &Synthesized,
+    store: &mut rmispec_model::Store,
+    symbols: &mut crate::symbols::Symbols,
+) {
+    for (handle, spec) in &given.manifests {
+        let id = manifest_list_id(handle.as_str());
+        let instances = spec
+            .images
+            .iter()
+            .filter_map(|h| synthesized.image(h.as_str()))
+            .map(|i| i.manifest.digest.clone())
+            .collect();
+        let refs = spec
+            .tags
+            .iter()
+            .map(|t| t.to_reference(synth::MODEL_REGISTRY, &id))
+            .collect();
+        symbols.add_image(handle.clone(), id.clone(), id.clone());
+        store.manifest_lists.push(rmispec_model::ManifestList {
+            id,
+            refs,
+            instances,
+        });
+    }
+}
+
+/// The model's ID for a manifest list: sha256 of `manifest list <handle>` (containers-storage
+/// gives a list a random ID).
+fn manifest_list_id(handle: &str) -> rmispec_model::Digest {
+    use sha2::{Digest as _, Sha256};
+    let hex: String = Sha256::digest(format!("manifest list {handle}").as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    rmispec_model::Digest::parse(&hex).expect("64 hex characters")
 }
 
 /// A scenario's images, synthesized once per process and shared by every profile's model and

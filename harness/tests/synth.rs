@@ -23,6 +23,7 @@ fn given(images: &[(&str, ImageSpec)]) -> Given {
     Given {
         images: images.iter().map(|(n, s)| (h(n), s.clone())).collect(),
         containers: Default::default(),
+        manifests: Default::default(),
     }
 }
 

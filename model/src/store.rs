@@ -15,6 +15,31 @@ pub struct Store {
     pub images: Vec<Image>,
     /// Containers in creation order.
     pub containers: Vec<Container>,
+    /// Manifest lists (image indexes) stored beside the images, in creation order: only
+    /// Podman's containers-storage holds them this way (see [`ManifestList`]).
+    pub manifest_lists: Vec<ManifestList>,
+}
+
+/// A manifest list as containers-storage keeps it: an image record of its own, with its own
+/// ID and names, no layers, no config, no parent, whose one manifest is an index naming other
+/// images' manifests (`podman manifest create` + `manifest add containers-storage:…`).
+///
+/// It is a kind of its own rather than an [`Image`] because nothing an image has beyond an ID
+/// and names (layers, a config, a platform, a parent) exists for it, and what it has that an
+/// image has not (its instances) is what the rules read: Podman 5.5+ does not prune a dangling
+/// image a local list names (`podman_libimage`), and a lookup by a list's name or ID resolves
+/// to the instance for the local platform when that is stored. Docker and CRI stores hold no
+/// lists through the APIs the harness drives, so their models never meet one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestList {
+    /// Its image ID in containers-storage (the engine makes it up at creation).
+    pub id: Digest,
+    /// Its stored names (tags, in the order given).
+    pub refs: Vec<Reference>,
+    /// The manifest digests of its instances, in the list's order. Every instance of a list
+    /// the harness makes is `linux/amd64`. An instance may name an image no longer stored:
+    /// removing an image leaves the lists that name it as they were.
+    pub instances: Vec<Digest>,
 }
 
 /// One image.
@@ -107,6 +132,18 @@ pub struct Container {
 }
 
 impl Store {
+    /// The manifest list with this ID.
+    pub fn manifest_list(&self, id: &Digest) -> Option<&ManifestList> {
+        self.manifest_lists.iter().find(|l| &l.id == id)
+    }
+
+    /// Whether some stored manifest list names the manifest `digest` as an instance.
+    pub fn in_manifest_list(&self, digest: &Digest) -> bool {
+        self.manifest_lists
+            .iter()
+            .any(|l| l.instances.contains(digest))
+    }
+
     /// The image with this config digest.
     pub fn image(&self, config: &Digest) -> Option<&Image> {
         self.images.iter().find(|i| &i.config == config)

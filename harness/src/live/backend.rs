@@ -430,6 +430,15 @@ pub fn inexpressible(scenario: &Scenario, profile: Profile) -> Option<String> {
             "{profile}'s image removal has no platform option (only Docker's image delete API has `platforms`)"
         ));
     }
+    let podman = matches!(
+        profile,
+        Profile::Podman43 | Profile::Podman54 | Profile::Podman58 | Profile::Libpod301
+    );
+    if !podman && !scenario.given.manifests.is_empty() {
+        return Some(format!(
+            "manifest lists are built through the libpod API only (`POST /libpod/manifests`); {profile} has no such store"
+        ));
+    }
     None
 }
 
@@ -469,7 +478,8 @@ fn differs_from_model(
     built: &Listing,
     symbols: &crate::symbols::Symbols,
 ) -> bool {
-    let (store, model_symbols) = synthesized.to_store(&scenario.given, profile);
+    let (store, model_symbols) =
+        crate::model_backend::model_store(synthesized, &scenario.given, profile);
     let model = rmispec_model::engine::listing(profile, &store);
     normalize::normalize_store(&model, &model_symbols) != normalize::normalize_store(built, symbols)
 }

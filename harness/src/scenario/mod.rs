@@ -75,6 +75,21 @@ pub struct Given {
     /// Containers in creation order.
     #[serde(default)]
     pub containers: IndexMap<ContainerHandle, ContainerSpec>,
+    /// Manifest lists (Podman's `podman manifest create` + `manifest add`), made after the
+    /// images and containers, in this order. Their handles share the images' namespace: a
+    /// list shows in a Podman image listing as `L: [its names]`, and `<L>` is its ID.
+    #[serde(default)]
+    pub manifests: IndexMap<ImageHandle, ManifestSpec>,
+}
+
+/// One manifest list of `given`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestSpec {
+    /// Its names, fully qualified tags (`localhost/ml:1`); at least one.
+    pub tags: Vec<StoredName>,
+    /// The images it lists (their manifests, each `linux/amd64`), in order; at least one.
+    pub images: Vec<ImageHandle>,
 }
 
 /// One image of `given`.

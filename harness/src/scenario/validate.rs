@@ -26,6 +26,7 @@ pub(super) fn validate(file: &File, spans: &Spans) -> Vec<Problem> {
     v.summary(file);
     let layers = v.images(file);
     v.containers(file, &layers);
+    v.manifests(file);
     v.steps(file, &layers);
     v.finish()
 }
@@ -235,6 +236,65 @@ impl Validator<'_> {
         }
     }
 
+    /// `given.manifests`: a handle of its own, known images, plain tags that no image or other
+    /// list holds.
+    fn manifests(&mut self, file: &File) {
+        let given = &file.given;
+        let mut seen: BTreeMap<&StoredName, &ImageHandle> = BTreeMap::new();
+        for (h, spec) in &given.images {
+            for t in &spec.tags {
+                seen.entry(t).or_insert(h);
+            }
+        }
+        for (l, spec) in &given.manifests {
+            let key = |k: &'static str| ["given", "manifests", l.as_str(), k];
+            if given.images.contains_key(l) {
+                self.report(
+                    &["given", "manifests", l.as_str()],
+                    format!("manifest list `{l}` has the handle of an image: `<{l}>` would be ambiguous"),
+                );
+            }
+            if spec.tags.is_empty() {
+                self.report(
+                    &key("tags"),
+                    format!("manifest list `{l}` needs a name (`podman manifest create <name>`)"),
+                );
+            }
+            for (i, t) in spec.tags.iter().enumerate() {
+                let at = ["given", "manifests", l.as_str(), "tags", &i.to_string()];
+                if !t.is_tag() || t.has_symbols() {
+                    self.report(
+                        &at,
+                        format!(
+                            "manifest list `{l}`: `{t}` must be a plain tag (`localhost/ml:1`)"
+                        ),
+                    );
+                } else if let Some(other) = seen.get(t) {
+                    self.report(
+                        &at,
+                        format!("manifest list `{l}`: `{t}` is already a name of `{other}`"),
+                    );
+                } else {
+                    seen.insert(t, l);
+                }
+            }
+            if spec.images.is_empty() {
+                self.report(
+                    &key("images"),
+                    format!("manifest list `{l}` lists no image"),
+                );
+            }
+            for (i, m) in spec.images.iter().enumerate() {
+                if !given.images.contains_key(m) {
+                    self.report(
+                        &["given", "manifests", l.as_str(), "images", &i.to_string()],
+                        format!("manifest list `{l}` lists unknown image `{m}`"),
+                    );
+                }
+            }
+        }
+    }
+
     /// The request form: `when` with `expect`, or `steps` (a non-empty list of both), never
     /// both forms; then each step's request and expectation, at its own keys.
     fn steps(&mut self, file: &File, layers: &BTreeSet<LayerName>) {
@@ -382,8 +442,14 @@ impl Validator<'_> {
                     num.parse::<usize>()
                         .is_ok_and(|n| n > 0 && n.to_string() == num)
                 });
-            if !unknown_ok && !file.given.images.keys().any(|h| h.as_str() == image) {
-                self.report(&refs(&at), format!("`{image}` is not an image of `given` (nor `<?N>`, an image the scenario does not name)"));
+            let known = file
+                .given
+                .images
+                .keys()
+                .chain(file.given.manifests.keys())
+                .any(|h| h.as_str() == image);
+            if !unknown_ok && !known {
+                self.report(&refs(&at), format!("`{image}` is not an image of `given`, nor one of its manifest lists (nor `<?N>`, an image the scenario does not name)"));
             }
             for (i, n) in names.iter().enumerate() {
                 let item = path(&["after", "images", image.as_str(), &i.to_string()]);
@@ -418,9 +484,12 @@ impl Validator<'_> {
                 }
             };
             let known = match symbol {
-                Symbol::Image { handle, .. } => {
-                    file.given.images.keys().any(|h| h.as_str() == handle)
-                }
+                Symbol::Image { handle, .. } => file
+                    .given
+                    .images
+                    .keys()
+                    .chain(file.given.manifests.keys())
+                    .any(|h| h.as_str() == handle),
                 Symbol::Lower { name, .. } => {
                     file.given.containers.keys().any(|c| c.as_str() == name)
                         || layers.iter().any(|l| l.as_str() == name)

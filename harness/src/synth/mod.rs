@@ -305,7 +305,14 @@ impl Synthesized {
                 }
             })
             .collect();
-        (Store { images, containers }, symbols)
+        (
+            Store {
+                images,
+                containers,
+                manifest_lists: Vec::new(),
+            },
+            symbols,
+        )
     }
 }
 

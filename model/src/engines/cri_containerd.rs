@@ -316,6 +316,7 @@ mod tests {
                 state: ContainerState::Running,
                 mounts: Vec::new(),
             }],
+            manifest_lists: Vec::new(),
         }
     }
 

@@ -689,6 +689,7 @@ pub(crate) mod testing {
         Store {
             images: vec![image(A, &[BASE, LA], None, refs)],
             containers: vec![],
+            manifest_lists: Vec::new(),
         }
     }
 
@@ -800,7 +801,11 @@ pub(crate) mod testing {
                 }
             })
             .collect();
-        Store { images, containers }
+        Store {
+            images,
+            containers,
+            manifest_lists: Vec::new(),
+        }
     }
 
     /// Names a user might type against [`arbitrary_store`]: tags, short and full IDs of

@@ -792,6 +792,7 @@ mod tests {
                 image(B, &[BASE, LA, LB], Some(A), b_refs),
             ],
             containers: vec![],
+            manifest_lists: Vec::new(),
         }
     }
 
@@ -847,6 +848,7 @@ mod tests {
                 image(if name == "abcd" { "abcde" } else { B }, &[BASE], None, b),
             ],
             containers: vec![],
+            manifest_lists: Vec::new(),
         };
         let out = one(&s, name);
         assert_eq!(out.errors[0].message, "ambiguous reference");
@@ -1179,6 +1181,7 @@ mod tests {
         let store = Store {
             images: vec![image(A, &[BASE, LA], None, &["docker.io/library/a:1"])],
             containers: vec![],
+            manifest_lists: Vec::new(),
         };
         let mut req = request(&["a:1"], true, true);
         req.platforms = vec![
@@ -1232,6 +1235,7 @@ mod tests {
                 image(B, &[BASE, LB], None, &["docker.io/library/b:1"]),
             ],
             containers: vec![container("c1", A, ContainerState::Running)],
+            manifest_lists: Vec::new(),
         };
         store.containers[0].mounts.push(d(B));
         let by_name = remove(

@@ -48,6 +48,14 @@
 //!   conflicts; 1.9.3 does not.
 //! - Output and exit code: see the surfaces above.
 //!
+//! # Manifest lists
+//!
+//! 3.0.1 keeps a manifest list as an image record with its own ID and names, and looks it up
+//! like any image: its name or ID finds the list itself (no instance lookup), and removing it
+//! untags and deletes it. Parents are pruned whatever lists name them (`Remove` looks only
+//! at names and children, `containers/podman@v3.0.1:libpod/image/image.go#L622-L654`).
+//! Checked live on 3.0.1 (`scenarios/manifests/`). 1.9.3 is not measured with lists.
+//!
 //! # Configuration modelled
 //!
 //! The same as for libimage: no unqualified-search registries, the system's short-name

@@ -27,7 +27,7 @@
 use crate::digest::{find_prefix, Digest, PrefixMatch};
 use crate::outcome::{ErrorKind, Failure, Record, Status};
 use crate::reference::grammar::{self, Dialect, GrammarError, Parsed};
-use crate::store::{Image, Listing, Store};
+use crate::store::{Image, ListedImage, Listing, Store};
 use std::fmt;
 
 /// The exit code of a batch without errors.
@@ -429,13 +429,44 @@ impl Storage {
 
     /// Its names, in containers/storage's order ([`names`]); none if it is gone.
     pub(crate) fn names(&self, id: &Digest) -> Vec<String> {
-        self.image(id).map(names).unwrap_or_default()
+        match self.image(id) {
+            Some(image) => names(image),
+            None => self
+                .0
+                .manifest_list(id)
+                .map(|l| l.refs.iter().map(|r| r.full()).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The image a manifest list resolves to on a lookup by its name or ID: the instance
+    /// for the local platform (every instance the harness adds is `linux/amd64`, so
+    /// `ChooseInstance` takes the first), if an image with that manifest digest is stored;
+    /// else the list itself (`returnManifestIfNoInstance`, which `RemoveImages` sets), and
+    /// any other ID is itself. libimage only
+    /// (`containers/podman@v5.8.2:vendor/go.podman.io/common/libimage/runtime.go#L397-L437`,
+    /// `manifest_list.go#L274-L312`, `runtime.go#L767-L775`; the same rules in common
+    /// v0.50.1 and v0.62.3). Checked live on 5.8.6: `rmi <list name>` removed the image.
+    pub(crate) fn through_manifest_list(&self, id: Digest) -> Digest {
+        let Some(list) = self.0.manifest_list(&id) else {
+            return id;
+        };
+        list.instances
+            .first()
+            .and_then(|first| self.0.images.iter().find(|i| &i.manifest == first))
+            .map_or(id, |i| i.config.clone())
     }
 
     /// Every image ID, in containers/storage's order (`Images()`: creation order; `Delete`
     /// keeps the others in order, `containers/storage@v1.43.0:images.go#L559-L602`).
     pub(crate) fn ids(&self) -> Vec<Digest> {
-        self.0.images.iter().map(|i| i.config.clone()).collect()
+        // The harness creates the manifest lists after every image.
+        self.0
+            .images
+            .iter()
+            .map(|i| i.config.clone())
+            .chain(self.0.manifest_lists.iter().map(|l| l.id.clone()))
+            .collect()
     }
 
     /// `store.Image(id)` → `imageStore.lookup` (`containers/storage@v1.43.0:images.go#L376-L386`,
@@ -443,10 +474,15 @@ impl Storage {
     /// else an exact stored name, else an ID prefix through the truncindex
     /// (`pkg/truncindex/truncindex.go#L100-L126`): any length but empty, and a prefix shared by
     /// several IDs finds nothing.
+    /// A manifest list is an image record there too, so its ID and names are found alike.
     pub(crate) fn lookup(&self, key: &str) -> Option<Digest> {
         let images = &self.0.images;
+        let lists = &self.0.manifest_lists;
         if let Some(image) = images.iter().find(|i| i.config.hex() == key) {
             return Some(image.config.clone());
+        }
+        if let Some(list) = lists.iter().find(|l| l.id.hex() == key) {
+            return Some(list.id.clone());
         }
         if let Some(image) = images
             .iter()
@@ -454,10 +490,17 @@ impl Storage {
         {
             return Some(image.config.clone());
         }
+        if let Some(list) = lists.iter().find(|l| l.refs.iter().any(|r| r.is_full(key))) {
+            return Some(list.id.clone());
+        }
         if key.is_empty() {
             return None;
         }
-        match find_prefix(images.iter().map(|i| &i.config), key) {
+        let ids = images
+            .iter()
+            .map(|i| &i.config)
+            .chain(lists.iter().map(|l| &l.id));
+        match find_prefix(ids, key) {
             PrefixMatch::One(id) => Some(id.clone()),
             PrefixMatch::None | PrefixMatch::Many => None,
         }
@@ -472,6 +515,10 @@ impl Storage {
         let repo = named.name();
         let in_repo = |image: &Image| image.refs.iter().any(|r| r.repo().full() == repo);
         if let Some(id) = self.lookup(&named.to_string()) {
+            if let Some(list) = self.0.manifest_list(&id) {
+                let in_repo = list.refs.iter().any(|r| r.repo().full() == repo);
+                return in_repo.then_some(id);
+            }
             return self
                 .image(&id)
                 .filter(|i| in_repo(i))
@@ -518,6 +565,10 @@ impl Storage {
     /// in container order, L2436-L2442; checked on podman 4.3.1 with two containers);
     /// children do not stop it (their layers stay).
     pub(crate) fn delete_image(&mut self, id: &Digest) -> Result<(), DeleteError> {
+        if self.0.manifest_list(id).is_some() {
+            self.0.manifest_lists.retain(|l| &l.id != id);
+            return Ok(());
+        }
         if self.image(id).is_none() {
             return Err(DeleteError::NotAnImage);
         }
@@ -536,12 +587,16 @@ impl Storage {
 
     /// Removes one stored name (`SetNames` / `RemoveNames` without it); whether it was there.
     pub(crate) fn remove_name(&mut self, id: &Digest, name: &str) -> bool {
-        let Some(image) = self.0.images.iter_mut().find(|i| &i.config == id) else {
-            return false;
+        let refs = match self.0.images.iter_mut().find(|i| &i.config == id) {
+            Some(image) => &mut image.refs,
+            None => match self.0.manifest_lists.iter_mut().find(|l| &l.id == id) {
+                Some(list) => &mut list.refs,
+                None => return false,
+            },
         };
-        let before = image.refs.len();
-        image.refs.retain(|r| !r.is_full(name));
-        image.refs.len() != before
+        let before = refs.len();
+        refs.retain(|r| !r.is_full(name));
+        refs.len() != before
     }
 }
 
@@ -552,8 +607,22 @@ impl Storage {
 ///
 /// This is `Names`, not the `RepoDigests` column: Podman shows every name crossed with every
 /// manifest digest there (docs/engines.md#registry), which says nothing about what a removal changed.
+///
+/// A manifest list is listed too, by its own ID with its stored names (checked live on
+/// 5.8.6, 5.4.2, 4.3.1 and 3.0.1).
 pub(crate) fn listing(store: &Store) -> Listing {
-    Listing::by_config_tags_then_digests(store)
+    let mut listing = Listing::by_config_tags_then_digests(store);
+    listing
+        .images
+        .extend(store.manifest_lists.iter().map(|list| {
+            let mut names: Vec<String> = list.refs.iter().map(|r| r.full()).collect();
+            names.sort();
+            ListedImage {
+                id: list.id.clone(),
+                names,
+            }
+        }));
+    listing
 }
 
 /// Small stores for the Podman engines' tests.
@@ -615,6 +684,7 @@ pub(crate) mod fixture {
         Store {
             images,
             containers: Vec::new(),
+            manifest_lists: Vec::new(),
         }
     }
 

@@ -63,22 +63,32 @@
 //! 4.3.1 CLI hides not-found errors under `--force` (`rm.go#L88-L101`); both are CLI-only, so
 //! on the endpoint `force=true` with an unknown name still reports it (exit 1) in both.
 //!
-//! # 5.8.6: 5.4.2's rules, and one that needs manifest lists
+//! # 5.8.6: 5.4.2's rules, and one about manifest lists
 //!
 //! R-P-58: the removal and lookup code of common v0.67.1 is v0.62.3's apart from style
 //! (`removeRecursive` is `libimage/image.go#L413-L573` at v5.8.2, was v0.62.3 L400-L560;
 //! `RemoveImages` `runtime.go#L733-L856`; lookup unchanged), so [`Profile::Podman58`] runs
 //! 5.4.2's rules (`Version::V0_62`). The one change: a dangling parent that a **local manifest
-//! list** references is no longer pruned. `IsDangling` now builds the layer tree with the
-//! manifest lists' digests and is false for an image used in one
+//! list** names is no longer pruned. `IsDangling` now builds the layer tree with the
+//! manifest lists' instance digests and is false for an image whose digest is one of them
 //! (`containers/podman@v5.8.2:vendor/go.podman.io/common/libimage/image.go#L196-L222`,
 //! `layer_tree.go#L108-L156`; pruning decides on it at `image.go#L559-L572`;
-//! containers/container-libs 9e1bb4b047, first in podman v5.5.0). The [`Store`] holds no
-//! manifest lists (nor does the scenario language), so no image is in one and the rule is
-//! **not yet expressible**: on every store the model knows, 5.8.6 prunes as 5.4.2 does
-//! (checked live: without a manifest list the dangling parent is deleted, as here). The
-//! compat API's force no longer removing running containers (podman v5.6.0) is not the batch
-//! endpoint's business and is not modelled either.
+//! containers/container-libs 9e1bb4b047, first in podman v5.5.0). The [`Store`] holds
+//! manifest lists ([`crate::ManifestList`], `given.manifests` in scenarios), so the rule is
+//! `Run::is_dangling` (`scenarios/manifests/untagged-parent-in-a-list.yaml`, checked live:
+//! 5.8.6 keeps the parent, 4.3.1 and 5.4.2 delete it). The compat API's force no longer
+//! removing running containers (podman v5.6.0) is not the batch endpoint's business and is
+//! not modelled.
+//!
+//! # Manifest lists (every version)
+//!
+//! A list is an image record of its own in containers-storage, listed with its names. A name
+//! or ID that finds a list resolves, in `RemoveImages`' lookup, to the list's instance for
+//! the local platform when that image is stored, and to the list itself otherwise
+//! (`podman::Storage::through_manifest_list`); the name the user typed stays the resolved
+//! name, so an instance with several names cannot be untagged by it (`<name>: tag not
+//! known`, exit 125, force or not). Removing an image a list names leaves the list alone.
+//! All checked live on 4.3.1, 5.4.2 and 5.8.6 (`scenarios/manifests/`).
 //!
 //! # Configuration modelled
 //!
@@ -134,6 +144,7 @@ pub fn remove(profile: Profile, store: &Store, request: &Request) -> Outcome {
     let version = Version::of(profile);
     let mut run = Run {
         version,
+        lists_keep_parents: profile == Profile::Podman58,
         storage: Storage(store.clone()),
         force: request.force,
         prune: request.prune,
@@ -251,6 +262,8 @@ struct Report {
 /// One request's removal state: the storage being changed and the reports so far.
 struct Run {
     version: Version,
+    /// R-P-58: a dangling parent that a stored manifest list names is not pruned (5.5+).
+    lists_keep_parents: bool,
     storage: Storage,
     force: bool,
     prune: bool,
@@ -354,12 +367,27 @@ impl Run {
             return Ok(());
         }
         match parent {
-            Some(parent) if self.storage.is_dangling(&parent) => {
+            Some(parent) if self.is_dangling(&parent) => {
                 let mut parent = Handle::read(&self.storage, parent);
                 self.remove_recursive(&mut parent, "", processed)
             }
             _ => Ok(()),
         }
+    }
+
+    /// `IsDangling`: no names, no children, and from 5.5 on, not an instance of any stored
+    /// manifest list (R-P-58: the layer tree collects every list's instance digests and the
+    /// image's `Digest()` is looked up there,
+    /// `containers/podman@v5.8.2:vendor/go.podman.io/common/libimage/image.go#L196-L222`,
+    /// `layer_tree.go#L108-L156`; 5.4.2 has only the first two tests,
+    /// `containers/common@v0.62.3:libimage/image.go#L198-L209`).
+    fn is_dangling(&self, id: &Digest) -> bool {
+        let in_list = self.lists_keep_parents
+            && self
+                .storage
+                .image(id)
+                .is_some_and(|i| self.storage.0.in_manifest_list(&i.manifest));
+        self.storage.is_dangling(id) && !in_list
     }
 
     fn report(&mut self, id: &Digest) -> &mut Report {
@@ -476,8 +504,15 @@ fn lookup(version: Version, storage: &Storage, input: &str) -> Result<(Digest, S
             format!("{name}: invalid format: no 64-byte hexadecimal value"),
         ));
     }
+    // A name or ID that finds a manifest list means the list's local instance, if stored
+    // (`Storage::through_manifest_list`); the resolved name stays what was typed.
+    let storage_lookup = |key: &str| {
+        storage
+            .lookup(key)
+            .map(|id| storage.through_manifest_list(id))
+    };
     if by_full_id || by_digest {
-        return match storage.lookup(bare) {
+        return match storage_lookup(bare) {
             Some(id) => Ok((id, name)),
             None => Err(not_known(&name)),
         };
@@ -492,16 +527,18 @@ fn lookup(version: Version, storage: &Storage, input: &str) -> Result<(Digest, S
     for candidate in candidates {
         let found = match version {
             // `store.Image(candidate)`: the exact stored name (L324-L333).
-            Version::V0_50 => storage.lookup(&candidate.to_string()),
+            Version::V0_50 => storage_lookup(&candidate.to_string()),
             // The storage transport's `resolveImage` (`@v0.62.3#L364-L379`).
-            Version::V0_62 => storage.resolve(&candidate),
+            Version::V0_62 => storage
+                .resolve(&candidate)
+                .map(|id| storage.through_manifest_list(id)),
         };
         if let Some(id) = found {
             return Ok((id, candidate.to_string()));
         }
     }
 
-    if let Some(id) = storage.lookup(&name) {
+    if let Some(id) = storage_lookup(&name) {
         return Ok((id, name));
     }
     lookup_in_digests_and_repo_tags(version, storage, &name, &parsed)
@@ -1072,6 +1109,43 @@ mod tests {
             run(profile, &chain(users), request(&["child:1"], flags));
         assert_eq!(got, records);
         assert_eq!((got_errors, got_code, left.as_str()), (errors, code, after));
+    }
+
+    // ----- manifest lists ------------------------------------------------------------------
+
+    /// [`chain`] with a manifest list `localhost/ml:1` (ID `ff…`) naming `instance`'s manifest.
+    fn chain_in_list(instance: &str) -> Store {
+        let mut s = chain(&[]);
+        s.manifest_lists = vec![crate::store::ManifestList {
+            id: d("ff"),
+            refs: vec![super::super::podman::fixture::name("localhost/ml:1")],
+            instances: vec![d(&format!("e{instance}"))],
+        }];
+        s
+    }
+
+    #[rstest]
+    #[case::from_5_5_a_listed_parent_stays(P58, &["Untagged: localhost/child:1", "Deleted: cc00"])]
+    #[case::before_it_is_pruned(P54, &["Untagged: localhost/child:1", "Deleted: cc00", "Deleted: bb00", "Deleted: aa00"])]
+    #[case::on_4_3_too(P43, &["Untagged: localhost/child:1", "Deleted: cc00", "Deleted: bb00", "Deleted: aa00"])]
+    fn a_dangling_parent_in_a_manifest_list(#[case] profile: Profile, #[case] records: &[&str]) {
+        let (got, errors, code, _) = run(profile, &chain_in_list("bb"), request(&["child:1"], ""));
+        assert_eq!(got, records);
+        assert_eq!((errors.len(), code), (0, 0));
+    }
+
+    #[rstest]
+    fn a_lists_name_finds_its_stored_instance_else_the_list(
+        #[values(P43, P54, P58)] profile: Profile,
+    ) {
+        let mut s = store(vec![image("aa", &["localhost/part:1"])]);
+        s.manifest_lists = chain_in_list("aa").manifest_lists;
+        let (got, _, _, _) = run(profile, &s, request(&["localhost/ml:1"], ""));
+        assert_eq!(got, ["Untagged: localhost/part:1", "Deleted: aa00"]);
+        s.images.clear();
+        let (got, _, _, left) = run(profile, &s, request(&["localhost/ml:1"], ""));
+        assert_eq!(got, ["Untagged: localhost/ml:1", "Deleted: ff00"]);
+        assert_eq!(left, "");
     }
 
     // ----- --all and the arguments ------------------------------------------------------

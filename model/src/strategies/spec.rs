@@ -174,7 +174,11 @@ impl StoreSpec {
                 })
             })
             .collect();
-        Store { images, containers }
+        Store {
+            images,
+            containers,
+            manifest_lists: Vec::new(),
+        }
     }
 }
 

@@ -523,6 +523,56 @@ impl Libpod {
         )
     }
 
+    /// A manifest list named `name` listing `images` (each a `containers-storage:@<id>`
+    /// reference: `manifest add` of a local image needs that transport, and by ID it names
+    /// the image whatever its names). Returns the list's ID, which the engine makes up.
+    ///
+    /// 4.x and 5.x: `POST /libpod/manifests/{name}?images=…` (since podman v4.0.0,
+    /// `containers/podman@v4.3.1:pkg/api/server/register_manifest.go#L11-L63`); 3.0 has only
+    /// `POST /libpod/manifests/create?name=…&image=…`, one image, the others added with
+    /// `POST /libpod/manifests/{name}/add` (`containers/podman@v3.0.1:pkg/api/server/register_manifest.go`).
+    pub fn create_manifest(
+        &self,
+        legacy: bool,
+        name: &str,
+        images: &[String],
+    ) -> anyhow::Result<String> {
+        #[derive(Deserialize)]
+        struct Created {
+            #[serde(rename = "Id")]
+            id: String,
+        }
+        let what = format!("creating manifest list {name}");
+        let refs: Vec<String> = images
+            .iter()
+            .map(|id| format!("containers-storage:@{id}"))
+            .collect();
+        if !legacy {
+            let q: Vec<(&str, &str)> = refs.iter().map(|r| ("images", r.as_str())).collect();
+            let path = format!("/manifests/{}?{}", encode(name), query(&q));
+            let a = self.libpod(Method::POST, &path, None)?;
+            return Ok(a.json::<Created>(&what, &[200, 201])?.id);
+        }
+        let (first, rest) = refs
+            .split_first()
+            .context("a manifest list without images")?;
+        let q = query(&[("name", name), ("image", first)]);
+        let a = self.libpod(Method::POST, &format!("/manifests/create?{q}"), None)?;
+        let id = a.json::<Created>(&what, &[200, 201])?.id;
+        for r in rest {
+            let body = serde_json::json!({ "images": [r] })
+                .to_string()
+                .into_bytes();
+            self.libpod(
+                Method::POST,
+                &format!("/manifests/{}/add", encode(&id)),
+                Some(("application/json", body)),
+            )?
+            .expect(&format!("adding {r} to manifest list {name}"), &[200, 201])?;
+        }
+        Ok(id)
+    }
+
     /// `GET /libpod/images/json?all=true`: every image, intermediate ones included.
     pub fn images(&self) -> anyhow::Result<Vec<ImageSummary>> {
         let a = self.libpod(Method::GET, "/images/json?all=true", None)?;

@@ -159,11 +159,43 @@ pub fn build(
         check_containers(api, given, symbols)?;
     }
 
+    // Manifest lists last, while a dangling image still has its temporary tag (a list is
+    // made from images by ID, so the tag is not needed for it, but the order keeps the
+    // images' names settled first).
+    let mut lists: Vec<(&ImageHandle, String)> = Vec::new();
+    for (handle, spec) in &given.manifests {
+        let images: Vec<String> = spec
+            .images
+            .iter()
+            .map(|i| {
+                ids.get(i)
+                    .cloned()
+                    .with_context(|| format!("manifest list {handle}: image {i} not built"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let names: Vec<String> = spec
+            .tags
+            .iter()
+            .map(|t| t.expand(&reg_host, &Digest::parse(&"0".repeat(64)).expect("valid")))
+            .collect();
+        let (first, rest) = names
+            .split_first()
+            .with_context(|| format!("manifest list {handle} has no name"))?;
+        let id = api.create_manifest(flavor == Flavor::Libpod301, first, &images)?;
+        for name in rest {
+            api.tag(&id, name)?;
+        }
+        let digest = Digest::parse(&id).with_context(|| format!("manifest list ID {id:?}"))?;
+        symbols.add_image(handle.clone(), digest.clone(), digest);
+        lists.push((handle, id));
+    }
+
     for (id, tag) in &dangling {
         api.untag(id, tag)?;
     }
 
     if strict {
+        ids.extend(lists.iter().map(|(h, id)| (*h, id.clone())));
         check(api, given, &ids, &reg_host, source)
     } else {
         Ok(())
@@ -252,7 +284,21 @@ fn check(
             );
         }
     }
-    if listed.len() != given.images.len() {
+    for (handle, spec) in &given.manifests {
+        let id = &ids[handle];
+        let want: Vec<String> = spec.tags.iter().map(ToString::to_string).collect();
+        let Some(list) = listed.iter().find(|i| &i.id == id) else {
+            bail!("made manifest list {handle} ({id}), but the engine does not list it");
+        };
+        let mut got = list.names.clone().unwrap_or_default();
+        got.sort();
+        let mut sorted = want.clone();
+        sorted.sort();
+        if got != sorted {
+            bail!("made manifest list {handle} with names {got:?}, wanted {want:?}");
+        }
+    }
+    if listed.len() != given.images.len() + given.manifests.len() {
         let extra: Vec<_> = listed
             .iter()
             .filter(|i| !ids.values().any(|id| id == &i.id))
