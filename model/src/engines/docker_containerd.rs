@@ -599,6 +599,29 @@ fn delete_platforms(
                 404,
             )
         };
+        if !image.index.is_empty() {
+            // A multi-platform image: its target is the index, which this never deletes.
+            // `walkImageManifests` walks the index's present children only
+            // (`image_manifest.go#L28-L50`, `handlers.go#L12-L45`), so a platform whose
+            // manifest was never fetched or is already deleted is one the image "does not
+            // provide", as is one the index does not list. The best present match goes:
+            // its manifest, config and layer blobs, reported by the manifest digest
+            // (`deleteImagePlatformByImageID`, L225-L269).
+            let present = &image.platforms;
+            let Some(entry) = image
+                .index
+                .iter()
+                .find(|e| present.contains(&e.platform) && p.matches(&e.platform))
+            else {
+                return Err(fail(format!(
+                    "image with reference {shown} was found but does not provide any platform"
+                )));
+            };
+            let (gone, manifest) = (entry.platform.clone(), entry.manifest.clone());
+            image.platforms.retain(|own| own != &gone);
+            deleted.push(docker::deleted(&manifest));
+            continue;
+        }
         if image.platforms.is_empty() {
             return Err(fail(format!(
                 "NotFound: content digest {}: not found",
