@@ -235,7 +235,7 @@ impl Validator<'_> {
         if !spec.platforms.contains(&amd64) {
             self.report(
                 &key("platforms"),
-                "a multi-platform image holds `linux/amd64`: the engines run on amd64, and the classic store loads that platform only",
+                "a multi-platform image must hold `linux/amd64`: the engines run on amd64, and the classic store loads that platform only",
             );
         }
         if let Some(content) = &spec.content {
@@ -253,7 +253,7 @@ impl Validator<'_> {
             if !content.contains(&amd64) {
                 self.report(
                     &key("content"),
-                    "`content` holds `linux/amd64`: the classic store loads that platform's image, so it must be there",
+                    "`content` must hold `linux/amd64`: the classic store loads that platform's image",
                 );
             }
         }
