@@ -489,3 +489,64 @@ fn a_loaded_scenario_runs_through_synth_and_symbols() {
         );
     }
 }
+
+#[test]
+fn a_multi_platform_image_is_an_index_with_only_its_content_in_the_archive() {
+    let (amd64, arm64): (rmispec_model::Platform, rmispec_model::Platform) = (
+        "linux/amd64".parse().unwrap(),
+        "linux/arm64".parse().unwrap(),
+    );
+    let spec = |content: Option<Vec<rmispec_model::Platform>>| ImageSpec {
+        tags: tags(&["localhost/app:1"]),
+        platforms: vec![amd64.clone(), arm64.clone()],
+        content,
+        ..ImageSpec::default()
+    };
+    let g = given(&[("A", spec(Some(vec![amd64.clone()])))]);
+    let s = synth::synthesize(&g);
+    let a = s.image("A").unwrap();
+    let index = a.index.as_ref().expect("an index");
+    assert_eq!(index.digest.hex(), sha(&index.bytes));
+    let doc: serde_json::Value = serde_json::from_slice(&index.bytes).unwrap();
+    let manifests = doc["manifests"].as_array().unwrap();
+    assert_eq!(manifests[0]["digest"], a.manifest.digest.prefixed());
+    assert_eq!(manifests[0]["platform"]["architecture"], "amd64");
+    let arm = &a.others[0];
+    assert_eq!(manifests[1]["digest"], arm.manifest.digest.prefixed());
+    assert_eq!(manifests[1]["platform"]["architecture"], "arm64");
+    let config: serde_json::Value = serde_json::from_slice(&arm.config.bytes).unwrap();
+    assert_eq!(config["architecture"], "arm64");
+
+    let files = entries(&synth::archive(&[(a, &["localhost/app:1".to_owned()])]));
+    let has = |d: &Digest| {
+        files
+            .iter()
+            .any(|f| f.0 == format!("blobs/sha256/{}", d.hex()))
+    };
+    assert!(has(&index.digest) && has(&a.manifest.digest) && has(&a.config.digest));
+    assert!(!has(&arm.manifest.digest) && !has(&arm.config.digest) && !has(&arm.layer.digest));
+    let top: serde_json::Value =
+        serde_json::from_slice(&files.iter().find(|f| f.0 == "index.json").unwrap().5).unwrap();
+    assert_eq!(top["manifests"][0]["digest"], index.digest.prefixed());
+    assert_eq!(
+        top["manifests"][0]["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+
+    // The containerd store has the index, the classic one the amd64 image only.
+    let (store, _) = s.to_store(&g, Profile::DockerContainerd28);
+    assert_eq!(store.images[0].manifest, index.digest);
+    assert_eq!(store.images[0].platforms, vec![amd64.clone()]);
+    assert_eq!(store.images[0].index.len(), 2);
+    let (classic, _) = s.to_store(&g, Profile::DockerClassic28);
+    assert!(classic.images[0].index.is_empty());
+    assert_eq!(classic.images[0].config, a.config.digest);
+
+    // By default every platform has its content.
+    let all = synth::synthesize(&given(&[("A", spec(None))]));
+    let a = all.image("A").unwrap();
+    let files = entries(&synth::archive(&[(a, &[])]));
+    assert!(files
+        .iter()
+        .any(|f| f.0 == format!("blobs/sha256/{}", a.others[0].layer.digest.hex())));
+}

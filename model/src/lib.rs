@@ -24,7 +24,7 @@ pub mod strategies;
 pub use digest::Digest;
 pub use engine::{classify, remove, Engine, ImageIdKind, Profile, ProfileInfo, PROFILES};
 pub use outcome::{ConflictReason, ErrorKind, Failure, Outcome, Record, Status};
-pub use platform::Platform;
+pub use platform::{Platform, PlatformManifest};
 pub use reference::{Reference, Repository};
 pub use request::Request;
 pub use steps::{remove_parallel, remove_steps, Interleaving};

@@ -1,7 +1,19 @@
 //! OCI platforms: what an image's config says it runs on, and what Docker 28.2+'s image
 //! delete `platforms` option asks for.
 
+use crate::digest::Digest;
 use std::fmt;
+
+/// One entry of a multi-platform image's OCI index: a platform and the digest of its image
+/// manifest. Whether the store has that manifest's content is
+/// [`Image::platforms`](crate::Image::platforms).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PlatformManifest {
+    /// The platform the index descriptor names.
+    pub platform: Platform,
+    /// The platform's image manifest digest.
+    pub manifest: Digest,
+}
 
 /// An OCI platform (`os`, `architecture`, optional `variant`), as image-spec's config and
 /// index descriptors carry it.
@@ -28,8 +40,8 @@ impl Platform {
     /// Whether `self` (a requested platform) matches an image's `platform` exactly, as
     /// containerd's `platforms.OnlyStrict` does for the platforms a daemon on amd64 knows
     /// (`containerd/platforms`: same OS and architecture, and the variant when the request
-    /// names one). Fuzzy matches across ARM variants are not modelled: no store here has an
-    /// ARM image's content.
+    /// names one). Fuzzy matches across ARM variants are not modelled: the only ARM content
+    /// a store here has is a multi-platform image's `linux/arm64` (no variant), matched exactly.
     pub fn matches(&self, platform: &Platform) -> bool {
         self.os == platform.os
             && self.architecture == platform.architecture

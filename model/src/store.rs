@@ -1,7 +1,7 @@
 //! An image store: images, their names, containers.
 
 use crate::digest::Digest;
-use crate::platform::Platform;
+use crate::platform::{Platform, PlatformManifest};
 use crate::reference::Reference;
 
 /// An image store, engine-neutral.
@@ -61,6 +61,12 @@ pub struct Image {
     /// 28.2's `platforms` delete removed that content from the containerd store (the image
     /// record stays).
     pub platforms: Vec<Platform>,
+    /// A multi-platform image's index entries, in index order; `manifest` is then the index
+    /// digest (the image's target on the containerd store). Empty for a single-platform image,
+    /// whose target is its one manifest. The entries whose platform is in
+    /// [`platforms`](Self::platforms) have their content in the store; the others were never
+    /// fetched, or were deleted (Docker 28.2's `platforms` delete).
+    pub index: Vec<PlatformManifest>,
 }
 
 /// What a container's process is doing, as every engine's container list tells it apart.

@@ -29,10 +29,11 @@ impl<'a> Source<'a> {
             .with_context(|| format!("{h} was not synthesized"))
     }
 
-    /// An image's config and manifest digests.
+    /// An image's config and manifest digests (a multi-platform image's: the `linux/amd64`
+    /// config and the index).
     pub fn digests(&self, h: &ImageHandle) -> anyhow::Result<(Digest, Digest)> {
         let i = self.image(h)?;
-        Ok((i.config.digest.clone(), i.manifest.digest.clone()))
+        Ok((i.config.digest.clone(), i.top().digest.clone()))
     }
 
     /// One `docker save`-style archive (both `manifest.json` and `index.json`) holding

@@ -431,6 +431,12 @@ pub(super) fn de_platforms<'de, D: Deserializer<'de>>(
         .collect()
 }
 
+pub(super) fn de_platforms_opt<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<rmispec_model::Platform>>, D::Error> {
+    de_platforms(d).map(Some)
+}
+
 fn de_records<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     let records = Vec::<String>::deserialize(d)?;
     if let Some(bad) = records

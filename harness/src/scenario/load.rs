@@ -471,6 +471,7 @@ fn strip_location(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rmispec_model::Platform;
 
     #[test]
     fn deep_nesting_breaches_the_depth_budget_with_a_clear_message() {
@@ -487,6 +488,48 @@ mod tests {
         assert_eq!(p.line, Some(1));
         let spans = spans::Spans::new(&deep, span_options());
         assert_eq!(spans.key(&["a", "a"]), (1, 1), "no tree, no overflow");
+    }
+
+    #[test]
+    fn multi_platform_images_are_checked_where_they_are_written() {
+        let file = |image: &str| {
+            format!(
+                "summary: s\ngiven:\n  images:\n    A:\n      tags: [localhost/app:1]\n{image}\
+                 when:\n  rmi: localhost/app:1\nexpect:\n  default:\n    skip: no\n"
+            )
+        };
+        let err = |image: &str| {
+            load_bytes("platforms/x.yaml", file(image))
+                .unwrap_err()
+                .to_string()
+        };
+        let ok = load_bytes(
+            "platforms/x.yaml",
+            file("      platforms: [linux/amd64, linux/arm64]\n      content: [linux/amd64]\n"),
+        )
+        .expect("a valid multi-platform image");
+        let a = &ok.given.images["A"];
+        assert!(a.is_multi_platform());
+        assert_eq!(a.content(), vec![Platform::linux_amd64()]);
+        let bad = err("      platforms: [linux/amd64, Linux/arm64]\n");
+        assert!(
+            bad.starts_with("platforms/x.yaml:6:")
+                && bad.contains("given.images.A.platforms: invalid platform \"Linux/arm64\""),
+            "{bad}"
+        );
+        let bad =
+            err("      platforms: [linux/amd64, linux/arm64]\n      content: [linux/arm/v7]\n");
+        assert!(
+            bad.starts_with("platforms/x.yaml:7:")
+                && bad.contains(
+                    "`content` names `linux/arm/v7`, which is not one of the image's `platforms`"
+                ),
+            "{bad}"
+        );
+        let bad = err("      platforms: [linux/arm64]\n");
+        assert!(bad.contains("must hold `linux/amd64`"), "{bad}");
+        let bad = err("      content: [linux/amd64]\n");
+        assert!(bad.contains("list its `platforms` too"), "{bad}");
     }
 
     #[test]

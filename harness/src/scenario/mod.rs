@@ -109,6 +109,32 @@ pub struct ImageSpec {
     /// A hex prefix both digests of the image start with (1 to 5 characters).
     #[serde(default, deserialize_with = "expect::de_id_prefix")]
     pub id: Option<String>,
+    /// A multi-platform image (an OCI index of one manifest per platform, in this order):
+    /// `[linux/amd64, linux/arm64]`. Empty: a single-platform `linux/amd64` image, the
+    /// common case. It must hold `linux/amd64`, the platform of the machines the engines run on.
+    #[serde(default, deserialize_with = "expect::de_platforms")]
+    pub platforms: Vec<Platform>,
+    /// Of a multi-platform image, the platforms whose content (manifest, config, layers) the
+    /// store has; absent: all of them. It must hold `linux/amd64`.
+    #[serde(default, deserialize_with = "expect::de_platforms_opt")]
+    pub content: Option<Vec<Platform>>,
+}
+
+impl ImageSpec {
+    /// Whether the image is an OCI index of several platforms.
+    pub fn is_multi_platform(&self) -> bool {
+        !self.platforms.is_empty()
+    }
+
+    /// The platforms whose content the store has (only `linux/amd64` for a single-platform
+    /// image).
+    pub fn content(&self) -> Vec<Platform> {
+        match (&self.content, self.platforms.is_empty()) {
+            (_, true) => vec![Platform::linux_amd64()],
+            (Some(c), false) => c.clone(),
+            (None, false) => self.platforms.clone(),
+        }
+    }
 }
 
 /// One container of `given`.

@@ -12,7 +12,7 @@ use super::names::{ImageHandle, LayerName, StoredName};
 use super::spans::{Pos, Spans};
 use super::When;
 use crate::symbols::{scan, Symbol, SymbolError};
-use rmispec_model::Profile;
+use rmispec_model::{Platform, Profile};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 
@@ -171,6 +171,7 @@ impl Validator<'_> {
                 stack.push(layer.clone());
             }
             full.insert(h, stack);
+            self.platforms(file, h);
             for tag in &spec.tags {
                 if tag.has_symbols() {
                     let text = tag.to_string();
@@ -209,6 +210,84 @@ impl Validator<'_> {
             }
         }
         stacks.into_keys().chain([LayerName::base()]).collect()
+    }
+
+    /// A multi-platform image: an index the synthesizer can make and every Docker store can
+    /// load (the classic store loads `manifest.json`, i.e. the `linux/amd64` image only).
+    fn platforms(&mut self, file: &File, h: &ImageHandle) {
+        let spec = &file.given.images[h];
+        let key = |k: &'static str| ["given", "images", h.as_str(), k];
+        let amd64 = Platform::linux_amd64();
+        if spec.platforms.is_empty() {
+            if spec.content.is_some() {
+                self.report(
+                    &key("content"),
+                    "`content` is for a multi-platform image: list its `platforms` too",
+                );
+            }
+            return;
+        }
+        let mut seen = BTreeSet::new();
+        for p in &spec.platforms {
+            if !seen.insert(p) {
+                self.report(&key("platforms"), format!("platform `{p}` is listed twice"));
+            }
+        }
+        if !spec.platforms.contains(&amd64) {
+            self.report(
+                &key("platforms"),
+                "a multi-platform image must hold `linux/amd64`: the engines run on amd64, and the classic store loads that platform only",
+            );
+        }
+        if let Some(content) = &spec.content {
+            for p in content {
+                if !spec.platforms.contains(p) {
+                    self.report(
+                        &key("content"),
+                        format!(
+                            "`content` names `{p}`, which is not one of the image's `platforms` [{}]",
+                            spec.platforms.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                }
+            }
+            if !content.contains(&amd64) {
+                self.report(
+                    &key("content"),
+                    "`content` must hold `linux/amd64`: the classic store loads that platform's image",
+                );
+            }
+        }
+        if spec.parent.is_some() || spec.id.is_some() {
+            let k = if spec.parent.is_some() {
+                "parent"
+            } else {
+                "id"
+            };
+            self.report(
+                &key(k),
+                "a multi-platform image has no `parent` or `id` prefix (the synthesizer does not make those)",
+            );
+        }
+        if spec.tags.iter().any(|t| !t.is_tag()) {
+            self.report(
+                &key("tags"),
+                "a multi-platform image has no digest references (the harness pushes single manifests only)",
+            );
+        }
+        let children: Vec<&ImageHandle> = file
+            .given
+            .images
+            .iter()
+            .filter(|(_, s)| s.parent.as_ref() == Some(h))
+            .map(|(c, _)| c)
+            .collect();
+        if let Some(c) = children.first() {
+            self.report(
+                &key("platforms"),
+                format!("a multi-platform image is nobody's parent, but `{c}` names it"),
+            );
+        }
     }
 
     fn containers(&mut self, file: &File, layers: &BTreeSet<LayerName>) {

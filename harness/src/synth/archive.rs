@@ -4,10 +4,17 @@
 //!
 //! Docker 20.10 reads `manifest.json` (it cannot load an OCI-only archive); Docker 26.1
 //! with the containerd store, Podman and `ctr import` read `index.json`.
+//!
+//! A multi-platform image is an index in `index.json` (the name annotations on the index's
+//! descriptor) and its `linux/amd64` image in `manifest.json`; the blobs of a platform
+//! without content are left out. The containerd store imports every platform it finds and
+//! skips the missing ones (`containerd.WithSkipMissing`,
+//! moby/moby@v28.5.2:daemon/containerd/image_exporter.go#L239-L272, and v26.1.5 L242-L246
+//! with `platforms.All`); the classic store reads `manifest.json` only.
 
 use super::json::canonical;
 use super::layer::files_tar;
-use super::{SynthImage, MANIFEST_MEDIA_TYPE};
+use super::SynthImage;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -27,7 +34,7 @@ pub fn archive(images: &[(&SynthImage, &[String])]) -> Vec<u8> {
     let mut docker: Vec<Value> = Vec::new();
     let mut index: Vec<Value> = Vec::new();
     for (image, names) in images {
-        for blob in image.blobs().chain([&image.manifest]) {
+        for blob in image.content_blobs() {
             files.insert(path(&blob.digest), blob.bytes.clone());
         }
         let tags: Vec<&String> = names.iter().filter(|n| !n.contains('@')).collect();
@@ -46,9 +53,9 @@ pub fn archive(images: &[(&SynthImage, &[String])]) -> Vec<u8> {
         docker.push(entry);
         let descriptor = |annotations: Option<Value>| {
             let mut d = json!({
-                "mediaType": MANIFEST_MEDIA_TYPE,
-                "digest": image.manifest.digest.prefixed(),
-                "size": image.manifest.bytes.len(),
+                "mediaType": image.top().media_type,
+                "digest": image.top().digest.prefixed(),
+                "size": image.top().bytes.len(),
             });
             if let Some(a) = annotations {
                 d["annotations"] = a;

@@ -10,7 +10,7 @@ use oci_spec::image::{
     Arch, ConfigBuilder, DescriptorBuilder, HistoryBuilder, ImageConfigurationBuilder,
     ImageManifestBuilder, MediaType, Os, RootFsBuilder,
 };
-use rmispec_model::Digest;
+use rmispec_model::{Digest, Platform};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -25,6 +25,56 @@ pub(super) struct Step {
 
 /// The config of an image: amd64/linux, `/bin/pause`, its labels, history and diff IDs.
 pub(super) fn config(labels: &[(&str, &str)], history: &[Step], diff_ids: &[Digest]) -> Vec<u8> {
+    canonical(&config_value(labels, history, diff_ids)).into_bytes()
+}
+
+/// [`config`] for another platform: its `os`, `architecture` and `variant` in place of
+/// amd64/linux (nothing runs it: it only has to say what it is for).
+pub(super) fn config_for(
+    platform: &Platform,
+    labels: &[(&str, &str)],
+    history: &[Step],
+    diff_ids: &[Digest],
+) -> Vec<u8> {
+    let mut value = config_value(labels, history, diff_ids);
+    value["os"] = Value::from(platform.os.as_str());
+    value["architecture"] = Value::from(platform.architecture.as_str());
+    if let Some(v) = &platform.variant {
+        value["variant"] = Value::from(v.as_str());
+    }
+    canonical(&value).into_bytes()
+}
+
+/// An OCI image index of per-platform manifests (`(platform, digest, size)`, in order), each
+/// descriptor with its `platform`, as `docker buildx` and registries write them.
+pub(super) fn index(manifests: &[(&Platform, &Digest, usize)]) -> Vec<u8> {
+    let manifests: Vec<Value> = manifests
+        .iter()
+        .map(|(p, digest, size)| {
+            let mut platform = serde_json::json!({
+                "architecture": p.architecture,
+                "os": p.os,
+            });
+            if let Some(v) = &p.variant {
+                platform["variant"] = Value::from(v.as_str());
+            }
+            serde_json::json!({
+                "mediaType": super::MANIFEST_MEDIA_TYPE,
+                "digest": digest.prefixed(),
+                "size": size,
+                "platform": platform,
+            })
+        })
+        .collect();
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": super::INDEX_MEDIA_TYPE,
+        "manifests": manifests,
+    });
+    canonical(&index).into_bytes()
+}
+
+fn config_value(labels: &[(&str, &str)], history: &[Step], diff_ids: &[Digest]) -> Value {
     let labels: HashMap<String, String> = labels
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -64,7 +114,7 @@ pub(super) fn config(labels: &[(&str, &str)], history: &[Step], diff_ids: &[Dige
         .rootfs(rootfs)
         .build()
         .expect("all fields set");
-    canonical(&serde_json::to_value(&config).expect("serializable")).into_bytes()
+    serde_json::to_value(&config).expect("serializable")
 }
 
 /// A descriptor's parts: media type, digest, size.

@@ -28,7 +28,7 @@ use crate::symbols::Symbols;
 use indexmap::IndexMap;
 use json::Step;
 use oci_spec::image::MediaType;
-use rmispec_model::{Container, Digest, Image, Platform, Profile, Store};
+use rmispec_model::{Container, Digest, Engine, Image, Platform, PlatformManifest, Profile, Store};
 use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
 
@@ -39,6 +39,8 @@ pub const MODEL_REGISTRY: &str = "127.0.0.1:5000";
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 /// OCI image config media type.
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
+/// OCI image index media type.
+pub const INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
 /// OCI uncompressed layer media type.
 pub const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar";
 
@@ -101,7 +103,33 @@ pub struct SynthImage {
     pub layers: Vec<SynthLayer>,
     /// The image it is built from.
     pub parent: Option<ImageHandle>,
+    /// A multi-platform image's OCI index: `linux/amd64` (`config`, `manifest`, `layers`
+    /// above) and [`others`](Self::others), in the scenario's order. Its digest is the image
+    /// ID on docker-containerd and what `<A.manifest>` names. `None`: a single-platform image.
+    pub index: Option<Blob>,
+    /// A multi-platform image's platforms, in index order; empty for a single-platform image.
+    pub platforms: Vec<Platform>,
+    /// A multi-platform image's other platforms, in index order.
+    pub others: Vec<SynthPlatform>,
+    /// The platforms whose content an engine gets: `linux/amd64` always, and those of
+    /// [`others`](Self::others) the scenario says.
+    pub content: Vec<Platform>,
     history: Vec<(String, bool)>,
+}
+
+/// One platform of a multi-platform image other than `linux/amd64`: a tiny image that says
+/// what it is for (nothing runs it): a config naming the platform, and one layer holding
+/// `/rmispec/platform` (the handle and the platform, so no two images share it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SynthPlatform {
+    /// The platform.
+    pub platform: Platform,
+    /// Its config.
+    pub config: Blob,
+    /// Its manifest: what the index names for it.
+    pub manifest: Blob,
+    /// Its one layer.
+    pub layer: Blob,
 }
 
 impl SynthImage {
@@ -113,6 +141,28 @@ impl SynthImage {
     /// The chain IDs, bottom first.
     pub fn chain_ids(&self) -> Vec<Digest> {
         self.layers.iter().map(|l| l.chain_id.clone()).collect()
+    }
+
+    /// The index of a multi-platform image, else the manifest: the top of the image, what
+    /// an engine's image record targets.
+    pub fn top(&self) -> &Blob {
+        self.index.as_ref().unwrap_or(&self.manifest)
+    }
+
+    /// Every blob the store gets for this image (index, manifests, configs and layers of
+    /// the platforms with content), each once.
+    pub fn content_blobs(&self) -> Vec<&Blob> {
+        let mut blobs: Vec<&Blob> = self.index.iter().collect();
+        blobs.push(&self.manifest);
+        blobs.extend(self.blobs());
+        for o in self
+            .others
+            .iter()
+            .filter(|o| self.content.contains(&o.platform))
+        {
+            blobs.extend([&o.manifest, &o.config, &o.layer]);
+        }
+        blobs
     }
 
     /// The blobs a manifest refers to (config, then layers): what a registry push uploads
@@ -209,12 +259,17 @@ pub fn synthesize(given: &Given) -> Synthesized {
             ),
         };
         let manifest = Blob::new(MANIFEST_MEDIA_TYPE, manifest_bytes);
+        let (index, others) = platforms(handle, &spec.platforms, &manifest);
         let image = SynthImage {
             handle: handle.clone(),
             config,
             manifest,
             layers,
             parent: parent.map(|p| p.handle.clone()),
+            index,
+            platforms: spec.platforms.clone(),
+            others,
+            content: spec.content(),
             history,
         };
         images.insert(handle.clone(), image);
@@ -222,8 +277,101 @@ pub fn synthesize(given: &Given) -> Synthesized {
     Synthesized { images }
 }
 
+/// The index and the other platforms' images of a multi-platform image (`platforms` not
+/// empty), whose `linux/amd64` image has `amd64` as its manifest.
+fn platforms(
+    handle: &ImageHandle,
+    platforms: &[Platform],
+    amd64: &Blob,
+) -> (Option<Blob>, Vec<SynthPlatform>) {
+    if platforms.is_empty() {
+        return (None, Vec::new());
+    }
+    let host = Platform::linux_amd64();
+    let others: Vec<SynthPlatform> = platforms
+        .iter()
+        .filter(|p| **p != host)
+        .map(|p| {
+            let text = format!("{handle} {p}\n").into_bytes();
+            let layer = Blob::new(
+                LAYER_MEDIA_TYPE,
+                layer::files_tar(&[
+                    ("rmispec/".to_owned(), Vec::new()),
+                    ("rmispec/platform".to_owned(), text),
+                ]),
+            );
+            let name = p.to_string();
+            let steps = [Step {
+                created_by: format!("rmispec platform {name}"),
+                empty_layer: false,
+            }];
+            let config = Blob::new(
+                CONFIG_MEDIA_TYPE,
+                json::config_for(
+                    p,
+                    &[
+                        ("rmispec.image", handle.as_str()),
+                        ("rmispec.platform", &name),
+                    ],
+                    &steps,
+                    std::slice::from_ref(&layer.digest),
+                ),
+            );
+            let manifest = Blob::new(
+                MANIFEST_MEDIA_TYPE,
+                json::manifest(
+                    (MediaType::ImageConfig, &config.digest, config.bytes.len()),
+                    &[(MediaType::ImageLayer, &layer.digest, layer.bytes.len())],
+                    &[],
+                ),
+            );
+            SynthPlatform {
+                platform: p.clone(),
+                config,
+                manifest,
+                layer,
+            }
+        })
+        .collect();
+    let entries: Vec<(&Platform, &Digest, usize)> = platforms
+        .iter()
+        .map(|p| match others.iter().find(|o| &o.platform == p) {
+            Some(o) => (p, &o.manifest.digest, o.manifest.bytes.len()),
+            None => (p, &amd64.digest, amd64.bytes.len()),
+        })
+        .collect();
+    let index = Blob::new(INDEX_MEDIA_TYPE, json::index(&entries));
+    (Some(index), others)
+}
+
 fn step_of(layer: &LayerName) -> (String, bool) {
     (format!("rmispec layer {layer}"), false)
+}
+
+impl SynthImage {
+    /// A multi-platform image's index entries, as the model's store has them.
+    pub fn index_entries(&self) -> Vec<PlatformManifest> {
+        if self.index.is_none() {
+            return Vec::new();
+        }
+        let mut entries = vec![PlatformManifest {
+            platform: Platform::linux_amd64(),
+            manifest: self.manifest.digest.clone(),
+        }];
+        entries.extend(self.others.iter().map(|o| PlatformManifest {
+            platform: o.platform.clone(),
+            manifest: o.manifest.digest.clone(),
+        }));
+        // In the index's own order, which the scenario's `platforms` gives.
+        let order = |p: &Platform| {
+            self.platforms
+                .iter()
+                .position(|q| q == p)
+                .unwrap_or(usize::MAX)
+        };
+        entries.sort_by_key(|e| order(&e.platform));
+        entries
+    }
 }
 
 impl Synthesized {
@@ -241,7 +389,7 @@ impl Synthesized {
             symbols.add_image(
                 handle.clone(),
                 image.config.digest.clone(),
-                image.manifest.digest.clone(),
+                image.top().digest.clone(),
             );
             for layer in &image.layers {
                 if symbols.layer(layer.name.as_str()).is_none() {
@@ -269,9 +417,18 @@ impl Synthesized {
             .iter()
             .map(|(handle, spec)| {
                 let image = synth(handle);
+                // A multi-platform image is an index on the containerd store; the classic
+                // store loads `manifest.json`, which names the `linux/amd64` image only (as
+                // the other engines would, which skip such scenarios).
+                let (platforms, index) = match &image.index {
+                    Some(_) if profile.engine() == Engine::DockerContainerd => {
+                        (image.content.clone(), image.index_entries())
+                    }
+                    _ => (vec![Platform::linux_amd64()], Vec::new()),
+                };
                 Image {
                     config: image.config.digest.clone(),
-                    manifest: image.manifest.digest.clone(),
+                    manifest: image.top().digest.clone(),
                     layers: image.chain_ids(),
                     parent: image
                         .parent
@@ -282,8 +439,10 @@ impl Synthesized {
                         .iter()
                         .map(|t| t.to_reference(MODEL_REGISTRY, &image.manifest.digest))
                         .collect(),
-                    // json::config writes amd64/linux into every config.
-                    platforms: vec![Platform::linux_amd64()],
+                    // json::config writes amd64/linux into every config but the other
+                    // platforms' of an index.
+                    platforms,
+                    index,
                 }
             })
             .collect();

@@ -285,6 +285,7 @@ mod tests {
             parent: None,
             refs,
             platforms: vec![Default::default()],
+            index: Vec::new(),
         }
     }
 

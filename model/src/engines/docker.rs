@@ -671,6 +671,7 @@ pub(crate) mod testing {
                 .map(|r| reference(&r.replace("sha256:MANIFEST", &manifest.prefixed())))
                 .collect(),
             platforms: vec![Default::default()],
+            index: Vec::new(),
         }
     }
 
@@ -768,6 +769,7 @@ pub(crate) mod testing {
                 parent,
                 refs: vec![],
                 platforms: vec![Default::default()],
+                index: Vec::new(),
             });
         }
         if images.is_empty() {

@@ -599,6 +599,29 @@ fn delete_platforms(
                 404,
             )
         };
+        if !image.index.is_empty() {
+            // A multi-platform image: its target is the index, which this never deletes.
+            // `walkImageManifests` walks the index's present children only
+            // (`image_manifest.go#L28-L50`, `handlers.go#L12-L45`), so a platform whose
+            // manifest was never fetched or is already deleted is one the image "does not
+            // provide", as is one the index does not list. The best present match goes:
+            // its manifest, config and layer blobs, reported by the manifest digest
+            // (`deleteImagePlatformByImageID`, L225-L269).
+            let present = &image.platforms;
+            let Some(entry) = image
+                .index
+                .iter()
+                .find(|e| present.contains(&e.platform) && p.matches(&e.platform))
+            else {
+                return Err(fail(format!(
+                    "image with reference {shown} was found but does not provide any platform"
+                )));
+            };
+            let (gone, manifest) = (entry.platform.clone(), entry.manifest.clone());
+            image.platforms.retain(|own| own != &gone);
+            deleted.push(docker::deleted(&manifest));
+            continue;
+        }
         if image.platforms.is_empty() {
             return Err(fail(format!(
                 "NotFound: content digest {}: not found",
@@ -1224,6 +1247,72 @@ mod tests {
         let old = remove(Profile::DockerContainerd, &store, &req);
         assert!(old.is_ok(), "{old:?}");
         assert!(old.after.images.is_empty());
+    }
+
+    /// R-DK-16 on a multi-platform image (28.5): the target is the index, which stays; each
+    /// platform's present manifest goes in turn, reported by its digest; an absent platform
+    /// (in the index or not) is one the image does not provide, after the earlier ones went.
+    #[test]
+    fn an_index_loses_its_platforms_content_one_by_one() {
+        let (amd64, arm64): (Platform, Platform) = (
+            "linux/amd64".parse().unwrap(),
+            "linux/arm64".parse().unwrap(),
+        );
+        let mut a = image(A, &[BASE, LA], None, &["docker.io/library/a:1"]);
+        let (m_amd64, m_arm64) = (d("aaa1"), d("aaa2"));
+        a.index = vec![
+            crate::PlatformManifest {
+                platform: amd64.clone(),
+                manifest: m_amd64.clone(),
+            },
+            crate::PlatformManifest {
+                platform: arm64.clone(),
+                manifest: m_arm64.clone(),
+            },
+        ];
+        a.platforms = vec![amd64.clone(), arm64.clone()];
+        let store = Store {
+            images: vec![a],
+            containers: vec![],
+            manifest_lists: Vec::new(),
+        };
+        let mut req = request(&["a:1"], true, true);
+        req.platforms = vec![arm64.clone(), amd64.clone()];
+        let both = remove(Profile::DockerContainerd28, &store, &req);
+        assert_eq!(
+            both.records,
+            vec![
+                Record::Deleted(m_arm64.prefixed()),
+                Record::Deleted(m_amd64.prefixed())
+            ]
+        );
+        assert!(both.after.images[0].platforms.is_empty());
+        assert_eq!(both.after.images[0].refs, store.images[0].refs);
+        assert!(listing(&both.after).images[0]
+            .names
+            .contains(&id_a().prefixed()));
+
+        req.platforms = vec![amd64.clone()];
+        let one = remove(Profile::DockerContainerd28, &store, &req);
+        assert_eq!(one.records, vec![Record::Deleted(m_amd64.prefixed())]);
+        assert_eq!(one.after.images[0].platforms, vec![arm64.clone()]);
+        // arm64's content is left: the listing still has a best manifest.
+        assert!(!listing(&one.after).images[0]
+            .names
+            .contains(&id_a().prefixed()));
+
+        // Again on what is left: amd64 is gone, the index stays.
+        let again = remove(Profile::DockerContainerd28, &one.after, &req);
+        assert!(again.errors[0]
+            .message
+            .ends_with("image with reference a:1 was found but does not provide any platform"));
+        assert_eq!(again.after, one.after);
+
+        req.platforms = vec![amd64, "linux/s390x".parse().unwrap()];
+        let partial = remove(Profile::DockerContainerd28, &store, &req);
+        assert!(partial.records.is_empty());
+        assert_eq!(partial.status, Status::Http(404));
+        assert_eq!(partial.after, one.after, "the amd64 deletion stays");
     }
 
     /// R-DK-17: an image mount is use by name (409), not by ID.

@@ -658,6 +658,7 @@ pub(crate) mod fixture {
             parent: None,
             refs: names.iter().map(|n| name(n)).collect(),
             platforms: vec![Default::default()],
+            index: Vec::new(),
         }
     }
 

@@ -161,6 +161,7 @@ impl StoreSpec {
                 parent,
                 refs,
                 platforms: vec![Default::default()],
+                index: Vec::new(),
             });
         }
         let containers = (0..self.containers.len())
