@@ -137,13 +137,15 @@ pub fn case_with(states: &'static [ContainerState]) -> Cases {
     }
 }
 
-/// The strategy of [`case`]: its tree shrinks a case by dropping its last step first (while
-/// the case still fails without it), then as a store and requests shrink: the store first,
-/// then each remaining step in order.
+/// The strategy of [`case`]: its tree shrinks a case by dropping steps first, the last
+/// first and then each earlier one in turn (each kept when the case no longer fails without
+/// it), then as a store and requests shrink: the store first, then each remaining step in
+/// order.
 ///
-/// A dropped step is the last, never an earlier one: later steps are typed against the store
-/// before the first, so dropping the first would change what the second meets, not only
-/// make the case smaller.
+/// The last step goes first because it is the one whose removal changes nothing else: later
+/// steps are typed against the store before the first, so an earlier step's removal changes
+/// what the ones after it meet. Such a candidate is still a case of its own, and a smaller
+/// one; it is only tried after the tail.
 #[derive(Debug)]
 pub struct Cases {
     store: BoxedStrategy<StoreSpec>,
@@ -175,9 +177,9 @@ impl Strategy for Cases {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(CaseTree {
             store,
-            len: requests.len(),
+            active: (0..requests.len()).collect(),
+            drop_next: requests.len().checked_sub(1),
             requests,
-            dropping: true,
             shrinking: 0,
             prev: None,
         })
@@ -187,7 +189,8 @@ impl Strategy for Cases {
 /// What a [`CaseTree`] changed last, for `complicate` to undo.
 #[derive(Clone, Copy, Debug)]
 enum Last {
-    Dropped,
+    /// The step at this position of `active` was dropped; it was request `.1`.
+    Dropped(usize, usize),
     Store,
     Request(usize),
 }
@@ -196,11 +199,11 @@ enum Last {
 pub struct CaseTree {
     store: Box<dyn ValueTree<Value = StoreSpec>>,
     requests: Vec<Box<dyn ValueTree<Value = RequestSpec>>>,
-    /// How many of `requests` the case has now (dropping shortens it).
-    len: usize,
-    /// Whether dropping the last step is still to be tried.
-    dropping: bool,
-    /// What is shrunk after dropping: 0 the store, `k` request `k - 1`.
+    /// The requests the case has now, in order (dropping removes from it).
+    active: Vec<usize>,
+    /// The position in `active` whose drop is tried next, counting down; `None`: done.
+    drop_next: Option<usize>,
+    /// What is shrunk after dropping: 0 the store, `k` the `k`-th active request.
     shrinking: usize,
     prev: Option<Last>,
 }
@@ -219,21 +222,25 @@ impl ValueTree for CaseTree {
     fn current(&self) -> Case {
         Case {
             store: self.store.current(),
-            steps: self.requests[..self.len]
+            steps: self
+                .active
                 .iter()
-                .map(|r| r.current())
+                .map(|&r| self.requests[r].current())
                 .collect(),
             children_committed: false,
         }
     }
 
     fn simplify(&mut self) -> bool {
-        if self.dropping && self.len > 1 {
-            self.len -= 1;
-            self.prev = Some(Last::Dropped);
-            return true;
+        if let Some(pos) = self.drop_next {
+            if self.active.len() > 1 {
+                let request = self.active.remove(pos);
+                self.drop_next = pos.checked_sub(1);
+                self.prev = Some(Last::Dropped(pos, request));
+                return true;
+            }
+            self.drop_next = None;
         }
-        self.dropping = false;
         if self.shrinking == 0 {
             if self.store.simplify() {
                 self.prev = Some(Last::Store);
@@ -241,10 +248,10 @@ impl ValueTree for CaseTree {
             }
             self.shrinking = 1;
         }
-        while self.shrinking <= self.len {
-            let k = self.shrinking - 1;
-            if self.requests[k].simplify() {
-                self.prev = Some(Last::Request(k));
+        while self.shrinking <= self.active.len() {
+            let r = self.active[self.shrinking - 1];
+            if self.requests[r].simplify() {
+                self.prev = Some(Last::Request(r));
                 return true;
             }
             self.shrinking += 1;
@@ -256,10 +263,10 @@ impl ValueTree for CaseTree {
     fn complicate(&mut self) -> bool {
         match self.prev.take() {
             None => false,
-            Some(Last::Dropped) => {
-                // The case needs its last step: keep it, and shrink what is left instead.
-                self.len += 1;
-                self.dropping = false;
+            Some(Last::Dropped(pos, request)) => {
+                // The case needs this step: it stays, and the drop of the one before it is
+                // tried next (`drop_next` already points there).
+                self.active.insert(pos, request);
                 true
             }
             Some(Last::Store) => {
@@ -269,10 +276,10 @@ impl ValueTree for CaseTree {
                 }
                 moved
             }
-            Some(Last::Request(k)) => {
-                let moved = self.requests[k].complicate();
+            Some(Last::Request(r)) => {
+                let moved = self.requests[r].complicate();
                 if moved {
-                    self.prev = Some(Last::Request(k));
+                    self.prev = Some(Last::Request(r));
                 }
                 moved
             }
@@ -315,13 +322,22 @@ mod tests {
     }
 
     #[test]
-    fn a_case_that_needs_its_last_step_keeps_it() {
+    fn a_case_keeps_the_steps_it_needs_and_drops_earlier_ones_after_the_last() {
         let mut tree = three_steps();
         let first = tree.current();
+        let [a, b, c] = [0, 1, 2].map(|k| first.steps[k].clone());
         assert!(tree.simplify());
+        assert_eq!(tree.current().steps, [a.clone(), b.clone()]);
         assert!(tree.complicate(), "the dropped step comes back");
         assert_eq!(tree.current(), first);
-        // Never dropped again: every later candidate has three steps.
+        assert!(tree.simplify());
+        assert_eq!(tree.current().steps, [a.clone(), c.clone()]);
+        assert!(tree.complicate());
+        assert!(tree.simplify());
+        assert_eq!(tree.current().steps, [b, c]);
+        assert!(tree.complicate());
+        assert_eq!(tree.current(), first);
+        // Every step was needed: never dropped again, every later candidate has three.
         while tree.simplify() {
             assert_eq!(tree.current().steps.len(), 3);
         }
