@@ -53,13 +53,19 @@ impl Options {
 }
 
 /// The catalogue scenario that records `found` as a known divergence of `judge`'s profile:
-/// the same `given` and `when`, and a `divergence` entry for the profile or its engine.
+/// the same `given` and requests (every step's), and a `divergence` entry for the profile or
+/// its engine.
 fn known_in<'a>(catalogue: &'a [Scenario], found: &Scenario, judge: &Judge) -> Option<&'a str> {
     catalogue
         .iter()
         .find(|s| {
             s.given == found.given
                 && s.when == found.when
+                && s.then.len() == found.then.len()
+                && s.then
+                    .iter()
+                    .zip(&found.then)
+                    .all(|(a, b)| a.when == b.when)
                 && s.divergence_for(judge.profile()).is_some()
         })
         .map(|s| s.name.as_str())

@@ -13,15 +13,36 @@ use rmispec_model::{ContainerState, Engine, Profile};
 use sha2::Digest as _;
 use std::fmt::Write as _;
 
+/// The container states an engine's builder makes: every [`ContainerState`] but `paused`
+/// where the builder cannot make one or the engine cannot remove one it made.
+///
+/// CRI has no pause (its builder answers a typed skip: `live/cri/build.rs`), and Podman
+/// 3.0.1 on a cgroups v1 host cannot force-remove a paused container (it kills, then fails
+/// to resume: `containers/podman@v3.0.1:libpod/runtime_ctr.go#L608-L626`): a paused container
+/// there would be a skip or a host quirk, not a finding.
+pub fn states(engine: Engine) -> &'static [ContainerState] {
+    const NO_PAUSE: [ContainerState; 3] = [
+        ContainerState::Running,
+        ContainerState::Stopped,
+        ContainerState::Created,
+    ];
+    match engine {
+        Engine::CriContainerd | Engine::LibpodLegacy => &NO_PAUSE,
+        _ => &ContainerState::ALL,
+    }
+}
+
 /// The `index`-th case of a campaign seeded with `seed`, and the tree that shrinks it.
 ///
 /// Each case has its own random stream, derived from the seed and the index: the same seed
 /// gives the same cases in the same order, whatever happened to the cases before it (a
 /// shrink runs the engine, never the generator's stream).
 ///
-/// Cases for `profile` leave out the flags its API has no way to send (Docker's and CRI's
-/// `--all` and `--ignore`, libimage options; Podman 3.0's `--ignore` and `--no-prune`): each
-/// would be a skip or a usage error, and cost a store build.
+/// A case is a sequence of one to three requests (mostly one), each typed against the store
+/// before the first; its containers are in the states the profile's builder makes
+/// ([`states`]). Cases for `profile` leave out the flags its API has no way to send (Docker's
+/// and CRI's `--all` and `--ignore`, libimage options; Podman 3.0's `--ignore` and
+/// `--no-prune`): each would be a skip or a usage error, and cost a store build.
 pub fn generate(seed: u64, index: u64, profile: Profile) -> (Case, impl ValueTree<Value = Case>) {
     let bytes = sha2::Sha256::digest(format!("rmispec fuzz {seed}/{index}").as_bytes());
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &bytes);
@@ -31,29 +52,14 @@ pub fn generate(seed: u64, index: u64, profile: Profile) -> (Case, impl ValueTre
         Engine::PodmanLibimage | Engine::LibpodLegacy
     );
     let legacy_cli = profile.engine() == Engine::LibpodLegacy;
-    let no_pause = matches!(
-        profile.engine(),
-        Engine::CriContainerd | Engine::LibpodLegacy
-    );
     // The engines whose builders commit children (`live/docker/build.rs`, `live/podman/build.rs`).
     let committed = matches!(
         profile.engine(),
         Engine::DockerContainerd | Engine::PodmanLibimage | Engine::LibpodLegacy
     );
-    let tree = strategies::case()
+    let tree = strategies::case_with(states(profile.engine()))
         .prop_map(move |mut case| {
             case.children_committed = committed;
-            if no_pause {
-                // CRI has no pause (its adapter answers a typed skip), and Podman 3.0.1 on a
-                // cgroups v1 host cannot force-remove a paused container (it kills, then fails
-                // to resume: `containers/podman@v3.0.1:libpod/runtime_ctr.go#L608-L626`): a
-                // paused container there would be a skip or a host quirk, not a finding.
-                for c in &mut case.store.containers {
-                    if c.state == ContainerState::Paused {
-                        c.state = ContainerState::Running;
-                    }
-                }
-            }
             if legacy_cli {
                 // Podman 3.0.1's CLI has neither `--ignore` nor `--no-prune` (`live/podman/cli.rs`).
                 for step in &mut case.steps {
@@ -301,23 +307,58 @@ fn when(step: &RequestSpec, case: &Case) -> String {
     s
 }
 
-/// The case's `given` and `when` (its first step: the generator makes one), as a scenario
-/// file holds them. Equal cases give equal text: the run cache is keyed by it.
-pub fn body(case: &Case) -> String {
-    let step = case.steps.first().cloned().unwrap_or_else(|| RequestSpec {
+/// `text`'s lines, each indented by `by` spaces.
+fn indent(text: &str, by: usize) -> String {
+    let pad = " ".repeat(by);
+    text.lines().map(|l| format!("{pad}{l}\n")).collect()
+}
+
+/// The case as a scenario file holds it, less its `summary`: `given`, then `when` and
+/// `expect` for one step, or `steps:` for several. `expect(k)` gives step `k`'s entries
+/// (`default:` and the rest), indented as directly under `expect:`.
+pub fn text(case: &Case, expect: impl Fn(usize) -> String) -> String {
+    let mut s = given(case);
+    let all = RequestSpec {
         names: Vec::new(),
         force: false,
         prune: true,
         ignore: false,
         all: true,
-    });
-    format!("{}{}", given(case), when(&step, case))
+    };
+    match case.steps.as_slice() {
+        [] => {
+            s.push_str(&when(&all, case));
+            s.push_str("expect:\n");
+            s.push_str(&expect(0));
+        }
+        [one] => {
+            s.push_str(&when(one, case));
+            s.push_str("expect:\n");
+            s.push_str(&expect(0));
+        }
+        steps => {
+            s.push_str("steps:\n");
+            for (k, step) in steps.iter().enumerate() {
+                let request = indent(&when(step, case), 4);
+                let _ = write!(s, "  - {}", &request[4..]);
+                s.push_str("    expect:\n");
+                s.push_str(&indent(&expect(k), 4));
+            }
+        }
+    }
+    s
 }
 
 /// What a running case expects: nothing yet. The fuzzer compares the engine with the model
 /// itself; a written finding gets the engine's observation instead (`write`).
 const PENDING: &str =
-    "expect:\n  default:\n    skip: \"a generated case: the fuzzer compares the engine with the model\"\n";
+    "  default:\n    skip: \"a generated case: the fuzzer compares the engine with the model\"\n";
+
+/// The case's `given` and its requests (`when`, or `steps`), with pending expectations.
+/// Equal cases give equal text: the run cache is keyed by it.
+pub fn body(case: &Case) -> String {
+    text(case, |_| PENDING.to_owned())
+}
 
 /// A short, stable name for a case body: `fuzz/` and 16 hex digits of its hash.
 pub fn name(body: &str) -> String {
@@ -331,7 +372,7 @@ pub fn name(body: &str) -> String {
 pub fn scenario(case: &Case) -> Result<Scenario, LoadError> {
     let body = body(case);
     let name = name(&body);
-    let text = format!("summary: a generated case\n{body}{PENDING}");
+    let text = format!("summary: a generated case\n{body}");
     let mut s = scenario::load_bytes(format!("{name}.yaml"), text)?;
     s.name = name;
     Ok(s)
@@ -398,6 +439,67 @@ mod tests {
         }
         let differ = (0..50).filter(|&i| generate(7, i, P).0 != generate(8, i, P).0);
         assert!(differ.count() > 40, "another seed, other cases");
+    }
+
+    #[test]
+    fn cases_are_sequences_mostly_of_one_step_the_same_for_a_seed() {
+        let mut counts = [0usize; 4];
+        for index in 0..400 {
+            let (case, _) = generate(11, index, P);
+            assert_eq!(case, generate(11, index, P).0, "case {index}");
+            assert!((1..=3).contains(&case.steps.len()), "case {index}");
+            counts[case.steps.len()] += 1;
+        }
+        // 60/30/10 % of 400, give or take.
+        assert!((190..=290).contains(&counts[1]), "{counts:?}");
+        assert!((80..=160).contains(&counts[2]), "{counts:?}");
+        assert!((15..=70).contains(&counts[3]), "{counts:?}");
+    }
+
+    #[test]
+    fn a_case_with_steps_loads_as_a_sequence_typed_against_the_first_store() {
+        let mut seen = 0;
+        for index in 0..200 {
+            let (case, _) = generate(5, index, P);
+            if case.steps.len() < 2 {
+                continue;
+            }
+            seen += 1;
+            let text = body(&case);
+            let s = scenario(&case).unwrap_or_else(|e| panic!("case {index}:\n{text}\n{e}"));
+            assert_eq!(s.then.len(), case.steps.len() - 1, "{text}");
+            for ((when, expect), step) in s.steps().zip(&case.steps) {
+                let names: Vec<String> = step.names.iter().map(|&n| typed(n, &case)).collect();
+                assert_eq!(when.rmi.len(), names.len(), "{text}");
+                assert_eq!(when.force, step.force, "{text}");
+                assert_eq!(when.all, step.all, "{text}");
+                assert!(expect.for_profile(P).skip.is_some(), "{text}");
+            }
+            // The same case, the same text: what the run cache is keyed by.
+            assert_eq!(body(&case), text);
+        }
+        assert!(seen > 40, "{seen} cases with steps in 200");
+    }
+
+    #[test]
+    fn containers_come_in_every_state_the_engine_builds() {
+        for (profile, paused) in [
+            (Profile::DockerClassic28, true),
+            (Profile::Podman58, true),
+            (Profile::Cri21, false),
+        ] {
+            let mut seen = std::collections::BTreeSet::new();
+            for index in 0..300 {
+                let (case, _) = generate(9, index, profile);
+                seen.extend(case.store.containers.iter().map(|c| c.state.name()));
+            }
+            let mut want = vec!["created", "running", "stopped"];
+            if paused {
+                want.push("paused");
+            }
+            want.sort_unstable();
+            assert_eq!(seen.into_iter().collect::<Vec<_>>(), want, "{profile}");
+        }
     }
 
     #[test]

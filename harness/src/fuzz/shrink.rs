@@ -132,7 +132,12 @@ mod tests {
             // What the file expects is what the engine did.
             let (_, symbols) = crate::model_backend::synthesized(&scenario)
                 .to_store(&scenario.given, Profile::Podman43);
-            let expected = crate::compare::expected(&expect, &symbols).expect("canonical");
+            let steps: Vec<_> = scenario
+                .steps()
+                .map(|(_, e)| e.for_profile(Profile::Podman43))
+                .collect();
+            assert_eq!(steps.len(), found.case.steps.len(), "{text}");
+            let expected = crate::compare::expected_steps(&steps, &symbols).expect("canonical");
             assert_eq!(expected, found.difference.live, "{text}");
             // Replayed, it still disagrees.
             assert!(judge.judge_scenario(&scenario).difference().is_some());
@@ -143,6 +148,36 @@ mod tests {
             "the planted difference shows in {checked} of 40 cases"
         );
         assert!(shrunk_some >= 1, "shrinking made some case smaller");
+    }
+
+    #[test]
+    fn shrinking_drops_the_steps_a_disagreement_does_not_need() {
+        let mut judge = planted();
+        let mut dropped = 0;
+        for index in 0..300 {
+            let (case, mut tree) = crate::fuzz::case::generate(4, index, Profile::DockerClassic);
+            if case.steps.len() < 2 {
+                continue;
+            }
+            let Some(first) = judge.judge(&case).difference().cloned() else {
+                continue;
+            };
+            let found = shrink(&mut tree, first, &mut judge, 300);
+            assert!(found.case.steps.len() <= case.steps.len());
+            assert!(!found.case.steps.is_empty());
+            if found.case.steps.len() < case.steps.len() {
+                dropped += 1;
+                // What was dropped is the tail: the steps kept are the first ones, shrunk.
+                assert!(found.history[1].matches("; rmi").count() < case.steps.len());
+            }
+            if dropped >= 3 {
+                break;
+            }
+        }
+        assert!(
+            dropped >= 3,
+            "the shrinker dropped steps in {dropped} cases"
+        );
     }
 
     #[test]

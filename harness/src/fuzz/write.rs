@@ -1,11 +1,11 @@
 //! A shrunk disagreement, written as a scenario file that loads as it is: its `given` and
-//! `when`, the engine's observation as that profile's expectation, and a comment with the
-//! seed, the case and the shrink history. A person then decides: fix the model, or record a
+//! `when` (or `steps`), the engine's observation of each step as that profile's expectation,
+//! and a comment with the seed, the case and the shrink history. A person then decides: fix the model, or record a
 //! cited known divergence.
 
 use super::case;
 use super::shrink::Shrunk;
-use crate::observation::{Normalized, NormalizedStore};
+use crate::observation::{NormalizedStep, NormalizedStore};
 use rmispec_model::Profile;
 use std::fmt::Write as _;
 
@@ -31,8 +31,8 @@ fn list(items: &[String]) -> String {
     format!("[{}]", quoted.join(", "))
 }
 
-/// `observed` as an entry of `expect`, indented under it.
-fn outcome(observed: &Normalized) -> String {
+/// One step of `observed` as an entry of `expect`, indented under it.
+fn outcome(observed: &NormalizedStep) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "    records: {}", list(&observed.records));
     if !observed.errors.is_empty() {
@@ -123,24 +123,32 @@ pub fn scenario_text(found: &Shrunk, origin: &Origin) -> String {
             d.fields.join(", ")
         ))
     );
-    s.push_str(&case::body(&found.case));
-    // The engine's observation is the default; every other engine and every other profile
-    // of this engine is a skip, to be filled in by whoever takes the finding in.
-    s.push_str("expect:\n  default:\n");
-    s.push_str(&outcome(&d.live));
+    // The engine's observation of each step is its default; every other engine and every
+    // other profile of this engine is a skip (in the first step: a skip in any step skips the
+    // sequence), to be filled in by whoever takes the finding in.
+    let observed = d.live.steps();
     let skip = q(&format!(
         "observed on {profile} only: give this engine's outcome (rmispec explain shows the model's)"
     ));
-    for engine in rmispec_model::Engine::ALL {
-        if engine != profile.engine() {
-            let _ = writeln!(s, "  {}: {{skip: {skip}}}", engine.id());
+    s.push_str(&case::text(&found.case, |k| {
+        let mut e = String::from("  default:\n");
+        if let Some(step) = observed.get(k) {
+            e.push_str(&outcome(step));
         }
-    }
-    for other in Profile::ALL {
-        if other.engine() == profile.engine() && other != profile {
-            let _ = writeln!(s, "  {}: {{skip: {skip}}}", other.id());
+        if k == 0 {
+            for engine in rmispec_model::Engine::ALL {
+                if engine != profile.engine() {
+                    let _ = writeln!(e, "  {}: {{skip: {skip}}}", engine.id());
+                }
+            }
+            for other in Profile::ALL {
+                if other.engine() == profile.engine() && other != profile {
+                    let _ = writeln!(e, "  {}: {{skip: {skip}}}", other.id());
+                }
+            }
         }
-    }
+        e
+    }));
     s
 }
 
