@@ -635,6 +635,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn image_mounts_are_built_where_the_engine_has_them() {
+        for p in [
+            Profile::DockerClassic28,
+            Profile::DockerContainerd28,
+            Profile::Cri21,
+            Profile::Podman43,
+            Profile::Podman54,
+            Profile::Podman58,
+            Profile::Libpod301,
+        ] {
+            assert_eq!(image_mounts(p), Ok(()), "{p}");
+        }
+        for p in [
+            Profile::DockerClassic,
+            Profile::DockerContainerd,
+            Profile::Cri16,
+            Profile::Cri17,
+            Profile::Libpod19,
+        ] {
+            assert!(image_mounts(p).is_err(), "{p}");
+        }
+    }
+
+    #[test]
     fn default_sockets_are_recognized_even_through_a_symlink() {
         let defaults = [PathBuf::from("/run/podman/podman.sock")];
         assert!(is_default_socket(
