@@ -451,10 +451,13 @@ pub fn inexpressible(scenario: &Scenario, profile: Profile) -> Option<String> {
 ///   called from `container_create.go#L278-L282`; first in v2.1.0, commit 1ec10d9ae). The CRI
 ///   plugins of 1.6.20 and 1.7.24 have no such code: a container asked for an image mount
 ///   would be made without one, a different store.
-/// - Podman: `--mount type=image` exists, but the harness does not build it yet.
+/// - Podman (libimage and legacy libpod 3.0.1): the libpod create spec's `image_volumes`
+///   (`podman run --mount type=image`), at every version we run
+///   (`containers/podman@v3.0.1:pkg/specgen/specgen.go#L219`, `@v5.8.2:…#L307`).
 pub fn image_mounts(profile: Profile) -> Result<(), String> {
     match profile {
         Profile::DockerClassic28 | Profile::DockerContainerd28 | Profile::Cri21 => Ok(()),
+        Profile::Podman43 | Profile::Podman54 | Profile::Podman58 | Profile::Libpod301 => Ok(()),
         Profile::Cri16 | Profile::Cri17 => Err(format!(
             "{profile}'s CRI plugin has no image mounts: the code that mounts `Mount.image` (`mutateMounts`) came with \
              containerd v2.1.0 (containerd/containerd@v2.1.9:internal/cri/server/container_image_mount.go), so a container \
@@ -464,7 +467,7 @@ pub fn image_mounts(profile: Profile) -> Result<(), String> {
             "image mounts (HostConfig.Mounts type image) are new in Docker 28.0 (moby/moby@v28.5.2:api/types/mount/mount.go, TypeImage): {profile} has none"
         )),
         _ => Err(format!(
-            "podman's image mounts (--mount type=image) are not built by the harness yet: {profile}"
+            "{profile} runs nowhere live, so no image mount is built for it"
         )),
     }
 }
@@ -630,6 +633,30 @@ fn resolve(p: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn image_mounts_are_built_where_the_engine_has_them() {
+        for p in [
+            Profile::DockerClassic28,
+            Profile::DockerContainerd28,
+            Profile::Cri21,
+            Profile::Podman43,
+            Profile::Podman54,
+            Profile::Podman58,
+            Profile::Libpod301,
+        ] {
+            assert_eq!(image_mounts(p), Ok(()), "{p}");
+        }
+        for p in [
+            Profile::DockerClassic,
+            Profile::DockerContainerd,
+            Profile::Cri16,
+            Profile::Cri17,
+            Profile::Libpod19,
+        ] {
+            assert!(image_mounts(p).is_err(), "{p}");
+        }
+    }
 
     #[test]
     fn default_sockets_are_recognized_even_through_a_symlink() {

@@ -254,8 +254,23 @@ impl Adapter for Podman {
         observe::listing(&self.api().images()?, &self.api().containers()?)
     }
 
+    /// A container that cannot be removed makes a sandboxed service start over on a fresh
+    /// root: a container whose image volume's image was removed cannot be removed through the
+    /// API at all (its cleanup looks the image up to unmount it and fails, "image not known":
+    /// containers/podman@v5.8.2:libpod/container_internal.go#L2252-L2262,
+    /// @v3.0.1:libpod/container_internal.go#L1851-L1862).
     fn remove_containers(&mut self) -> anyhow::Result<()> {
-        service::remove_all_containers(self.api())
+        match service::remove_all_containers(self.api()) {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(self.engine, Engine::Sandboxed { .. }) => {
+                eprintln!(
+                    "rmispec: removing {}'s containers failed ({e:#}); restarting it on a fresh root",
+                    self.flavor.profile()
+                );
+                self.restart_fresh(true)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     fn remove_images(&mut self) -> anyhow::Result<()> {
@@ -295,11 +310,24 @@ impl Adapter for Podman {
 
     /// Stops the service (containers first), wipes the store's directories, starts again.
     fn fresh_root(&mut self) -> anyhow::Result<()> {
+        self.restart_fresh(false)
+    }
+}
+
+impl Podman {
+    /// Stops the service (containers first), wipes the store's directories, starts again.
+    /// `stuck`: some container could not be removed, so the stop's failure to remove it is
+    /// expected and only reported; the service's end takes the container's processes and
+    /// mounts with it.
+    fn restart_fresh(&mut self, stuck: bool) -> anyhow::Result<()> {
         let Engine::Sandboxed { service, dir } = &mut self.engine else {
             bail!("a fresh root needs a sandboxed service");
         };
         if let Some(mut s) = service.take() {
-            s.stop(false)?;
+            match s.stop(false) {
+                Err(e) if stuck => eprintln!("rmispec: stopping podman: {e:#}"),
+                other => other?,
+            }
         }
         // Only the store's directories: the registry runs from the same state directory.
         for d in Layout::store_dirs() {

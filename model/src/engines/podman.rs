@@ -549,7 +549,16 @@ impl Storage {
         self.image(id).is_some_and(|i| i.refs.is_empty()) && !self.has_children(id)
     }
 
-    /// The containers created from this image, in creation order.
+    /// The containers created from this image, in creation order. A container that only
+    /// mounts the image (an image volume, `--mount type=image`) is not one: libimage asks the
+    /// store for containers whose `ImageID` is the image's
+    /// (`containers/common@v0.50.1:libimage/image.go#L256-L269`, `@v0.62.3:…#L304-L317`), and
+    /// libpod keeps image volumes in its own container config, never in the store's record
+    /// (`containers/podman@v3.0.1:libpod/options.go#L1440-L1455`); the volume is mounted only
+    /// while the container runs (`@v5.8.2:libpod/container_internal_common.go#L503-L513`) and
+    /// nothing in the remove path counts that mount. Measured on 3.0.1, 4.3.1, 5.4.2 and 5.8.6:
+    /// the mounted image is untagged and deleted, by name or ID, forced or not, under a running
+    /// container (scenarios `mounts/*`).
     pub(crate) fn users(&self, id: &Digest) -> Vec<Digest> {
         self.0.containers_of(id).map(|c| c.id.clone()).collect()
     }
@@ -817,6 +826,21 @@ mod tests {
             storage.resolve(&named).map(|id| id.short(4).to_owned()),
             found.map(str::to_owned)
         );
+    }
+
+    #[test]
+    fn an_image_volume_is_not_use() {
+        let mut s = store(vec![
+            image("aa", &["localhost/app:1"]),
+            image("bb", &["localhost/data:1"]),
+        ]);
+        let mut c1 = container("c1", "aa", Running);
+        c1.mounts.push(d("bb"));
+        s.containers = vec![c1];
+        let mut storage = Storage(s);
+        assert!(storage.users(&d("bb")).is_empty());
+        assert_eq!(storage.delete_image(&d("bb")), Ok(()));
+        assert_eq!(storage.users(&d("aa")), [d("c1")]);
     }
 
     #[test]

@@ -148,6 +148,11 @@ pub struct RemoveReport {
     pub errors: Option<Vec<String>>,
 }
 
+/// Where a container's `i`-th image volume is mounted.
+pub fn image_volume_destination(i: usize) -> String {
+    format!("/rmispec/mount{i}")
+}
+
 /// Names to remove, never none: see [`RemoveTarget`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Names(Vec<String>);
@@ -430,12 +435,43 @@ impl Libpod {
         name: &str,
         cgroup_parent: &str,
     ) -> anyhow::Result<String> {
+        self.create_container_mounting(image, name, cgroup_parent, &[])
+    }
+
+    /// [`Libpod::create_container`] with image volumes: each image of `mounts` (an ID) is
+    /// mounted read-only at [`image_volume_destination`]. The spec's `image_volumes`
+    /// (`[{Source, Destination, ReadWrite}]`, no JSON tags, so Go's case-insensitive decoding
+    /// takes these lower-case keys) exists at every version we run
+    /// (`containers/podman@v3.0.1:pkg/specgen/specgen.go#L219`, `pkg/specgen/volumes.go#L39-L46`;
+    /// `@v5.8.2:pkg/specgen/specgen.go#L307`, `pkg/specgen/volumes.go#L48-L59`). It is what
+    /// `podman run --mount type=image,source=…,destination=…` sends.
+    pub fn create_container_mounting(
+        &self,
+        image: &str,
+        name: &str,
+        cgroup_parent: &str,
+        mounts: &[String],
+    ) -> anyhow::Result<String> {
         #[derive(Deserialize)]
         struct Created {
             #[serde(rename = "Id")]
             id: String,
         }
         let mut spec = serde_json::json!({ "image": image, "name": name });
+        if !mounts.is_empty() {
+            spec["image_volumes"] = mounts
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    serde_json::json!({
+                        "source": m,
+                        "destination": image_volume_destination(i),
+                        "rw": false,
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into();
+        }
         if !cgroup_parent.is_empty() {
             spec["cgroup_parent"] = self
                 .cgroup_parent
@@ -579,6 +615,41 @@ impl Libpod {
         Ok(
             a.json::<Option<Vec<ImageSummary>>>("listing images", &[200])?
                 .unwrap_or_default(),
+        )
+    }
+
+    /// `GET /libpod/containers/{id}/json`: the container's `Mounts` of type `image`, as
+    /// (source, destination); libpod lists each image volume as it was given
+    /// (`containers/podman@v3.0.1:libpod/container_inspect.go#L227-L235`,
+    /// `@v5.8.2:libpod/container_inspect.go#L281-L290`).
+    pub fn container_image_mounts(&self, id: &str) -> anyhow::Result<Vec<(String, String)>> {
+        #[derive(Deserialize)]
+        struct Mount {
+            #[serde(rename = "Type", default)]
+            kind: String,
+            #[serde(rename = "Source", default)]
+            source: String,
+            #[serde(rename = "Destination", default)]
+            destination: String,
+        }
+        #[derive(Deserialize)]
+        struct Inspect {
+            #[serde(rename = "Mounts", default)]
+            mounts: Option<Vec<Mount>>,
+        }
+        let a = self.libpod(
+            Method::GET,
+            &format!("/containers/{}/json", encode(id)),
+            None,
+        )?;
+        Ok(
+            a.json::<Inspect>(&format!("inspecting container {id}"), &[200])?
+                .mounts
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|m| m.kind == "image")
+                .map(|m| (m.source, m.destination))
+                .collect(),
         )
     }
 

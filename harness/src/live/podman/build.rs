@@ -17,7 +17,8 @@
 //! - **Dangling images** (no names, no parent) are loaded under a temporary tag, removed once
 //!   their children and containers exist.
 //! - **Containers** are created from the image's ID (`POST /libpod/containers/create`), and
-//!   started if running. Their process is the synthesized image's, whose `StopSignal` is
+//!   started if running. A container's image mounts are the spec's `image_volumes` (by image
+//!   ID, read-only), checked in the container's inspect (`Mounts` of type `image`) at once. Their process is the synthesized image's, whose `StopSignal` is
 //!   SIGKILL, so a forced removal does not wait out a 10 s stop timeout.
 //!
 //! After building, in a sandbox (`strict`), the stored names of every image are checked against
@@ -140,7 +141,17 @@ pub fn build(
         let image = ids
             .get(&spec.image)
             .with_context(|| format!("container {handle}: image {} not built", spec.image))?;
-        let id = api.create_container(image, handle.as_str(), cgroup_parent)?;
+        let mounts: Vec<String> = spec
+            .mounts
+            .iter()
+            .map(|m| {
+                ids.get(m)
+                    .cloned()
+                    .with_context(|| format!("container {handle}: mounted image {m} not built"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let id = api.create_container_mounting(image, handle.as_str(), cgroup_parent, &mounts)?;
+        check_image_mounts(api, handle.as_str(), &id, &mounts)?;
         if spec.state != ContainerState::Created {
             api.start_container(&id)?;
         }
@@ -215,6 +226,29 @@ fn commit_child(
     api.remove_container(&container)?;
     let id = id?;
     Ok(id.trim_start_matches("sha256:").to_owned())
+}
+
+/// The created container lists exactly the image volumes asked for: a libpod that dropped
+/// the spec's `image_volumes` would make a store without the mounts, and the trial would
+/// check the wrong thing.
+fn check_image_mounts(
+    api: &Libpod,
+    handle: &str,
+    id: &str,
+    mounts: &[String],
+) -> anyhow::Result<()> {
+    let mut got = api.container_image_mounts(id)?;
+    got.sort();
+    let mut want: Vec<(String, String)> = mounts
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.clone(), super::api::image_volume_destination(i)))
+        .collect();
+    want.sort();
+    if got != want {
+        bail!("container {handle} was created with image mounts {got:?}, not {want:?}");
+    }
+    Ok(())
 }
 
 /// Every container is listed in the state the scenario gives it.
