@@ -135,6 +135,11 @@ pub struct Container {
     pub state: ContainerState,
     /// Images it mounts (Docker 28+ `HostConfig.Mounts` of type `image`), by config digest.
     pub mounts: Vec<Digest>,
+    /// The layers its read-write layer stands on: the chain of its image when it was made,
+    /// bottom first. docker-classic's `CreateRWLayer` takes a reference on that chain
+    /// (`moby/moby@v28.5.2:layer/layer_store.go#L466-L500`), which outlives a forced delete
+    /// of the image, so the store must remember it when the image is gone.
+    pub layers: Vec<Digest>,
 }
 
 impl Store {

@@ -412,7 +412,7 @@ impl Synthesized {
             self.image(h.as_str())
                 .unwrap_or_else(|| panic!("image {h} was not synthesized"))
         };
-        let images = given
+        let images: Vec<rmispec_model::Image> = given
             .images
             .iter()
             .map(|(handle, spec)| {
@@ -452,9 +452,16 @@ impl Synthesized {
             .map(|(handle, spec)| {
                 let id = container_id(handle);
                 symbols.add_container(handle.clone(), id.clone());
+                let image = synth(&spec.image).config.digest.clone();
+                let layers = images
+                    .iter()
+                    .find(|i| i.config == image)
+                    .map(|i| i.layers.clone())
+                    .unwrap_or_default();
                 Container {
                     id,
-                    image: synth(&spec.image).config.digest.clone(),
+                    image,
+                    layers,
                     state: spec.state,
                     mounts: spec
                         .mounts

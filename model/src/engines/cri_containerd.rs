@@ -316,6 +316,7 @@ mod tests {
                 image: d("ab12"),
                 state: ContainerState::Running,
                 mounts: Vec::new(),
+                layers: Vec::new(),
             }],
             manifest_lists: Vec::new(),
         }

@@ -682,6 +682,7 @@ pub(crate) mod testing {
             image: d(image),
             state,
             mounts: Vec::new(),
+            layers: Vec::new(),
         }
     }
 
@@ -793,13 +794,14 @@ pub(crate) mod testing {
         }
         let containers = (0..containers)
             .map(|c| {
-                let image = images[b[16 + 2 * c] as usize % n].config.clone();
+                let of = &images[b[16 + 2 * c] as usize % n];
                 let state = ContainerState::ALL[b[17 + 2 * c] as usize % ContainerState::ALL.len()];
                 Container {
                     id: d(&format!("c0{c}")),
-                    image,
+                    image: of.config.clone(),
                     state,
                     mounts: Vec::new(),
+                    layers: of.layers.clone(),
                 }
             })
             .collect();

@@ -396,8 +396,12 @@ fn delete_helper(
 /// `moby/moby@v28.5.2:daemon/images/service.go#L142-L160`): deleting a mounted image by ID
 /// deletes the image and releases none of its layers (observed on 28.5.2).
 ///
-/// Limitation: a container whose image was already deleted (forced, R-DC-18) still holds that
-/// image's layers upstream; the store no longer says which, so they are not counted.
+/// R-DC-30: a container whose image was already deleted (forced, R-DC-18) still holds that
+/// image's chain through its read-write layer ([`Container::layers`](crate::Container),
+/// `CreateRWLayer`, `moby/moby@v28.5.2:layer/layer_store.go#L466-L500`), so a later delete
+/// of another image stops releasing at the first layer of that chain (`releaseLayer`,
+/// L413-L448). Found by the fuzzer on 28.5.2 (seed 2, case 163: a stopped container's image
+/// force-deleted, then an image sharing its base deleted: the base stays).
 fn released_layers(after: &Store, gone: &Image) -> Vec<Digest> {
     if after
         .containers
@@ -406,10 +410,14 @@ fn released_layers(after: &Store, gone: &Image) -> Vec<Digest> {
     {
         return Vec::new();
     }
+    let held = |l: &Digest| {
+        after.images.iter().any(|i| i.layers.contains(l))
+            || after.containers.iter().any(|c| c.layers.contains(l))
+    };
     gone.layers
         .iter()
         .rev()
-        .take_while(|l| !after.images.iter().any(|i| i.layers.contains(l)))
+        .take_while(|l| !held(l))
         .cloned()
         .collect()
 }
@@ -1097,6 +1105,39 @@ mod tests {
             "linux/arm64".parse().unwrap(),
         ];
         r
+    }
+
+    /// R-DC-30: a container still holds the chain of an image a forced delete took, so a later
+    /// delete of an image that shares its base keeps the base (live on 28.5.2: the fuzzer's
+    /// seed 2, case 163).
+    #[test]
+    fn a_container_holds_the_layers_of_its_deleted_image() {
+        let mut store = Store {
+            images: vec![
+                image(A, &[BASE, LA], None, &[]),
+                image(B, &[BASE, LB], None, &[]),
+            ],
+            containers: vec![container("c1", B, ContainerState::Stopped)],
+            manifest_lists: Vec::new(),
+        };
+        store.containers[0].layers = vec![d(BASE), d(LB)];
+        for profile in [Profile::DockerClassic, Profile::DockerClassic28] {
+            let first = remove(profile, &store, &request(&[&d(B).prefixed()], true, true));
+            assert_eq!(first.records, vec![Record::Deleted(d(B).prefixed())]);
+            let second = remove(
+                profile,
+                &first.after,
+                &request(&[&d(A).prefixed()], false, true),
+            );
+            assert_eq!(
+                second.records,
+                vec![
+                    Record::Deleted(d(A).prefixed()),
+                    Record::Deleted(d(LA).prefixed())
+                ],
+                "{profile}: the base stays, held by c1"
+            );
+        }
     }
 
     /// R-DC-28, R-DC-29: an image mount is use by name only, and holds the image's layer.

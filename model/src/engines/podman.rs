@@ -686,6 +686,7 @@ pub(crate) mod fixture {
             image: d(image),
             state,
             mounts: Vec::new(),
+            layers: Vec::new(),
         }
     }
 

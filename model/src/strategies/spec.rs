@@ -172,6 +172,7 @@ impl StoreSpec {
                     image: images[image].config.clone(),
                     state: self.containers[k].state,
                     mounts: Vec::new(),
+                    layers: images[image].layers.clone(),
                 })
             })
             .collect();
