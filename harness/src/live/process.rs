@@ -206,9 +206,24 @@ impl Adapter for Process {
     }
 
     fn build(&mut self, b: Build<'_>) -> anyhow::Result<()> {
+        let given = b.source.given;
+        // What `build` cannot carry (docs/protocol.md) is a store the program cannot make: a
+        // skip, never a different store (a program that left the list or the mount out would
+        // be judged on a store the scenario does not have).
+        if !given.manifests.is_empty() {
+            return Err(Unsupported::new(
+                "the process protocol's `build` has no manifest lists (docs/protocol.md)",
+            )
+            .into());
+        }
+        if given.containers.values().any(|c| !c.mounts.is_empty()) {
+            return Err(Unsupported::new(
+                "the process protocol's `build` has no image mounts (docs/protocol.md)",
+            )
+            .into());
+        }
         self.builds += 1;
         let dir = BuildDir::create(self.program.pid(), self.builds)?;
-        let given = b.source.given;
         let registry = b.registry.map(|r| r.host());
         let mut images = Vec::new();
         for (handle, spec) in &given.images {
