@@ -284,18 +284,32 @@ pub fn baseline(bounds: Bounds, threads: usize) -> Report {
 pub fn fast(bounds: Bounds, threads: usize) -> Report {
     let started = Instant::now();
     let (stores, enumerated) = enumerate::stores(bounds);
+    let parts = on_every_core(&stores, threads, Report::empty, |report, s, spec| {
+        check_store(&spec.build(), s, bounds, report)
+    });
+    finish(parts, stores.len(), enumerated, started)
+}
+
+/// Hands `items` out one at a time to `threads` workers (so a slow part of the list does not
+/// leave a core idle), each folding what it takes into its own `A`; returns the workers' `A`s.
+fn on_every_core<T: Sync, A: Send>(
+    items: &[T],
+    threads: usize,
+    new: impl Fn() -> A + Sync,
+    work: impl Fn(&mut A, usize, &T) + Sync,
+) -> Vec<A> {
     let next = AtomicUsize::new(0);
-    let parts: Vec<Report> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
-                    let mut report = Report::empty();
+                    let mut acc = new();
                     loop {
-                        let s = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(spec) = stores.get(s) else { break };
-                        check_store(&spec.build(), s, bounds, &mut report);
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(k) else { break };
+                        work(&mut acc, k, item);
                     }
-                    report
+                    acc
                 })
             })
             .collect();
@@ -303,8 +317,7 @@ pub fn fast(bounds: Bounds, threads: usize) -> Report {
             .into_iter()
             .map(|h| h.join().expect("a worker panicked"))
             .collect()
-    });
-    finish(parts, stores.len(), enumerated, started)
+    })
 }
 
 /// Every law on every request of `store` (the `s`-th), on every profile. A profile that
@@ -444,37 +457,19 @@ fn check_profile<'a>(on: &On<'a>, keep: bool, report: &mut Report) -> (Table<'a>
 pub fn second_steps(bounds: Bounds, threads: usize) -> Report {
     let started = Instant::now();
     let (firsts, enumerated) = enumerate::stores(bounds);
-    let next = AtomicUsize::new(0);
     // Phase 1, on every core: every store a first step leaves, with where it came from.
-    let found: Vec<Vec<(usize, usize, String, rmispec_model::Store)>> =
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut out = Vec::new();
-                        loop {
-                            let s = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(spec) = firsts.get(s) else { break };
-                            let store = spec.build();
-                            let requests = enumerate::requests(&store, bounds);
-                            for (p, &profile) in LANDED.iter().enumerate() {
-                                for request in &requests {
-                                    let after = remove(profile, &store, request).after;
-                                    if after != store {
-                                        out.push((p, s, format!("{after:?}"), after));
-                                    }
-                                }
-                            }
-                        }
-                        out
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a worker panicked"))
-                .collect()
-        });
+    let found = on_every_core(&firsts, threads, Vec::new, |out, s, spec| {
+        let store = spec.build();
+        let requests = enumerate::requests(&store, bounds);
+        for (p, &profile) in LANDED.iter().enumerate() {
+            for request in &requests {
+                let after = remove(profile, &store, request).after;
+                if after != store {
+                    out.push((p, s, format!("{after:?}"), after));
+                }
+            }
+        }
+    });
     let mut found: Vec<_> = found.into_iter().flatten().collect();
     found.sort_by_key(|a| (a.0, a.1));
     let mut seen = std::collections::HashSet::new();
@@ -485,46 +480,32 @@ pub fn second_steps(bounds: Bounds, threads: usize) -> Report {
         .collect();
     drop(seen);
     // Phase 2, on every core: every law on each of them.
-    let next = AtomicUsize::new(0);
     let laws: Vec<(usize, &laws::Law)> = checked_laws().collect();
-    let parts: Vec<Report> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut report = Report::empty();
-                    loop {
-                        let t = next.fetch_add(1, Ordering::Relaxed);
-                        let Some((p, s, store)) = seconds.get(t) else {
-                            break;
-                        };
-                        let mut requests = enumerate::requests(store, bounds);
-                        for r in enumerate::requests(&firsts[*s].build(), bounds) {
-                            if !requests.contains(&r) {
-                                requests.push(r);
-                            }
-                        }
-                        let variants = Variants::of(&requests);
-                        let names_before = laws::names(store);
-                        report.requests += requests.len() as u64;
-                        let on = On {
-                            profile: (*p, LANDED[*p]),
-                            store: (t, store),
-                            requests: &requests,
-                            variants: &variants,
-                            names_before: &names_before,
-                            laws: &laws,
-                        };
-                        check_profile(&on, false, &mut report);
-                    }
-                    report
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a worker panicked"))
-            .collect()
-    });
+    let parts = on_every_core(
+        &seconds,
+        threads,
+        Report::empty,
+        |report, t, (p, s, store)| {
+            let mut requests = enumerate::requests(store, bounds);
+            for r in enumerate::requests(&firsts[*s].build(), bounds) {
+                if !requests.contains(&r) {
+                    requests.push(r);
+                }
+            }
+            let variants = Variants::of(&requests);
+            let names_before = laws::names(store);
+            report.requests += requests.len() as u64;
+            let on = On {
+                profile: (*p, LANDED[*p]),
+                store: (t, store),
+                requests: &requests,
+                variants: &variants,
+                names_before: &names_before,
+                laws: &laws,
+            };
+            check_profile(&on, false, report);
+        },
+    );
     finish(parts, seconds.len(), enumerated, started)
 }
 
