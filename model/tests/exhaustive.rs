@@ -29,7 +29,7 @@
 //! has: a container whose image a forced step took, a dangling record, a child whose parent
 //! went), for every request typed against it or against the store before it. On the tiny
 //! bounds (one name per image: 1,828 stores left, 201,396 cases) in every `cargo test`; on
-//! the small bounds (7,143 stores left, 844,817 cases, about 10 s in release) with
+//! the small bounds (7,377 stores left, 871,397 cases, 10–15 s in release) with
 //! `--release -- --ignored second_steps`, which CI runs. The three-image bounds give 89,999
 //! stores left and 1.36 × 10⁷ cases (8 minutes on two loaded cores: not in CI).
 //!
