@@ -357,8 +357,13 @@ impl Symbols {
             let symbol = if hex.len() == 64 {
                 self.name_of(hex).map(|n| format!("<{n}>"))
             } else {
+                // A tag is never an ID: `app:1` keeps its `1` even where a request typed
+                // `<B:1>` and B's ID starts with `1` (`sha256:1` is still the prefix).
+                let before = &s[..run.start];
+                let is_tag = before.ends_with(':') && !before.ends_with("sha256:");
                 self.prefixes
                     .iter()
+                    .filter(|_| !is_tag)
                     .find(|(p, _)| p == hex)
                     .map(|(_, sym)| sym.clone())
                     .or_else(|| (hex.len() >= 12).then(|| self.unique_prefix(hex)).flatten())
@@ -541,6 +546,12 @@ mod tests {
         assert_eq!(
             containerd.symbolize("No such image: bbbb:latest"),
             "No such image: <A:4>:latest"
+        );
+        // ... but never in a tag's place
+        assert_eq!(containerd.expand_request("<A:1>").unwrap(), "b");
+        assert_eq!(
+            containerd.symbolize("app:b sha256:b b"),
+            "app:b sha256:<A:1> <A:1>"
         );
         assert_eq!(
             containerd.canonicalize("<A.manifest>").unwrap(),

@@ -201,13 +201,21 @@ pub fn typed(spec: NameSpec, case: &Case) -> String {
                     _ => "config",
                 };
                 let h = handle(n);
+                // A committed child's ID is the engine's (random) on the live side and the
+                // synthesized one in the model, so a short prefix of any ID may name it on
+                // one side only (`a` is ambiguous where the child's ID starts with `a`);
+                // 12 characters make that a 16⁻¹² chance.
+                let shortest = if count > 1 && (0..count).any(|m| committed(case, m)) {
+                    12
+                } else {
+                    1
+                };
+                let width = |k: u8| k.clamp(shortest, 64);
                 match form {
                     IdForm::Prefixed => format!("sha256:<{h}.{digest}>"),
                     IdForm::Bare => format!("<{h}.{digest}>"),
-                    IdForm::Prefix(k) => format!("<{h}.{digest}:{}>", k.clamp(1, 64)),
-                    IdForm::PrefixedPrefix(k) => {
-                        format!("sha256:<{h}.{digest}:{}>", k.clamp(1, 64))
-                    }
+                    IdForm::Prefix(k) => format!("<{h}.{digest}:{}>", width(k)),
+                    IdForm::PrefixedPrefix(k) => format!("sha256:<{h}.{digest}:{}>", width(k)),
                 }
             }
             None => UNKNOWN[3].into(),
