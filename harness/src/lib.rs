@@ -1,6 +1,8 @@
 //! rmispec: scenarios of image deletion, run on the reference model and on live engines.
 //!
 //! - [`scenario`] loads and validates the YAML scenarios;
+//! - [`handles`] holds the names a scenario gives its images, containers and layers (the
+//!   scenarios and the symbol table are both keyed by them);
 //! - [`synth`] turns a scenario's symbolic images into real, deterministic image bytes;
 //! - [`symbols`] maps real IDs to the scenario's symbols and back;
 //! - [`backend`] is what the runner drives: the model, or a live engine ([`live`]);
@@ -14,6 +16,7 @@ pub mod conformance;
 pub mod cpu;
 pub mod diff;
 pub mod fuzz;
+pub mod handles;
 pub mod live;
 pub mod model_backend;
 pub mod normalize;

@@ -7,7 +7,7 @@
 //! ([`Symbols::canonicalize`]), so `<A.manifest>` and `<A>` compare equal where the manifest
 //! digest is the image ID (docker-containerd).
 
-use crate::scenario::{ContainerHandle, ImageHandle, LayerName};
+use crate::handles::{ContainerHandle, ImageHandle, LayerName};
 use indexmap::IndexMap;
 use rmispec_model::{Digest, Engine, Profile};
 use std::ops::Range;

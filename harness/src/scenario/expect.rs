@@ -1,6 +1,6 @@
 //! What a scenario expects, per engine and profile, and the small parsers its fields need.
 
-use super::names::{parse_str, ContainerHandle};
+use crate::handles::{parse_str, ContainerHandle};
 use indexmap::IndexMap;
 use rmispec_model::{ConflictReason, ContainerState, Engine, ErrorKind, Profile, Status};
 use serde::de::{Error as _, MapAccess, SeqAccess, Visitor};

@@ -1,111 +1,9 @@
 //! Reading scenario files, and reporting what is wrong with them where it is.
 
-use super::expect::{Divergence, Expect, Target};
-use super::{spans, validate, Given, Scenario, Step, When};
-use indexmap::IndexMap;
-use serde::Deserialize;
-use std::fmt;
+use super::file::File;
+use super::problem::{LoadError, LoadErrors, Problem};
+use super::{spans, validate, Scenario};
 use std::path::{Path, PathBuf};
-
-/// A scenario file as written.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct File {
-    pub summary: String,
-    #[serde(default)]
-    pub notes: Option<String>,
-    pub given: Given,
-    /// One request (with `expect`), or `steps` instead of both.
-    #[serde(default)]
-    pub when: Option<When>,
-    #[serde(default)]
-    pub expect: Option<Expect>,
-    #[serde(default)]
-    pub steps: Option<Vec<Step>>,
-    #[serde(default)]
-    pub divergence: IndexMap<Target, Divergence>,
-}
-
-impl File {
-    /// The steps as written: `steps`, or `when` with `expect` as one step. The validator
-    /// reports a file that has both forms, or neither.
-    pub(super) fn steps(&self) -> Vec<std::borrow::Cow<'_, Step>> {
-        use std::borrow::Cow;
-        match (&self.steps, &self.when, &self.expect) {
-            (Some(steps), _, _) => steps.iter().map(Cow::Borrowed).collect(),
-            (None, when, expect) => vec![Cow::Owned(Step {
-                when: when.clone().unwrap_or_default(),
-                expect: expect.clone().unwrap_or_default(),
-            })],
-        }
-    }
-}
-
-/// One thing wrong with a file, where it is (1-based; column of the key or value).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// The line, when known.
-    pub line: Option<usize>,
-    /// The column, when known.
-    pub column: Option<usize>,
-    /// What is wrong, and what was expected.
-    pub message: String,
-}
-
-impl Problem {
-    pub(super) fn at(location: Option<(usize, usize)>, message: impl Into<String>) -> Problem {
-        Problem {
-            line: location.map(|l| l.0),
-            column: location.map(|l| l.1),
-            message: message.into(),
-        }
-    }
-}
-
-/// Why a scenario file could not be loaded: every problem found in it.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub struct LoadError {
-    /// The file.
-    pub path: PathBuf,
-    /// What is wrong with it, in file order where known.
-    pub problems: Vec<Problem>,
-}
-
-impl fmt::Display for LoadError {
-    /// One line per problem: `path:line:column: message`, like a compiler.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, p) in self.problems.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{}", self.path.display())?;
-            if let Some(line) = p.line {
-                write!(f, ":{line}")?;
-                if let Some(col) = p.column {
-                    write!(f, ":{col}")?;
-                }
-            }
-            write!(f, ": {}", p.message)?;
-        }
-        Ok(())
-    }
-}
-
-/// Every file of a directory that failed to load.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub struct LoadErrors(pub Vec<LoadError>);
-
-impl fmt::Display for LoadErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
-    }
-}
 
 /// The largest scenario file the loader reads. A hand-written scenario is a few KB; this
 /// leaves a thousandfold room and bounds the work one file can cause (loading is linear in
@@ -116,10 +14,6 @@ pub const MAX_FILE_BYTES: usize = 4 << 20;
 /// (`expect` › `default` › `after` › `images` › `A` › names); the limit stops a file of
 /// 100,000 nested maps in microseconds instead of letting it recurse.
 pub const MAX_DEPTH: usize = 24;
-
-/// The most distinct problems reported for one file; the rest are counted in one line. A
-/// file with a problem in each of its 300,000 strings is reported in 51 lines.
-pub const MAX_PROBLEMS: usize = 50;
 
 /// Loads and checks one scenario file. Its name is its path below the nearest ancestor
 /// directory called `scenarios` (else its file stem), without `.yaml`.

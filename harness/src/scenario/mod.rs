@@ -11,19 +11,20 @@
 //! repeated problems are folded, and a folder walk reads every directory once.
 
 mod expect;
+mod file;
 mod load;
 mod names;
+mod problem;
 mod spans;
 mod validate;
 
+pub use crate::handles::{ContainerHandle, ImageHandle, LayerName};
 pub use expect::{
     Divergence, Expect, ExpectedError, ExpectedOutcome, ExpectedStore, Source, Target,
 };
-pub use load::{
-    load, load_bytes, load_dir, LoadError, LoadErrors, Problem, MAX_DEPTH, MAX_FILE_BYTES,
-    MAX_PROBLEMS,
-};
-pub use names::{ContainerHandle, Domain, ImageHandle, LayerName, StoredName};
+pub use load::{load, load_bytes, load_dir, MAX_DEPTH, MAX_FILE_BYTES};
+pub use names::{Domain, StoredName};
+pub use problem::{LoadError, LoadErrors, Problem, MAX_PROBLEMS};
 
 use crate::symbols::{SymbolError, Symbols};
 use indexmap::IndexMap;

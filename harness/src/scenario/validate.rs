@@ -7,10 +7,12 @@
 //! linear in the file's size however many problems it has.
 
 use super::expect::{Expect, ExpectedOutcome, Target};
-use super::load::{File, Problem, MAX_PROBLEMS};
-use super::names::{ImageHandle, LayerName, StoredName};
+use super::file::File;
+use super::names::StoredName;
+use super::problem::{Problem, MAX_PROBLEMS};
 use super::spans::{Pos, Spans};
 use super::When;
+use crate::handles::{ImageHandle, LayerName};
 use crate::symbols::{scan, Symbol, SymbolError};
 use rmispec_model::{Platform, Profile};
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -188,7 +188,12 @@ impl CgroupParent {
     pub fn new(name: impl Into<String>) -> CgroupParent {
         let name = name.into().trim_start_matches('/').to_owned();
         CgroupParent {
-            registration: register(Entry::Cgroup(name.clone())),
+            registration: register({
+                let name = name.clone();
+                Entry::new(move || {
+                    empty_and_remove_named(&name);
+                })
+            }),
             name,
         }
     }

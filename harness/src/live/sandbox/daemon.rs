@@ -7,7 +7,7 @@
 
 use super::cgroups::{create_tracking, empty_and_remove};
 use super::owner::DaemonRecord;
-use super::process::start_time;
+use super::process::{process_alive, start_time, stop_pids};
 use super::signals::{
     install_signal_handler, register, shutting_down, unregister, wait_for_shutdown, Entry,
     Registration,
@@ -148,12 +148,12 @@ impl DaemonSpec {
             cgroup: cgroup.clone(),
         }
         .write(&pid_file)?;
-        let registration = register(Entry::Process {
+        let registration = register(stop_on_signal(
             pid,
-            name: self.name.clone(),
-            timeout: self.stop_timeout,
-            cgroup: cgroup.clone(),
-        });
+            self.name.clone(),
+            self.stop_timeout,
+            cgroup.clone(),
+        ));
         Ok(Daemon {
             name: self.name,
             child: Some(child),
@@ -421,6 +421,19 @@ pub fn log_tail(path: &Path, n: usize) -> String {
     }
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// What the signal handler does for a daemon still running: stop it, empty its cgroup.
+fn stop_on_signal(pid: i32, name: String, timeout: Duration, cgroup: Option<PathBuf>) -> Entry {
+    Entry::new(move || {
+        if process_alive(pid) {
+            eprintln!("rmispec: stopping {name} (pid {pid})");
+            stop_pids(&[pid], timeout);
+        }
+        if let Some(c) = &cgroup {
+            empty_and_remove(c, Duration::from_secs(2));
+        }
+    })
 }
 
 #[cfg(test)]

@@ -8,28 +8,20 @@
 //! the partial report of what ran); every live call made after that fails at once with
 //! [`Interrupted`]. A second signal exits at once.
 
-use super::cgroups::{empty_and_remove, empty_and_remove_named};
-use super::process::{process_alive, stop_pids};
-use super::state_dir::{clean_dir, wipe_dir};
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
-use std::time::Duration;
 
-#[derive(Debug)]
-pub(crate) enum Entry {
-    Process {
-        pid: i32,
-        name: String,
-        timeout: Duration,
-        cgroup: Option<PathBuf>,
-    },
-    Dir {
-        path: PathBuf,
-        remove: bool,
-    },
-    Cgroup(String),
+/// One thing to clean up on a signal: a daemon to stop, a state directory to clean, a
+/// cgroup to remove. Its owner says how (`daemon.rs`, `state_dir.rs`, `cgroups.rs`), so this
+/// module knows none of them and none of them is imported here.
+pub(crate) struct Entry(Box<dyn Fn() + Send>);
+
+impl Entry {
+    /// An entry that runs `cleanup` once, on a signal or at [`shutdown_all`].
+    pub(crate) fn new(cleanup: impl Fn() + Send + 'static) -> Entry {
+        Entry(Box::new(cleanup))
+    }
 }
 
 /// A handle on an entry in the cleanup list; unregistering twice is harmless.
@@ -174,38 +166,7 @@ fn mark_done() {
 }
 
 fn shutdown_one(e: &Entry) {
-    match e {
-        Entry::Process {
-            pid,
-            name,
-            timeout,
-            cgroup,
-        } => {
-            if process_alive(*pid) {
-                eprintln!("rmispec: stopping {name} (pid {pid})");
-                stop_pids(&[*pid], *timeout);
-            }
-            if let Some(c) = cgroup {
-                empty_and_remove(c, Duration::from_secs(2));
-            }
-        }
-        Entry::Dir { path, remove } => {
-            let result = clean_dir(path).and_then(|()| {
-                if *remove && std::env::var_os("RMISPEC_KEEP_STATE").is_none() {
-                    std::fs::remove_dir_all(path).map_err(Into::into)
-                } else {
-                    // As a normal end does: the logs and the owner record stay.
-                    wipe_dir(path)
-                }
-            });
-            if let Err(e) = result {
-                eprintln!("rmispec: cleaning {} failed: {e:#}", path.display());
-            }
-        }
-        Entry::Cgroup(name) => {
-            empty_and_remove_named(name);
-        }
-    }
+    (e.0)();
 }
 
 /// Installs (once) a handler thread for SIGINT, SIGTERM and SIGHUP that runs

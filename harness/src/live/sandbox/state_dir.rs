@@ -70,10 +70,7 @@ impl StateDir {
         let path = fs::canonicalize(path)?;
         take(&path)?;
         let dir = StateDir {
-            registration: register(Entry::Dir {
-                path: path.clone(),
-                remove: owned,
-            }),
+            registration: register(clean_on_signal(path.clone(), owned)),
             path,
             owned,
         };
@@ -393,6 +390,24 @@ fn find_files(dir: &Path, depth: usize) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// What the signal handler does for a state directory still in use: clean it, then remove
+/// it if the harness made it, or wipe it as a normal end does (the logs and the owner record
+/// stay).
+fn clean_on_signal(path: PathBuf, remove: bool) -> Entry {
+    Entry::new(move || {
+        let result = clean_dir(&path).and_then(|()| {
+            if remove && std::env::var_os("RMISPEC_KEEP_STATE").is_none() {
+                fs::remove_dir_all(&path).map_err(Into::into)
+            } else {
+                wipe_dir(&path)
+            }
+        });
+        if let Err(e) = result {
+            eprintln!("rmispec: cleaning {} failed: {e:#}", path.display());
+        }
+    })
 }
 
 #[cfg(test)]
