@@ -439,6 +439,9 @@ impl Synthesized {
                         .iter()
                         .map(|t| t.to_reference(MODEL_REGISTRY, &image.manifest.digest))
                         .collect(),
+                    // A digest name is made by pushing, then pulling by digest (every
+                    // builder: `live/*/build.rs`).
+                    pulled: spec.tags.iter().any(|t| !t.is_tag()),
                     // json::config writes amd64/linux into every config but the other
                     // platforms' of an index.
                     platforms,

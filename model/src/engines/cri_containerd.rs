@@ -283,6 +283,7 @@ mod tests {
             manifest: d(manifest),
             layers: vec![d("1a")],
             parent: None,
+            pulled: refs.iter().any(|r| !r.is_tag()),
             refs,
             platforms: vec![Default::default()],
             index: Vec::new(),

@@ -672,6 +672,7 @@ pub(crate) mod testing {
                 .collect(),
             platforms: vec![Default::default()],
             index: Vec::new(),
+            pulled: refs.iter().any(|r| r.contains('@')),
         }
     }
 
@@ -771,6 +772,7 @@ pub(crate) mod testing {
                 refs: vec![],
                 platforms: vec![Default::default()],
                 index: Vec::new(),
+                pulled: false,
             });
         }
         if images.is_empty() {

@@ -683,13 +683,14 @@ fn store_image(storage: &Storage, s: &str) -> Option<Digest> {
 /// from `manifest.json` (`containers/image@v5.10.2:docker/internal/tarfile/src.go#L195-L230`),
 /// and the store records that manifest's digest, not the OCI manifest's; libimage tries the
 /// OCI layout first and keeps it (`containers/common@v0.50.1:libimage/load.go#L36-L79`).
-/// Only an image pulled by digest (one holding a digest name: every digest name is its own
-/// manifest's, and is how a store gets one) knows [`Image::manifest`]. A
-/// digest name removed leaves the digest in `Image.Digests`, which the model does not track.
+/// Only an image pulled by digest ([`Image::pulled`]) knows [`Image::manifest`], and keeps
+/// knowing it once its digest name is untagged: a second `rmi <repo>@<digest>`
+/// after the first untagged that name finds the image again through a tag of the same
+/// repository (measured on 3.0.1: `Untagged: <reg>/app:1`, `Deleted: <A>`).
 fn resolve(storage: &Storage, named: &Ref) -> Option<Digest> {
     let id = storage.resolve(named)?;
-    let pulled = |image: &Image| image.refs.iter().any(|r| !r.is_tag());
     let exact = || storage.lookup(&named.to_string()).is_some();
+    let pulled = |image: &Image| image.pulled;
     (named.digest.is_none() || exact() || storage.image(&id).is_some_and(pulled)).then_some(id)
 }
 

@@ -668,6 +668,7 @@ pub(crate) mod fixture {
             refs: names.iter().map(|n| name(n)).collect(),
             platforms: vec![Default::default()],
             index: Vec::new(),
+            pulled: names.iter().any(|n| n.contains('@')),
         }
     }
 

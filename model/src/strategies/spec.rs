@@ -159,6 +159,7 @@ impl StoreSpec {
                 manifest,
                 layers,
                 parent,
+                pulled: refs.iter().any(|r| !r.is_tag()),
                 refs,
                 platforms: vec![Default::default()],
                 index: Vec::new(),
