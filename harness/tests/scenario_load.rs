@@ -414,9 +414,26 @@ fn loading_is_linear_in_file_size() {
     );
 }
 
-fn tempdir(tag: &str) -> PathBuf {
+/// A fresh folder under the temp dir for one test, removed when the test ends (pass or
+/// panic), so a run leaves nothing behind.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir(tag: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("rmispec-test-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
 }
