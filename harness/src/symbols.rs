@@ -361,10 +361,12 @@ impl Symbols {
                 // `<B:1>` and B's ID starts with `1` (`sha256:1` is still the prefix).
                 let before = &s[..run.start];
                 let is_tag = before.ends_with(':') && !before.ends_with("sha256:");
-                self.prefixes
-                    .iter()
-                    .filter(|_| !is_tag)
-                    .find(|(p, _)| p == hex)
+                let typed = if is_tag {
+                    None
+                } else {
+                    self.prefixes.iter().find(|(p, _)| p == hex)
+                };
+                typed
                     .map(|(_, sym)| sym.clone())
                     .or_else(|| (hex.len() >= 12).then(|| self.unique_prefix(hex)).flatten())
             };

@@ -56,8 +56,8 @@ done
 "#;
 
 /// The fake's command line: the script given to `sh -c`, so no file is written (and none is
-/// left behind); `$1` is the mode. `_test` names the calling test, for the reader.
-fn fake(_test: &str, mode: &str) -> Vec<String> {
+/// left behind); `$1` is the mode.
+fn fake(mode: &str) -> Vec<String> {
     vec![
         "/bin/sh".into(),
         "-c".into(),
@@ -78,11 +78,11 @@ fn settings(command: Vec<String>, timeout: Duration) -> Settings {
     }
 }
 
-fn connect(test: &str, mode: &str, timeout: Duration) -> anyhow::Result<ProcessBackend> {
+fn connect(mode: &str, timeout: Duration) -> anyhow::Result<ProcessBackend> {
     process::connect_with(
         Profile::DockerClassic,
         &LiveOptions::default(),
-        settings(fake(test, mode), timeout),
+        settings(fake(mode), timeout),
     )
 }
 
@@ -107,7 +107,7 @@ fn group_alive(pgid: u32) -> bool {
 
 #[test]
 fn plumbing_handshake_list_and_remove() {
-    let mut b = connect("ok", "ok", Duration::from_secs(10)).unwrap();
+    let mut b = connect("ok", Duration::from_secs(10)).unwrap();
     assert_eq!(b.label(), "process fake 0.1");
     assert!(b.listing().unwrap().images.is_empty());
     let answer = b.remove(&Request::name("nope")).unwrap();
@@ -130,7 +130,7 @@ fn plumbing_handshake_list_and_remove() {
 
 #[test]
 fn plumbing_unsupported_is_a_skip_with_the_programs_reason() {
-    let mut b = connect("unsupported", "ok", Duration::from_secs(10)).unwrap();
+    let mut b = connect("ok", Duration::from_secs(10)).unwrap();
     let scenarios = runner::load(&root().join("scenarios")).unwrap();
     let s = scenarios
         .iter()
@@ -152,7 +152,7 @@ fn plumbing_unsupported_is_a_skip_with_the_programs_reason() {
 
 #[test]
 fn plumbing_a_call_past_its_deadline_kills_the_program_and_says_which_call() {
-    let mut b = connect("hang", "hang", Duration::from_millis(700)).unwrap();
+    let mut b = connect("hang", Duration::from_millis(700)).unwrap();
     let pid = b.adapter().pid();
     let t0 = Instant::now();
     let e = b.remove(&Request::name("x")).unwrap_err().to_string();
@@ -168,7 +168,7 @@ fn plumbing_a_call_past_its_deadline_kills_the_program_and_says_which_call() {
 
 #[test]
 fn plumbing_a_program_that_dies_fails_the_call_with_its_exit_and_log() {
-    let mut b = connect("crash", "crash", Duration::from_secs(10)).unwrap();
+    let mut b = connect("crash", Duration::from_secs(10)).unwrap();
     let e = b.remove(&Request::name("x")).unwrap_err().to_string();
     assert!(
         e.contains("exited (exit code 3) before answering `remove`"),
@@ -181,7 +181,7 @@ fn plumbing_a_program_that_dies_fails_the_call_with_its_exit_and_log() {
 fn plumbing_bad_json_names_the_call_and_the_line() {
     let e = format!(
         "{:#}",
-        connect("bad-json", "bad-json", Duration::from_secs(10)).unwrap_err()
+        connect("bad-json", Duration::from_secs(10)).unwrap_err()
     );
     assert!(
         e.contains(
@@ -195,7 +195,7 @@ fn plumbing_bad_json_names_the_call_and_the_line() {
 fn plumbing_the_handshake_checks_version_and_semantics() {
     let e = format!(
         "{:#}",
-        connect("old", "old-protocol", Duration::from_secs(10)).unwrap_err()
+        connect("old-protocol", Duration::from_secs(10)).unwrap_err()
     );
     assert!(
         e.contains("speaks protocol version 0; this harness speaks 1"),
@@ -206,7 +206,7 @@ fn plumbing_the_handshake_checks_version_and_semantics() {
         process::connect_with(
             Profile::Podman43,
             &LiveOptions::default(),
-            settings(fake("claims", "ok"), Duration::from_secs(10)),
+            settings(fake("ok"), Duration::from_secs(10)),
         )
         .unwrap_err()
     );
@@ -218,7 +218,7 @@ fn plumbing_the_handshake_checks_version_and_semantics() {
 
 #[test]
 fn plumbing_a_program_that_ignores_eof_and_sigterm_is_killed_on_drop() {
-    let b = connect("stubborn", "stubborn", Duration::from_millis(500)).unwrap();
+    let b = connect("stubborn", Duration::from_millis(500)).unwrap();
     let pid = b.adapter().pid();
     let t0 = Instant::now();
     drop(b);
@@ -229,7 +229,7 @@ fn plumbing_a_program_that_ignores_eof_and_sigterm_is_killed_on_drop() {
 #[test]
 fn plumbing_connect_picks_the_process_adapter_for_a_command() {
     let opts = LiveOptions {
-        command: Some(fake("connect", "ok")),
+        command: Some(fake("ok")),
         ..LiveOptions::default()
     };
     let b = live::connect(Profile::DockerClassic, &opts).unwrap();

@@ -76,6 +76,14 @@ pub struct Image {
     pub pulled: bool,
 }
 
+impl Image {
+    /// Whether an image holding `refs` was pulled ([`Image::pulled`]) in a store made as the
+    /// harness makes one: a digest name is only ever made by pulling by digest.
+    pub fn pulled_by_digest(refs: &[Reference]) -> bool {
+        refs.iter().any(|r| !r.is_tag())
+    }
+}
+
 /// What a container's process is doing, as every engine's container list tells it apart.
 ///
 /// Engines that check containers before removing an image (Docker, Podman) differ in which

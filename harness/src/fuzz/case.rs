@@ -179,6 +179,12 @@ fn committed(case: &Case, n: usize) -> bool {
     case.children_committed && case.store.parent_of(n).is_some()
 }
 
+/// Whether any image of `case` is a committed child (one needs a parent, so the store has two
+/// images or more).
+fn any_committed(case: &Case) -> bool {
+    (0..case.store.images.len()).any(|n| committed(case, n))
+}
+
 /// The symbol of image `n`'s manifest digest: `manifest`, or `config` for a committed child,
 /// whose manifest only the engine knows (the live symbol table gives it the ID for both, the
 /// model the synthesized manifest: a request naming it would compare two different names).
@@ -221,11 +227,7 @@ pub fn typed(spec: NameSpec, case: &Case) -> String {
                 // synthesized one in the model, so a short prefix of any ID may name it on
                 // one side only (`a` is ambiguous where the child's ID starts with `a`);
                 // 12 characters make that a 16⁻¹² chance.
-                let shortest = if count > 1 && (0..count).any(|m| committed(case, m)) {
-                    12
-                } else {
-                    1
-                };
+                let shortest = if any_committed(case) { 12 } else { 1 };
                 let width = |k: u8| k.clamp(shortest, 64);
                 match form {
                     IdForm::Prefixed => format!("sha256:<{h}.{digest}>"),
@@ -257,8 +259,7 @@ pub fn typed(spec: NameSpec, case: &Case) -> String {
             // A hex name (`9`) is unknown because every ID starts with a chosen `a`-`c`; a
             // committed child's ID is the engine's (random) and the model's (synthesized), so
             // the same hex could name it on one side only.
-            let any_committed = (0..count).any(|n| committed(case, n));
-            if any_committed && rmispec_model::digest::is_hex(name) {
+            if any_committed(case) && rmispec_model::digest::is_hex(name) {
                 UNKNOWN[0].into()
             } else {
                 name.into()

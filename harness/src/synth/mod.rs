@@ -28,7 +28,9 @@ use crate::symbols::Symbols;
 use indexmap::IndexMap;
 use json::Step;
 use oci_spec::image::MediaType;
-use rmispec_model::{Container, Digest, Engine, Image, Platform, PlatformManifest, Profile, Store};
+use rmispec_model::{
+    Container, Digest, Engine, Image, Platform, PlatformManifest, Profile, Reference, Store,
+};
 use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
 
@@ -426,6 +428,11 @@ impl Synthesized {
                     }
                     _ => (vec![Platform::linux_amd64()], Vec::new()),
                 };
+                let refs: Vec<Reference> = spec
+                    .tags
+                    .iter()
+                    .map(|t| t.to_reference(MODEL_REGISTRY, &image.manifest.digest))
+                    .collect();
                 Image {
                     config: image.config.digest.clone(),
                     manifest: image.top().digest.clone(),
@@ -434,14 +441,10 @@ impl Synthesized {
                         .parent
                         .as_ref()
                         .map(|p| synth(p).config.digest.clone()),
-                    refs: spec
-                        .tags
-                        .iter()
-                        .map(|t| t.to_reference(MODEL_REGISTRY, &image.manifest.digest))
-                        .collect(),
                     // A digest name is made by pushing, then pulling by digest (every
                     // builder: `live/*/build.rs`).
-                    pulled: spec.tags.iter().any(|t| !t.is_tag()),
+                    pulled: Image::pulled_by_digest(&refs),
+                    refs,
                     // json::config writes amd64/linux into every config but the other
                     // platforms' of an index.
                     platforms,

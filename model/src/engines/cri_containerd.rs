@@ -283,7 +283,7 @@ mod tests {
             manifest: d(manifest),
             layers: vec![d("1a")],
             parent: None,
-            pulled: refs.iter().any(|r| !r.is_tag()),
+            pulled: Image::pulled_by_digest(&refs),
             refs,
             platforms: vec![Default::default()],
             index: Vec::new(),

@@ -661,18 +661,19 @@ pub(crate) mod testing {
     /// An image; `sha256:MANIFEST` in a name stands for the image's own manifest digest.
     pub fn image(config: &str, layers: &[&str], parent: Option<&str>, refs: &[&str]) -> Image {
         let manifest = manifest_of(config);
+        let refs: Vec<Reference> = refs
+            .iter()
+            .map(|r| reference(&r.replace("sha256:MANIFEST", &manifest.prefixed())))
+            .collect();
         Image {
             config: d(config),
             manifest: manifest.clone(),
             layers: layers.iter().map(|l| d(l)).collect(),
             parent: parent.map(d),
-            refs: refs
-                .iter()
-                .map(|r| reference(&r.replace("sha256:MANIFEST", &manifest.prefixed())))
-                .collect(),
+            pulled: Image::pulled_by_digest(&refs),
+            refs,
             platforms: vec![Default::default()],
             index: Vec::new(),
-            pulled: refs.iter().any(|r| r.contains('@')),
         }
     }
 

@@ -69,7 +69,7 @@ use super::podman::{
 };
 use crate::digest::{is_full_hex, Digest};
 use crate::outcome::{ConflictReason, ErrorKind, Failure, Outcome, Record, Status};
-use crate::store::{Image, Listing, Store};
+use crate::store::{Listing, Store};
 use crate::{Profile, Request};
 
 /// The legacy version a profile models.
@@ -683,15 +683,16 @@ fn store_image(storage: &Storage, s: &str) -> Option<Digest> {
 /// from `manifest.json` (`containers/image@v5.10.2:docker/internal/tarfile/src.go#L195-L230`),
 /// and the store records that manifest's digest, not the OCI manifest's; libimage tries the
 /// OCI layout first and keeps it (`containers/common@v0.50.1:libimage/load.go#L36-L79`).
-/// Only an image pulled by digest ([`Image::pulled`]) knows [`Image::manifest`], and keeps
+/// Only an image pulled by digest ([`Image::pulled`](crate::store::Image::pulled)) knows
+/// [`Image::manifest`](crate::store::Image::manifest), and keeps
 /// knowing it once its digest name is untagged: a second `rmi <repo>@<digest>`
 /// after the first untagged that name finds the image again through a tag of the same
 /// repository (measured on 3.0.1: `Untagged: <reg>/app:1`, `Deleted: <A>`).
 fn resolve(storage: &Storage, named: &Ref) -> Option<Digest> {
     let id = storage.resolve(named)?;
     let exact = || storage.lookup(&named.to_string()).is_some();
-    let pulled = |image: &Image| image.pulled;
-    (named.digest.is_none() || exact() || storage.image(&id).is_some_and(pulled)).then_some(id)
+    let pulled = || storage.image(&id).is_some_and(|image| image.pulled);
+    (named.digest.is_none() || exact() || pulled()).then_some(id)
 }
 
 /// `ParseStoreReference` (`containers/image@v5.10.2:storage/storage_transport.go#L117-L188`):

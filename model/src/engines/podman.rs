@@ -660,15 +660,16 @@ pub(crate) mod fixture {
 
     /// An image with config digest `id…`, manifest digest `e<id>…`, names given in this order.
     pub(crate) fn image(id: &str, names: &[&str]) -> Image {
+        let refs: Vec<Reference> = names.iter().map(|n| name(n)).collect();
         Image {
             config: d(id),
             manifest: d(&format!("e{id}")),
             layers: vec![d("1a")],
             parent: None,
-            refs: names.iter().map(|n| name(n)).collect(),
+            pulled: Image::pulled_by_digest(&refs),
+            refs,
             platforms: vec![Default::default()],
             index: Vec::new(),
-            pulled: names.iter().any(|n| n.contains('@')),
         }
     }
 

@@ -159,7 +159,7 @@ impl StoreSpec {
                 manifest,
                 layers,
                 parent,
-                pulled: refs.iter().any(|r| !r.is_tag()),
+                pulled: Image::pulled_by_digest(&refs),
                 refs,
                 platforms: vec![Default::default()],
                 index: Vec::new(),
