@@ -544,16 +544,9 @@ impl<A: Adapter> crate::backend::Backend for LiveBackend<A> {
 }
 
 impl<A: Adapter> LiveBackend<A> {
-    /// Whether a daemon died, after a call failed. A daemon killed a moment ago closes its
-    /// socket (the call fails with "connection refused") while its other threads still exit,
-    /// before the kernel shows it dead: so a daemon that still looks alive is looked at again
-    /// for up to half a second (only on this error path) before it is believed alive.
+    /// Whether a daemon died, after a call failed ([`sandbox::died_after_a_failed_call`]).
     fn dead_daemon(&mut self) -> Result<(), sandbox::DaemonExit> {
-        for _ in 0..10 {
-            self.adapter.check_alive()?;
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        self.adapter.check_alive()
+        sandbox::died_after_a_failed_call(|| self.adapter.check_alive())
     }
 }
 

@@ -259,10 +259,16 @@ impl Adapter for Podman {
     /// API at all (its cleanup looks the image up to unmount it and fails, "image not known":
     /// containers/podman@v5.8.2:libpod/container_internal.go#L2252-L2262,
     /// @v3.0.1:libpod/container_internal.go#L1851-L1862).
+    /// A service that died is not restarted here: the error goes back to the backend, which
+    /// says the death plainly and starts it over itself.
     fn remove_containers(&mut self) -> anyhow::Result<()> {
         match service::remove_all_containers(self.api()) {
             Ok(()) => Ok(()),
-            Err(e) if matches!(self.engine, Engine::Sandboxed { .. }) => {
+            Err(e)
+                if matches!(self.engine, Engine::Sandboxed { .. })
+                    && crate::live::sandbox::died_after_a_failed_call(|| self.check_alive())
+                        .is_ok() =>
+            {
                 eprintln!(
                     "rmispec: removing {}'s containers failed ({e:#}); restarting it on a fresh root",
                     self.flavor.profile()

@@ -194,6 +194,21 @@ pub struct DaemonExit {
     pub log_tail: String,
 }
 
+/// Whether a daemon died, asked after one of its calls failed. A daemon killed a moment ago
+/// closes its socket (the call fails with "connection refused" or "connection closed") while
+/// its other threads still exit, before the kernel shows it dead: so one that still looks
+/// alive is looked at again through `check` for up to half a second (only on this error path)
+/// before it is believed alive.
+pub fn died_after_a_failed_call(
+    mut check: impl FnMut() -> Result<(), DaemonExit>,
+) -> Result<(), DaemonExit> {
+    for _ in 0..10 {
+        check()?;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    check()
+}
+
 /// A daemon the harness started and supervises. Dropping it stops it.
 #[derive(Debug)]
 pub struct Daemon {

@@ -33,7 +33,7 @@ pub mod signals;
 pub mod state_dir;
 
 pub use cgroups::{remove_cgroup, sweep_cgroups, CgroupParent};
-pub use daemon::{log_tail, Daemon, DaemonExit, DaemonSpec};
+pub use daemon::{died_after_a_failed_call, log_tail, Daemon, DaemonExit, DaemonSpec};
 pub use mounts::{mounts_below, unmount_below};
 pub use process::{
     process_alive, processes_mentioning, same_process_alive, start_time, wait_until,
