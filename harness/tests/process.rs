@@ -87,7 +87,22 @@ fn connect(mode: &str, timeout: Duration) -> anyhow::Result<ProcessBackend> {
 }
 
 /// Whether a process with this PID (or any in its group) still runs.
+/// Whether any process of group `pgid` is still alive after up to two seconds. A SIGKILL
+/// to a group returns once the signal is queued; the members reaped by others (the fake's
+/// `sleep`, reparented) may take a moment to die, and CI's loaded machines showed one alive
+/// right after the kill. Two seconds is far past that moment and far short of the `sleep 60`.
 fn group_alive(pgid: u32) -> bool {
+    let t0 = Instant::now();
+    while group_alive_now(pgid) {
+        if t0.elapsed() > Duration::from_secs(2) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn group_alive_now(pgid: u32) -> bool {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return false;
     };
