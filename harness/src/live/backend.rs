@@ -262,7 +262,13 @@ impl<A: Adapter> LiveBackend<A> {
                 Reset::FreshRoot => true,
                 Reset::Api => match self.adapter.remove_images() {
                     Ok(()) => false,
-                    Err(e) if self.sandboxed() && !sandbox::shutting_down() => {
+                    // A daemon that died is not restarted here: the error goes back to
+                    // `run`, which says the death plainly and starts it over itself.
+                    Err(e)
+                        if self.sandboxed()
+                            && !sandbox::shutting_down()
+                            && self.dead_daemon().is_ok() =>
+                    {
                         eprintln!(
                             "rmispec: emptying {} through the API failed ({e:#}); restarting it on a fresh root",
                             self.adapter.profile()
@@ -437,6 +443,11 @@ pub fn inexpressible(scenario: &Scenario, profile: Profile) -> Option<String> {
     if !podman && !scenario.given.manifests.is_empty() {
         return Some(format!(
             "manifest lists are built through the libpod API only (`POST /libpod/manifests`); {profile} has no such store"
+        ));
+    }
+    if !podman && !scenario.given.pods.is_empty() {
+        return Some(format!(
+            "pods are Podman's (`POST /libpod/pods/create`); {profile} has none an image removal could meet"
         ));
     }
     None
