@@ -82,6 +82,14 @@ name_type!(
 );
 
 name_type!(
+    /// A pod handle: `p1`, `web`. Same spelling rules as a container handle; pods, containers
+    /// and layers share the `<name>` symbol space.
+    PodHandle,
+    is_lower_name,
+    "pod handle (expected a lower-case letter, then lower-case letters, digits and `-`: `p1`)"
+);
+
+name_type!(
     /// A layer name: `base` (the layer every image starts from) or an extra layer `x`.
     /// Same spelling rules as a container handle; the two share the `<name>` symbol space.
     LayerName,

@@ -7,7 +7,7 @@
 //! ([`Symbols::canonicalize`]), so `<A.manifest>` and `<A>` compare equal where the manifest
 //! digest is the image ID (docker-containerd).
 
-use crate::handles::{ContainerHandle, ImageHandle, LayerName};
+use crate::handles::{ContainerHandle, ImageHandle, LayerName, PodHandle};
 use indexmap::IndexMap;
 use rmispec_model::{Digest, Engine, Profile};
 use std::ops::Range;
@@ -36,7 +36,8 @@ pub enum Symbol<'a> {
         /// A prefix length (1–64), or the whole digest.
         len: Option<usize>,
     },
-    /// `<c1>`, `<x:12>`: a container or a layer (they share the lower-case names).
+    /// `<c1>`, `<p1>`, `<x:12>`: a container, a pod or a layer (they share the lower-case
+    /// names).
     Lower {
         /// The container handle or layer name.
         name: &'a str,
@@ -152,6 +153,7 @@ pub struct Symbols {
     registry: String,
     images: IndexMap<ImageHandle, ImageDigests>,
     containers: IndexMap<ContainerHandle, Digest>,
+    pods: IndexMap<PodHandle, Digest>,
     layers: IndexMap<LayerName, Digest>,
     unknown: Vec<Digest>,
     /// ID prefixes a request used, hex → canonical symbol, in order of use.
@@ -166,6 +168,7 @@ impl Symbols {
             registry: registry.into(),
             images: IndexMap::new(),
             containers: IndexMap::new(),
+            pods: IndexMap::new(),
             layers: IndexMap::new(),
             unknown: Vec::new(),
             prefixes: Vec::new(),
@@ -181,6 +184,16 @@ impl Symbols {
     /// Adds (or replaces) a container's ID.
     pub fn add_container(&mut self, handle: ContainerHandle, id: Digest) {
         self.containers.insert(handle, id);
+    }
+
+    /// Adds (or replaces) a pod's ID.
+    pub fn add_pod(&mut self, handle: PodHandle, id: Digest) {
+        self.pods.insert(handle, id);
+    }
+
+    /// A pod's ID.
+    pub fn pod(&self, handle: &str) -> Option<&Digest> {
+        self.pods.get(handle)
     }
 
     /// Adds (or replaces) a layer's chain ID.
@@ -318,6 +331,7 @@ impl Symbols {
                 }
                 Symbol::Lower { name, len } => (
                     self.container(name)
+                        .or_else(|| self.pod(name))
                         .or_else(|| self.layer(name))
                         .ok_or_else(unknown)?,
                     len,
@@ -399,13 +413,18 @@ impl Symbols {
             ]
         });
         let containers = self.containers.iter().map(|(h, d)| (d, h.to_string()));
+        let pods = self.pods.iter().map(|(h, d)| (d, h.to_string()));
         let layers = self.layers.iter().map(|(n, d)| (d, n.to_string()));
         let unknown = self
             .unknown
             .iter()
             .enumerate()
             .map(|(i, d)| (d, format!("?{}", i + 1)));
-        images.chain(containers).chain(layers).chain(unknown)
+        images
+            .chain(containers)
+            .chain(pods)
+            .chain(layers)
+            .chain(unknown)
     }
 
     /// The symbol name (no `<>`) of a full digest.

@@ -308,7 +308,7 @@ fn a_megabyte_of_unknown_symbols_is_one_folded_line() {
     assert_eq!(shown.lines().count(), 1, "{shown}");
     assert_eq!(
         shown,
-        format!("many.yaml:8:9: `<Z>` names no image, container or layer of `given` ({n} times; the first is shown)")
+        format!("many.yaml:8:9: `<Z>` names no image, container, pod or layer of `given` ({n} times; the first is shown)")
     );
 }
 

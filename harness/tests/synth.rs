@@ -24,6 +24,7 @@ fn given(images: &[(&str, ImageSpec)]) -> Given {
         images: images.iter().map(|(n, s)| (h(n), s.clone())).collect(),
         containers: Default::default(),
         manifests: Default::default(),
+        pods: Default::default(),
     }
 }
 
@@ -291,6 +292,7 @@ fn the_store_and_symbols_follow_the_scenario() {
             image: h("B"),
             state: ContainerState::Running,
             mounts: Vec::new(),
+            pod: None,
         },
     );
     let s = synth::synthesize(&g);

@@ -28,4 +28,4 @@ pub use platform::{Platform, PlatformManifest};
 pub use reference::{Reference, Repository};
 pub use request::Request;
 pub use steps::{remove_parallel, remove_steps, Interleaving};
-pub use store::{Container, ContainerState, Image, ListedImage, Listing, ManifestList, Store};
+pub use store::{Container, ContainerState, Image, ListedImage, Listing, ManifestList, Pod, Store};

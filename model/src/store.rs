@@ -18,6 +18,24 @@ pub struct Store {
     /// Manifest lists (image indexes) stored beside the images, in creation order: only
     /// Podman's containers-storage holds them this way (see [`ManifestList`]).
     pub manifest_lists: Vec<ManifestList>,
+    /// Podman pods, in creation order (see [`Pod`]). Only Podman has them.
+    pub pods: Vec<Pod>,
+}
+
+/// A Podman pod: an ID, and the infra container libpod made for it when the pod was made
+/// (`podman pod create` with an infra image). The pod's other containers say so in their
+/// [`Container::pod`]; so does the infra container.
+///
+/// A pod matters to image removal only through its infra container, which libpod never
+/// removes alone: Podman 4.0+ removes the whole pod, its other containers with it, where a
+/// forced removal meets the infra container (`containers/podman@v4.3.1:libpod/runtime_img.go#L26-L53`),
+/// and Podman 3.0 refuses (`containers/podman@v3.0.1:libpod/runtime_ctr.go#L579-L582`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pod {
+    /// The pod's ID (64 hex; the engine makes it up).
+    pub id: Digest,
+    /// Its infra container's ID.
+    pub infra: Digest,
 }
 
 /// A manifest list as containers-storage keeps it: an image record of its own, with its own
@@ -155,9 +173,22 @@ pub struct Container {
     /// (`moby/moby@v28.5.2:layer/layer_store.go#L466-L500`), which outlives a forced delete
     /// of the image, so the store must remember it when the image is gone.
     pub layers: Vec<Digest>,
+    /// The Podman pod it belongs to, by pod ID (the infra container's too).
+    pub pod: Option<Digest>,
 }
 
 impl Store {
+    /// The pod whose infra container is `container`.
+    pub fn pod_of_infra(&self, container: &Digest) -> Option<&Pod> {
+        self.pods.iter().find(|p| &p.infra == container)
+    }
+
+    /// Removes the pod `id` with every container in it (`podman pod rm --force`).
+    pub fn remove_pod(&mut self, id: &Digest) {
+        self.containers.retain(|c| c.pod.as_ref() != Some(id));
+        self.pods.retain(|p| &p.id != id);
+    }
+
     /// The manifest list with this ID.
     pub fn manifest_list(&self, id: &Digest) -> Option<&ManifestList> {
         self.manifest_lists.iter().find(|l| &l.id == id)

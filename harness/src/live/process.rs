@@ -216,6 +216,12 @@ impl Adapter for Process {
             )
             .into());
         }
+        if !given.pods.is_empty() {
+            return Err(Unsupported::new(
+                "the process protocol's `build` has no pods (docs/protocol.md)",
+            )
+            .into());
+        }
         if given.containers.values().any(|c| !c.mounts.is_empty()) {
             return Err(Unsupported::new(
                 "the process protocol's `build` has no image mounts (docs/protocol.md)",

@@ -18,7 +18,7 @@ mod problem;
 mod spans;
 mod validate;
 
-pub use crate::handles::{ContainerHandle, ImageHandle, LayerName};
+pub use crate::handles::{ContainerHandle, ImageHandle, LayerName, PodHandle};
 pub use expect::{
     Divergence, Expect, ExpectedError, ExpectedOutcome, ExpectedStore, Source, Target,
 };
@@ -81,6 +81,19 @@ pub struct Given {
     /// list shows in a Podman image listing as `L: [its names]`, and `<L>` is its ID.
     #[serde(default)]
     pub manifests: IndexMap<ImageHandle, ManifestSpec>,
+    /// Podman pods, each made when its infra container's turn comes in `containers`.
+    #[serde(default)]
+    pub pods: IndexMap<PodHandle, PodSpec>,
+}
+
+/// One pod of `given` (`podman pod create --infra-image`): its infra container is one of
+/// `given.containers`, which gives the infra image and state; the pod's other containers
+/// name the pod in their `pod:`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PodSpec {
+    /// The handle of its infra container in `given.containers`.
+    pub infra: ContainerHandle,
 }
 
 /// One manifest list of `given`.
@@ -150,6 +163,9 @@ pub struct ContainerSpec {
     /// Images it mounts (Docker 28+: `HostConfig.Mounts` of type `image`, one per handle).
     #[serde(default)]
     pub mounts: Vec<ImageHandle>,
+    /// The pod it is created in (Podman); it comes after the pod's infra container.
+    #[serde(default)]
+    pub pod: Option<PodHandle>,
 }
 
 /// The request, with symbols unexpanded.
@@ -177,6 +193,20 @@ pub struct When {
 }
 
 impl Given {
+    /// The pod whose infra container is `container`.
+    pub fn pod_of_infra(&self, container: &ContainerHandle) -> Option<&PodHandle> {
+        self.pods
+            .iter()
+            .find(|(_, p)| &p.infra == container)
+            .map(|(h, _)| h)
+    }
+
+    /// The pod `container` is in: as its infra container, or as a member.
+    pub fn pod_of(&self, container: &ContainerHandle) -> Option<&PodHandle> {
+        self.pod_of_infra(container)
+            .or_else(|| self.containers.get(container).and_then(|c| c.pod.as_ref()))
+    }
+
     /// Whether a stored name holds image ID symbols (`localhost/<B:12>:latest`).
     pub fn has_symbol_names(&self) -> bool {
         self.images

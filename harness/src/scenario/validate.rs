@@ -14,7 +14,7 @@ use super::spans::{Pos, Spans};
 use super::When;
 use crate::handles::{ImageHandle, LayerName};
 use crate::symbols::{scan, Symbol, SymbolError};
-use rmispec_model::{Platform, Profile};
+use rmispec_model::{ContainerState, Platform, Profile};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 
@@ -28,6 +28,7 @@ pub(super) fn validate(file: &File, spans: &Spans) -> Vec<Problem> {
     v.summary(file);
     let layers = v.images(file);
     v.containers(file, &layers);
+    v.pods(file, &layers);
     v.manifests(file);
     v.steps(file, &layers);
     v.finish()
@@ -317,6 +318,97 @@ impl Validator<'_> {
         }
     }
 
+    /// `given.pods`: a handle of its own; an infra container of `given.containers` that is
+    /// nobody else's infra, in no pod of its own, mounting nothing and not paused; members
+    /// made after their pod's infra container, and started only while it runs (starting a
+    /// member starts the infra container, so anything else could not be built).
+    fn pods(&mut self, file: &File, layers: &BTreeSet<LayerName>) {
+        let given = &file.given;
+        let order: HashMap<&str, usize> = given
+            .containers
+            .keys()
+            .enumerate()
+            .map(|(i, c)| (c.as_str(), i))
+            .collect();
+        let mut infras: BTreeMap<&str, &str> = BTreeMap::new();
+        for (p, spec) in &given.pods {
+            let key = ["given", "pods", p.as_str()];
+            if p.as_str() == "reg"
+                || order.contains_key(p.as_str())
+                || layers.iter().any(|l| l.as_str() == p.as_str())
+            {
+                self.report(
+                    &key,
+                    format!("pod handle `{p}` is also a container handle, a layer name or `reg`: `<{p}>` would be ambiguous"),
+                );
+            }
+            let infra_key = ["given", "pods", p.as_str(), "infra"];
+            let Some(infra) = given.containers.get(&spec.infra) else {
+                self.report(
+                    &infra_key,
+                    format!(
+                        "pod `{p}`'s infra container `{}` is not in `given.containers`",
+                        spec.infra
+                    ),
+                );
+                continue;
+            };
+            if let Some(other) = infras.insert(spec.infra.as_str(), p.as_str()) {
+                self.report(
+                    &infra_key,
+                    format!(
+                        "container `{}` is the infra container of both `{other}` and `{p}`",
+                        spec.infra
+                    ),
+                );
+            }
+            let c = spec.infra.as_str();
+            if infra.pod.is_some() {
+                self.report(
+                    &["given", "containers", c, "pod"],
+                    format!("container `{c}` is pod `{p}`'s infra container: it takes no `pod:`"),
+                );
+            }
+            if !infra.mounts.is_empty() {
+                self.report(
+                    &["given", "containers", c, "mounts"],
+                    format!(
+                        "container `{c}` is pod `{p}`'s infra container, which mounts no images"
+                    ),
+                );
+            }
+            if infra.state == ContainerState::Paused {
+                self.report(
+                    &["given", "containers", c, "state"],
+                    format!("container `{c}` is pod `{p}`'s infra container: `running`, `stopped` or `created`, not `paused`"),
+                );
+            }
+        }
+        for (c, spec) in &given.containers {
+            let Some(p) = &spec.pod else { continue };
+            let key = ["given", "containers", c.as_str(), "pod"];
+            let Some(pod) = given.pods.get(p) else {
+                self.report(&key, format!("container `{c}` is in unknown pod `{p}`"));
+                continue;
+            };
+            let Some(infra) = given.containers.get(&pod.infra) else {
+                continue;
+            };
+            if order[pod.infra.as_str()] > order[c.as_str()] {
+                self.report(
+                    &key,
+                    format!("container `{c}` is listed before `{}`, the infra container of its pod `{p}`, which is made with the pod", pod.infra),
+                );
+            }
+            if spec.state != ContainerState::Created && infra.state != ContainerState::Running {
+                self.report(
+                    &key,
+                    format!("container `{c}` is started, which starts its pod's infra container `{}`: that one must be `running`", pod.infra),
+                );
+            }
+        }
+    }
+
     /// `given.manifests`: a handle of its own, known images, plain tags that no image or other
     /// list holds.
     fn manifests(&mut self, file: &File) {
@@ -573,12 +665,14 @@ impl Validator<'_> {
                     .any(|h| h.as_str() == handle),
                 Symbol::Lower { name, .. } => {
                     file.given.containers.keys().any(|c| c.as_str() == name)
+                        || file.given.pods.keys().any(|p| p.as_str() == name)
                         || layers.iter().any(|l| l.as_str() == name)
                 }
                 Symbol::Registry | Symbol::Unknown { .. } => true,
             };
             if !known {
-                let message = format!("`{text}` names no image, container or layer of `given`");
+                let message =
+                    format!("`{text}` names no image, container, pod or layer of `given`");
                 self.report_at(At::Within(at, s, range), message);
             }
         }

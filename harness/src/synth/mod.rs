@@ -23,13 +23,13 @@ pub use archive::archive;
 pub use json::canonical;
 pub use layer::PAUSE_ELF;
 
-use crate::scenario::{ContainerHandle, Given, ImageHandle, LayerName};
+use crate::scenario::{ContainerHandle, Given, ImageHandle, LayerName, PodHandle};
 use crate::symbols::Symbols;
 use indexmap::IndexMap;
 use json::Step;
 use oci_spec::image::MediaType;
 use rmispec_model::{
-    Container, Digest, Engine, Image, Platform, PlatformManifest, Profile, Reference, Store,
+    Container, Digest, Engine, Image, Platform, PlatformManifest, Pod, Profile, Reference, Store,
 };
 use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
@@ -452,6 +452,18 @@ impl Synthesized {
                 }
             })
             .collect();
+        let pods: Vec<Pod> = given
+            .pods
+            .iter()
+            .map(|(handle, spec)| {
+                let id = pod_id(handle);
+                symbols.add_pod(handle.clone(), id.clone());
+                Pod {
+                    id,
+                    infra: container_id(&spec.infra),
+                }
+            })
+            .collect();
         let containers = given
             .containers
             .iter()
@@ -474,6 +486,7 @@ impl Synthesized {
                         .iter()
                         .map(|m| synth(m).config.digest.clone())
                         .collect(),
+                    pod: given.pod_of(handle).map(pod_id),
                 }
             })
             .collect();
@@ -482,10 +495,16 @@ impl Synthesized {
                 images,
                 containers,
                 manifest_lists: Vec::new(),
+                pods,
             },
             symbols,
         )
     }
+}
+
+/// The model's ID for a pod: sha256 of `pod <handle>` (libpod makes a random one up).
+pub fn pod_id(handle: &PodHandle) -> Digest {
+    sha256(format!("pod {handle}").as_bytes())
 }
 
 /// The model's ID for a container: sha256 of its handle.

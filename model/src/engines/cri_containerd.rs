@@ -317,9 +317,11 @@ mod tests {
                 image: d("ab12"),
                 state: ContainerState::Running,
                 mounts: Vec::new(),
+                pod: None,
                 layers: Vec::new(),
             }],
             manifest_lists: Vec::new(),
+            pods: Vec::new(),
         }
     }
 

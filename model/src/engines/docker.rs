@@ -684,6 +684,7 @@ pub(crate) mod testing {
             image: d(image),
             state,
             mounts: Vec::new(),
+            pod: None,
             layers: Vec::new(),
         }
     }
@@ -694,6 +695,7 @@ pub(crate) mod testing {
             images: vec![image(A, &[BASE, LA], None, refs)],
             containers: vec![],
             manifest_lists: Vec::new(),
+            pods: Vec::new(),
         }
     }
 
@@ -804,6 +806,7 @@ pub(crate) mod testing {
                     image: of.config.clone(),
                     state,
                     mounts: Vec::new(),
+                    pod: None,
                     layers: of.layers.clone(),
                 }
             })
@@ -812,6 +815,7 @@ pub(crate) mod testing {
             images,
             containers,
             manifest_lists: Vec::new(),
+            pods: Vec::new(),
         }
     }
 

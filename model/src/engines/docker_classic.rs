@@ -539,6 +539,7 @@ mod tests {
             ],
             containers: vec![],
             manifest_lists: Vec::new(),
+            pods: Vec::new(),
         }
     }
 
@@ -616,6 +617,7 @@ mod tests {
             ],
             containers: vec![],
             manifest_lists: Vec::new(),
+            pods: Vec::new(),
         };
         let out = one(&s, "bbbb");
         assert_eq!(out.records, vec![Record::Untagged("bbbb:latest".into())]);
@@ -643,6 +645,7 @@ mod tests {
             ],
             containers: vec![],
             manifest_lists: Vec::new(),
+            pods: Vec::new(),
         };
         let out = one(&s, "a");
         assert_eq!(out.errors[0].message, "No such image: a:latest");
@@ -875,9 +878,9 @@ mod tests {
     // B alone on A's layers: only its own top layer goes
     #[case(family(&["docker.io/library/a:1"], &["docker.io/library/b:1"]), "b:1", &["Untagged: b:1", "Deleted: B", "Deleted: LB"][..])]
     // an unrelated image sharing the base: the base stays
-    #[case(Store { images: vec![image(A, &[BASE, LA], None, &["docker.io/library/a:1"]), image(B, &[BASE, LB], None, &["docker.io/library/b:1"])], containers: vec![], manifest_lists: Vec::new()  }, "a:1", &["Untagged: a:1", "Deleted: A", "Deleted: LA"][..])]
+    #[case(Store { images: vec![image(A, &[BASE, LA], None, &["docker.io/library/a:1"]), image(B, &[BASE, LB], None, &["docker.io/library/b:1"])], containers: vec![], manifest_lists: Vec::new(), pods: Vec::new() }, "a:1", &["Untagged: a:1", "Deleted: A", "Deleted: LA"][..])]
     // last image: every layer, top first
-    #[case(Store { images: vec![image(A, &[BASE, LA], None, &["docker.io/library/a:1"])], containers: vec![], manifest_lists: Vec::new()  }, "a:1", &["Untagged: a:1", "Deleted: A", "Deleted: LA", "Deleted: BASE"][..])]
+    #[case(Store { images: vec![image(A, &[BASE, LA], None, &["docker.io/library/a:1"])], containers: vec![], manifest_lists: Vec::new(), pods: Vec::new() }, "a:1", &["Untagged: a:1", "Deleted: A", "Deleted: LA", "Deleted: BASE"][..])]
     fn r_dc_19_layer_records(#[case] s: Store, #[case] name: &str, #[case] want: &[&str]) {
         assert_eq!(symbolic(&one(&s, name).records), want);
     }
@@ -1119,6 +1122,7 @@ mod tests {
             ],
             containers: vec![container("c1", B, ContainerState::Stopped)],
             manifest_lists: Vec::new(),
+            pods: Vec::new(),
         };
         store.containers[0].layers = vec![d(BASE), d(LB)];
         for profile in [Profile::DockerClassic, Profile::DockerClassic28] {
@@ -1150,6 +1154,7 @@ mod tests {
             ],
             containers: vec![container("c1", A, ContainerState::Running)],
             manifest_lists: Vec::new(),
+            pods: Vec::new(),
         };
         store.containers[0].mounts.push(d(B));
         let by_name = remove(

@@ -816,6 +816,7 @@ mod tests {
             ],
             containers: vec![],
             manifest_lists: Vec::new(),
+            pods: Vec::new(),
         }
     }
 
@@ -872,6 +873,7 @@ mod tests {
             ],
             containers: vec![],
             manifest_lists: Vec::new(),
+            pods: Vec::new(),
         };
         let out = one(&s, name);
         assert_eq!(out.errors[0].message, "ambiguous reference");
@@ -1205,6 +1207,7 @@ mod tests {
             images: vec![image(A, &[BASE, LA], None, &["docker.io/library/a:1"])],
             containers: vec![],
             manifest_lists: Vec::new(),
+            pods: Vec::new(),
         };
         let mut req = request(&["a:1"], true, true);
         req.platforms = vec![
@@ -1275,6 +1278,7 @@ mod tests {
             images: vec![a],
             containers: vec![],
             manifest_lists: Vec::new(),
+            pods: Vec::new(),
         };
         let mut req = request(&["a:1"], true, true);
         req.platforms = vec![arm64.clone(), amd64.clone()];
@@ -1325,6 +1329,7 @@ mod tests {
             ],
             containers: vec![container("c1", A, ContainerState::Running)],
             manifest_lists: Vec::new(),
+            pods: Vec::new(),
         };
         store.containers[0].mounts.push(d(B));
         let by_name = remove(

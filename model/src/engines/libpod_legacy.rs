@@ -338,6 +338,32 @@ fn other(message: String) -> Failure {
     fail(ErrorKind::Other, Class::Other, message)
 }
 
+/// The forced removal of the image's containers in `Runtime.RemoveImage`
+/// (`containers/podman@v3.0.1:libpod/runtime_img.go#L52-L59`, `@v1.9.3:…#L51-L57`): one
+/// `removeContainer` each, in the state's order (BoltDB's `AllContainers` walks its bucket
+/// in key order: container ID order, `@v3.0.1:libpod/boltdb_state.go#L934`). An **infra**
+/// container is not removed alone: `container <c> is the infra container of pod <p> and
+/// cannot be removed without removing the pod` (`@v3.0.1:libpod/runtime_ctr.go#L579-L582`,
+/// `@v1.9.3:libpod/runtime_ctr.go#L416-L419`), wrapped as `error removing image <id>:
+/// container <c> using image could not be removed`, and the removal stops there: the
+/// containers before it are gone, the image stays (an error of no class of its own).
+fn remove_containers(storage: &mut Storage, id: &Digest) -> Result<(), Failure> {
+    let mut users = storage.users(id);
+    users.sort_by(|a, b| a.hex().cmp(b.hex()));
+    for container in users {
+        if let Some(pod) = storage.infra_of(&container) {
+            return Err(other(format!(
+                "error removing image {id}: container {c} using image could not be removed: container {c} is the infra container of pod {pod} and cannot be removed without removing the pod",
+                id = id.hex(),
+                c = container.hex(),
+                pod = pod.hex(),
+            )));
+        }
+        storage.remove_container(&container);
+    }
+    Ok(())
+}
+
 /// `Runtime.RemoveImage` (`containers/podman@v3.0.1:libpod/runtime_img.go#L32-L107`,
 /// `@v1.9.3:libpod/runtime_img.go#L29-L102`) for the image `id` that `input` (the "input
 /// name" the lookup settled on) found. "By ID" means the input is a prefix of the ID
@@ -371,7 +397,7 @@ fn remove_image(
     let check_containers = names.len() <= 1 || (v == Version::V3_0 && force && by_id);
     if !users.is_empty() && check_containers {
         if force {
-            storage.remove_containers_of(id);
+            remove_containers(storage, id)?;
         } else {
             return Err(conflict(
                 v,
@@ -847,7 +873,9 @@ pub fn classify(text: &str) -> (ErrorKind, u8) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::podman::fixture::{child, container, d, image, left, lines, store};
+    use super::super::podman::fixture::{
+        child, container, d, image, left, lines, pod_store, store,
+    };
     use super::*;
     use crate::store::ContainerState::{self, Running, Stopped};
     use rstest::rstest;
@@ -1144,6 +1172,34 @@ mod tests {
             return; // force by ID removes M instead of failing
         }
         assert_eq!((c3, c1), (v3_0, v1_9));
+    }
+
+    // ----- Pods -------------------------------------------------------------------------
+
+    #[test]
+    fn a_forced_removal_stops_at_an_infra_container() {
+        let before = pod_store();
+        let outcome = remove(P3, &before, &request(&["pause:1"], "force"));
+        let want = format!(
+            "error removing image {a}: container {i} using image could not be removed: container {i} is the infra container of pod {p} and cannot be removed without removing the pod",
+            a = d("aa").hex(),
+            i = d("11").hex(),
+            p = d("ff").hex()
+        );
+        let errors: Vec<&str> = outcome.errors.iter().map(|f| f.message.as_str()).collect();
+        assert_eq!(errors, [want.as_str()]);
+        assert_eq!(outcome.errors[0].kind, ErrorKind::Other);
+        assert_eq!(outcome.status, Status::Exit(125));
+        assert_eq!(outcome.after, before);
+    }
+
+    #[test]
+    fn a_forced_removal_of_a_member_image_leaves_the_pod() {
+        let outcome = remove(P3, &pod_store(), &request(&["app:1"], "force"));
+        assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+        let left: Vec<&Digest> = outcome.after.containers.iter().map(|c| &c.id).collect();
+        assert_eq!(left, [&d("11")]);
+        assert_eq!(outcome.after.pods, pod_store().pods);
     }
 
     // ----- Containers -------------------------------------------------------------------

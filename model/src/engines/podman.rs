@@ -563,9 +563,20 @@ impl Storage {
         self.0.containers_of(id).map(|c| c.id.clone()).collect()
     }
 
-    /// Removes every container of this image, running or not.
-    pub(crate) fn remove_containers_of(&mut self, id: &Digest) {
-        self.0.containers.retain(|c| &c.image != id);
+    /// The pod whose infra container is `container`, by pod ID.
+    pub(crate) fn infra_of(&self, container: &Digest) -> Option<Digest> {
+        self.0.pod_of_infra(container).map(|p| p.id.clone())
+    }
+
+    /// Removes one container (`Runtime.removeContainer` with force): its process is killed.
+    pub(crate) fn remove_container(&mut self, id: &Digest) {
+        self.0.containers.retain(|c| &c.id != id);
+    }
+
+    /// Removes a pod with every container in it (`Runtime.removePod` with `removeCtrs` and
+    /// force).
+    pub(crate) fn remove_pod(&mut self, pod: &Digest) {
+        self.0.remove_pod(pod);
     }
 
     /// containers/storage's `DeleteImage(id, commit=true)`
@@ -688,8 +699,33 @@ pub(crate) mod fixture {
             image: d(image),
             state,
             mounts: Vec::new(),
+            pod: None,
             layers: Vec::new(),
         }
+    }
+
+    /// A store where pod `ff…` runs its infra container `11…` on P `aa…`
+    /// (`localhost/pause:1`), with container `22…` on Q `bb…` (`localhost/app:1`) in it, and
+    /// container `33…` on Q outside any pod.
+    pub(crate) fn pod_store() -> Store {
+        let mut s = store(vec![
+            image("aa", &["localhost/pause:1"]),
+            image("bb", &["localhost/app:1"]),
+        ]);
+        let in_pod = |c: Container| Container {
+            pod: Some(d("ff")),
+            ..c
+        };
+        s.containers = vec![
+            in_pod(container("11", "aa", ContainerState::Running)),
+            in_pod(container("22", "bb", ContainerState::Running)),
+            container("33", "bb", ContainerState::Stopped),
+        ];
+        s.pods = vec![crate::store::Pod {
+            id: d("ff"),
+            infra: d("11"),
+        }];
+        s
     }
 
     /// A store of these images and no containers.
@@ -698,6 +734,7 @@ pub(crate) mod fixture {
             images,
             containers: Vec::new(),
             manifest_lists: Vec::new(),
+            pods: Vec::new(),
         }
     }
 
@@ -860,7 +897,8 @@ mod tests {
             Err(DeleteError::UsedBy(d("c2")))
         );
         assert_eq!(storage.delete_image(&d("ff")), Err(DeleteError::NotAnImage));
-        storage.remove_containers_of(&d("aa"));
+        storage.remove_container(&d("c1"));
+        storage.remove_container(&d("c2"));
         assert_eq!(storage.delete_image(&d("aa")), Ok(()));
         assert_eq!(storage.0.images.len(), 1);
         assert_eq!(storage.0.containers.len(), 1, "only c3 is left");

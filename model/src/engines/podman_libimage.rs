@@ -340,7 +340,7 @@ impl Run {
             return Ok(());
         }
         if self.force {
-            self.storage.remove_containers_of(&id);
+            remove_containers_for_image(&mut self.storage, &id);
         }
         // Children are found through the image's own config (`layerTree.children` reads it,
         // `toOCI`, uncached): once the record is gone, as on the second name of a request that
@@ -422,6 +422,21 @@ impl Run {
 /// container` (`containers/storage@v1.43.0:store.go#L2441`, `types/errors.go#L23`), wrapped
 /// by libimage (`containers/common@v0.50.1:libimage/image.go#L473-L475`). Podman does not say
 /// whether the container runs.
+/// libpod's `RemoveContainersForImageCallback`, which libimage calls on a forced removal
+/// (`containers/podman@v4.3.1:libpod/runtime_img.go#L26-L53`, the same in
+/// `@v5.4.2:libpod/runtime_img.go#L27-L60` and `@v5.8.2:libpod/runtime_img.go#L25-L58`):
+/// every container of the image goes, in the state's order; an **infra** container takes its
+/// whole pod with it (`removePod` with its containers, force), so the pod's other containers
+/// go too, whatever image they run. A container already gone with its pod is passed over.
+fn remove_containers_for_image(storage: &mut Storage, id: &Digest) {
+    for container in storage.users(id) {
+        match storage.infra_of(&container) {
+            Some(pod) => storage.remove_pod(&pod),
+            None => storage.remove_container(&container),
+        }
+    }
+}
+
 fn in_use(container: &Digest) -> Failure {
     fail(
         ErrorKind::Conflict {
@@ -648,7 +663,9 @@ pub fn classify(text: &str) -> (ErrorKind, u8) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::podman::fixture::{child, container, d, image, left, lines, store};
+    use super::super::podman::fixture::{
+        child, container, d, image, left, lines, pod_store, store,
+    };
     use super::*;
     use crate::outcome::Status;
     use crate::store::ContainerState::{Running, Stopped};
@@ -951,6 +968,38 @@ mod tests {
                 Record::Deleted(hex("bb"))
             ]
         );
+    }
+
+    // ----- Pods -------------------------------------------------------------------------
+
+    #[rstest]
+    fn a_forced_removal_of_an_infra_image_takes_the_whole_pod(
+        #[values(P43, P54, P58)] profile: Profile,
+    ) {
+        let outcome = remove(profile, &pod_store(), &request(&["pause:1"], "force"));
+        assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+        assert_eq!(
+            lines(&outcome.records),
+            ["Untagged: localhost/pause:1", "Deleted: aa00"].map(String::from)
+        );
+        assert!(outcome.after.pods.is_empty());
+        let left: Vec<&Digest> = outcome.after.containers.iter().map(|c| &c.id).collect();
+        assert_eq!(
+            left,
+            [&d("33")],
+            "the member 22 went with the pod; 33 stands alone"
+        );
+    }
+
+    #[rstest]
+    fn a_forced_removal_of_a_member_image_leaves_the_pod(
+        #[values(P43, P54, P58)] profile: Profile,
+    ) {
+        let outcome = remove(profile, &pod_store(), &request(&["app:1"], "force"));
+        assert!(outcome.errors.is_empty(), "{:?}", outcome.errors);
+        assert_eq!(outcome.after.pods, pod_store().pods);
+        let left: Vec<&Digest> = outcome.after.containers.iter().map(|c| &c.id).collect();
+        assert_eq!(left, [&d("11")]);
     }
 
     // ----- Containers -------------------------------------------------------------------

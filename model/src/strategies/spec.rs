@@ -173,6 +173,7 @@ impl StoreSpec {
                     image: images[image].config.clone(),
                     state: self.containers[k].state,
                     mounts: Vec::new(),
+                    pod: None,
                     layers: images[image].layers.clone(),
                 })
             })
@@ -181,6 +182,7 @@ impl StoreSpec {
             images,
             containers,
             manifest_lists: Vec::new(),
+            pods: Vec::new(),
         }
     }
 }

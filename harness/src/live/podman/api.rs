@@ -435,7 +435,7 @@ impl Libpod {
         name: &str,
         cgroup_parent: &str,
     ) -> anyhow::Result<String> {
-        self.create_container_mounting(image, name, cgroup_parent, &[])
+        self.create_container_mounting(image, name, cgroup_parent, &[], None)
     }
 
     /// [`Libpod::create_container`] with image volumes: each image of `mounts` (an ID) is
@@ -451,6 +451,7 @@ impl Libpod {
         name: &str,
         cgroup_parent: &str,
         mounts: &[String],
+        pod: Option<&str>,
     ) -> anyhow::Result<String> {
         #[derive(Deserialize)]
         struct Created {
@@ -458,6 +459,9 @@ impl Libpod {
             id: String,
         }
         let mut spec = serde_json::json!({ "image": image, "name": name });
+        if let Some(pod) = pod {
+            spec["pod"] = pod.into();
+        }
         if !mounts.is_empty() {
             spec["image_volumes"] = mounts
                 .iter()
@@ -607,6 +611,93 @@ impl Libpod {
             .expect(&format!("adding {r} to manifest list {name}"), &[200, 201])?;
         }
         Ok(id)
+    }
+
+    /// `POST /libpod/pods/create`: a pod named `name` whose infra container runs `infra_image`
+    /// (an image ID) with `/bin/pause`, no network namespace (as every container here), under
+    /// the instance's cgroup parent. Returns the pod's ID and its infra container's ID (from
+    /// the pod's inspect, `InfraContainerID`).
+    pub fn create_pod(
+        &self,
+        name: &str,
+        infra_image: &str,
+        cgroup_parent: &str,
+    ) -> anyhow::Result<(String, String)> {
+        #[derive(Deserialize)]
+        struct Created {
+            #[serde(rename = "Id")]
+            id: String,
+        }
+        #[derive(Deserialize)]
+        struct Inspect {
+            #[serde(rename = "InfraContainerID", default)]
+            infra: String,
+        }
+        let mut spec = serde_json::json!({
+            "name": name,
+            "infra_image": infra_image,
+            "infra_command": ["/bin/pause"],
+            "netns": {"nsmode": "none"},
+        });
+        if !cgroup_parent.is_empty() {
+            spec["cgroup_parent"] = self
+                .cgroup_parent
+                .as_deref()
+                .unwrap_or(cgroup_parent)
+                .into();
+        }
+        let a = self.libpod(
+            Method::POST,
+            "/pods/create",
+            Some(("application/json", serde_json::to_vec(&spec)?)),
+        )?;
+        let id = a
+            .json::<Created>(&format!("creating pod {name} on {infra_image}"), &[201])?
+            .id;
+        let a = self.libpod(Method::GET, &format!("/pods/{}/json", encode(&id)), None)?;
+        let infra = a
+            .json::<Inspect>(&format!("inspecting pod {name}"), &[200])?
+            .infra;
+        if infra.is_empty() {
+            bail!("pod {name} ({id}) was created without an infra container");
+        }
+        Ok((id, infra))
+    }
+
+    /// `POST /libpod/pods/{id}/start` (made before its other containers, it starts the infra
+    /// container alone) or `…/stop`.
+    pub fn pod_action(&self, id: &str, action: &str) -> anyhow::Result<()> {
+        self.libpod(
+            Method::POST,
+            &format!("/pods/{}/{action}", encode(id)),
+            None,
+        )?
+        .expect(&format!("{action} pod {id}"), &[200, 304])
+    }
+
+    /// `GET /libpod/pods/json`: every pod's ID.
+    pub fn pods(&self) -> anyhow::Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Pod {
+            #[serde(rename = "Id")]
+            id: String,
+        }
+        let a = self.libpod(Method::GET, "/pods/json", None)?;
+        Ok(a.json::<Option<Vec<Pod>>>("listing pods", &[200])?
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| p.id)
+            .collect())
+    }
+
+    /// `DELETE /libpod/pods/{id}?force=true`: the pod with its containers, infra included.
+    pub fn remove_pod(&self, id: &str) -> anyhow::Result<()> {
+        self.libpod(
+            Method::DELETE,
+            &format!("/pods/{}?force=true", encode(id)),
+            None,
+        )?
+        .expect(&format!("removing pod {id}"), &[200, 404])
     }
 
     /// `GET /libpod/images/json?all=true`: every image, intermediate ones included.

@@ -16,6 +16,10 @@
 //!   observable depends on them.
 //! - **Dangling images** (no names, no parent) are loaded under a temporary tag, removed once
 //!   their children and containers exist.
+//! - **Pods** are made when their infra container's turn comes (`POST /libpod/pods/create`
+//!   with the image's ID as `infra_image`, `/bin/pause` as its command), and started (or
+//!   started and stopped) as the infra container's state says; the pod's other containers
+//!   are created in it (`pod` in their spec).
 //! - **Containers** are created from the image's ID (`POST /libpod/containers/create`), and
 //!   started if running. A container's image mounts are the spec's `image_volumes` (by image
 //!   ID, read-only), checked in the container's inspect (`Mounts` of type `image`) at once. Their process is the synthesized image's, whose `StopSignal` is
@@ -31,7 +35,7 @@ use super::config::Flavor;
 use super::naming::{self, Op};
 use crate::live::registry::Registry;
 use crate::live::source::Source;
-use crate::scenario::{Given, ImageHandle, StoredName};
+use crate::scenario::{Given, ImageHandle, PodHandle, StoredName};
 use crate::symbols::Symbols;
 use anyhow::{bail, Context};
 use rmispec_model::{ContainerState, Digest};
@@ -137,6 +141,7 @@ pub fn build(
         ids.insert(handle, id);
     }
 
+    let mut pods: HashMap<&PodHandle, String> = HashMap::new();
     for (handle, spec) in &given.containers {
         let image = ids
             .get(&spec.image)
@@ -150,7 +155,40 @@ pub fn build(
                     .with_context(|| format!("container {handle}: mounted image {m} not built"))
             })
             .collect::<anyhow::Result<_>>()?;
-        let id = api.create_container_mounting(image, handle.as_str(), cgroup_parent, &mounts)?;
+        if let Some(pod) = given.pod_of_infra(handle) {
+            // The pod is made with its infra container, whose state is the pod's: started
+            // before any other container is in it, so the pod's start starts it alone.
+            let (pod_id, id) = api.create_pod(pod.as_str(), image, cgroup_parent)?;
+            match spec.state {
+                ContainerState::Created => {}
+                ContainerState::Running => api.pod_action(&pod_id, "start")?,
+                ContainerState::Stopped => {
+                    api.pod_action(&pod_id, "start")?;
+                    api.pod_action(&pod_id, "stop")?;
+                }
+                ContainerState::Paused => bail!("pod {pod}: a paused infra container"),
+            }
+            symbols.add_pod(
+                pod.clone(),
+                Digest::parse(&pod_id).with_context(|| format!("pod ID {pod_id:?}"))?,
+            );
+            pods.insert(pod, pod_id);
+            symbols.add_container(
+                handle.clone(),
+                Digest::parse(&id).with_context(|| format!("container ID {id:?}"))?,
+            );
+            continue;
+        }
+        let pod = match &spec.pod {
+            Some(p) => Some(
+                pods.get(p)
+                    .map(String::as_str)
+                    .with_context(|| format!("container {handle}: pod {p} not made"))?,
+            ),
+            None => None,
+        };
+        let id =
+            api.create_container_mounting(image, handle.as_str(), cgroup_parent, &mounts, pod)?;
         check_image_mounts(api, handle.as_str(), &id, &mounts)?;
         if spec.state != ContainerState::Created {
             api.start_container(&id)?;

@@ -275,6 +275,19 @@ impl Drop for Service {
 /// resuming it, and the resume of the dead container fails (HTTP 500), now and then
 /// (containers/podman@v3.0.1:libpod/runtime_ctr.go#L608-L626).
 pub fn remove_all_containers(api: &Libpod) -> anyhow::Result<()> {
+    // Pods first: an infra container is removed only with its pod. Podman 3.0 may fail to
+    // remove a pod's conmon cgroup while conmon is still exiting ("device or resource
+    // busy"), so a failed pod removal is tried again, twice, a moment later.
+    for pod in api.pods()? {
+        let mut tries = 0;
+        while let Err(e) = api.remove_pod(&pod) {
+            tries += 1;
+            if tries == 3 {
+                return Err(e);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+    }
     for c in api.containers()? {
         if c.state() == ContainerState::Paused {
             api.unpause_container(&c.id)?;
