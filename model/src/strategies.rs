@@ -40,9 +40,15 @@ pub fn store_with(states: &'static [ContainerState]) -> impl Strategy<Value = St
             parent,
             own_layer,
         });
-    let container = (0..4u8, 0..states.len()).prop_map(move |(image, s)| ContainerSpec {
+    let pod = prop_oneof![
+        3 => Just(PodRole::Alone),
+        1 => Just(PodRole::Infra),
+        1 => Just(PodRole::Member),
+    ];
+    let container = (0..4u8, 0..states.len(), pod).prop_map(move |(image, s, pod)| ContainerSpec {
         image,
         state: states[s],
+        pod,
     });
     (vec(image, 0..=4), vec(container, 0..=2))
         .prop_map(|(images, containers)| StoreSpec { images, containers })

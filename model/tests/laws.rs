@@ -200,6 +200,7 @@ law_tests! {
     no_running_container_is_left_without_its_image => NO_RUNNING_CONTAINER_IS_LEFT_WITHOUT_ITS_IMAGE,
     without_force_no_container_is_left_without_its_image => WITHOUT_FORCE_NO_CONTAINER_IS_LEFT_WITHOUT_ITS_IMAGE,
     containers_are_never_added_or_changed => CONTAINERS_ARE_NEVER_ADDED_OR_CHANGED,
+    a_pod_goes_whole_or_not_at_all => A_POD_GOES_WHOLE_OR_NOT_AT_ALL,
     only_forced_podman_removes_containers => ONLY_FORCED_PODMAN_REMOVES_CONTAINERS,
     force_does_at_least_what_no_force_does => FORCE_DOES_AT_LEAST_WHAT_NO_FORCE_DOES,
     noprune_does_at_most_what_prune_does => NOPRUNE_DOES_AT_MOST_WHAT_PRUNE_DOES,

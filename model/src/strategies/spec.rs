@@ -10,7 +10,7 @@
 //! A [`RequestSpec`] names things *in* the store (image 1's second name, spelled familiar;
 //! image 0's ID cut to 3 characters), so every generated request means something.
 
-use crate::{Container, ContainerState, Digest, Image, Reference, Repository, Request, Store};
+use crate::{Container, ContainerState, Digest, Image, Pod, Reference, Repository, Request, Store};
 use std::fmt::{self, Write as _};
 
 /// The registry every digest reference lives in (as the harness's local registry).
@@ -80,6 +80,20 @@ pub struct ContainerSpec {
     pub image: u8,
     /// What its process is doing.
     pub state: ContainerState,
+    /// Its part in a Podman pod, as asked; [`StoreSpec::pod_of`] says what it becomes.
+    pub pod: PodRole,
+}
+
+/// A container's part in a Podman pod, as a spec asks for it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum PodRole {
+    /// In no pod.
+    #[default]
+    Alone,
+    /// The infra container of a pod of its own (made with the pod).
+    Infra,
+    /// A member of the newest pod made before it.
+    Member,
 }
 
 /// `prefix` padded with `fill` to 64 hex characters.
@@ -89,6 +103,16 @@ pub fn digest(prefix: &str, fill: char) -> Digest {
         hex.push(fill);
     }
     Digest::parse(&hex).expect("generated digests are hex")
+}
+
+/// Container `k`'s ID.
+fn container_id(k: usize) -> Digest {
+    digest(&format!("cc{k}"), '0')
+}
+
+/// The ID of the pod whose infra container is container `k`.
+fn pod_id(k: usize) -> Digest {
+    digest(&format!("dd{k}"), '0')
 }
 
 /// The shared bottom layer.
@@ -135,6 +159,29 @@ impl StoreSpec {
         (!self.images.is_empty()).then(|| c.image as usize % self.images.len())
     }
 
+    /// The pod container `k` is in, as the index of that pod's infra container: `k` itself
+    /// for an infra container, the newest older infra container for a member. A role that
+    /// could not be built is dropped (the container stands alone): a paused infra container
+    /// (scenarios have none), a member with no pod before it, or a started member whose infra
+    /// container does not run (starting a member starts its pod's infra container).
+    pub fn pod_of(&self, k: usize) -> Option<usize> {
+        let c = self.containers.get(k)?;
+        let infra_ok = |i: usize| {
+            self.containers[i].pod == PodRole::Infra
+                && self.containers[i].state != ContainerState::Paused
+        };
+        match c.pod {
+            PodRole::Alone => None,
+            PodRole::Infra => infra_ok(k).then_some(k),
+            PodRole::Member => {
+                let infra = (0..k).rev().find(|&i| infra_ok(i))?;
+                let started = c.state != ContainerState::Created;
+                (!started || self.containers[infra].state == ContainerState::Running)
+                    .then_some(infra)
+            }
+        }
+    }
+
     /// The store this spec stands for.
     pub fn build(&self) -> Store {
         let names = self.names();
@@ -169,20 +216,27 @@ impl StoreSpec {
             .filter_map(|k| {
                 let image = self.container_image(k)?;
                 Some(Container {
-                    id: digest(&format!("cc{k}"), '0'),
+                    id: container_id(k),
                     image: images[image].config.clone(),
                     state: self.containers[k].state,
                     mounts: Vec::new(),
-                    pod: None,
+                    pod: self.pod_of(k).map(pod_id),
                     layers: images[image].layers.clone(),
                 })
+            })
+            .collect();
+        let pods = (0..self.containers.len())
+            .filter(|&k| self.container_image(k).is_some() && self.pod_of(k) == Some(k))
+            .map(|k| Pod {
+                id: pod_id(k),
+                infra: container_id(k),
             })
             .collect();
         Store {
             images,
             containers,
             manifest_lists: Vec::new(),
-            pods: Vec::new(),
+            pods,
         }
     }
 }

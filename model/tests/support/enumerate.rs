@@ -13,7 +13,9 @@
 //!   containers, so it cannot tell them apart; see [`canonical_key`].
 
 use super::spec::{spell, Spelling};
-use super::spec::{ContainerSpec, ImageSpec, NameShape, StoreSpec, INVALID, NAME_POOL, UNKNOWN};
+use super::spec::{
+    ContainerSpec, ImageSpec, NameShape, PodRole, StoreSpec, INVALID, NAME_POOL, UNKNOWN,
+};
 use rmispec_model::{ContainerState, Request, Store};
 use std::collections::HashSet;
 
@@ -204,6 +206,7 @@ fn container_sets(n: usize, max: usize) -> Vec<Vec<ContainerSpec>> {
                 .map(|k| ContainerSpec {
                     image: kinds[k].0,
                     state: kinds[k].1,
+                    pod: PodRole::Alone,
                 })
                 .collect()
         })

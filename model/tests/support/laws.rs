@@ -651,6 +651,41 @@ pub const CONTAINERS_ARE_NEVER_ADDED_OR_CHANGED: Law = Law {
     excluded: &[],
 };
 
+/// A pod goes whole or not at all.
+pub const A_POD_GOES_WHOLE_OR_NOT_AT_ALL: Law = Law {
+    name: "a_pod_goes_whole_or_not_at_all",
+    statement: "afterwards a pod is there exactly when its infra container is, and no container \
+                of a pod that went is left (libpod removes an infra container only with its pod)",
+    check: |case| {
+        let after = &case.outcome.after;
+        for pod in &case.store.pods {
+            let kept = after.pods.contains(pod);
+            let infra = after.containers.iter().any(|c| c.id == pod.infra);
+            if kept != infra {
+                return Verdict::Fails(format!(
+                    "pod {} is {} but its infra container is {}",
+                    pod.id.short(3),
+                    if kept { "there" } else { "gone" },
+                    if infra { "there" } else { "gone" }
+                ));
+            }
+            let orphan = after
+                .containers
+                .iter()
+                .find(|c| c.pod.as_ref() == Some(&pod.id));
+            if let (false, Some(c)) = (kept, orphan) {
+                return Verdict::Fails(format!(
+                    "pod {} went but its container {} is left",
+                    pod.id.short(3),
+                    c.id.short(3)
+                ));
+            }
+        }
+        Verdict::Holds
+    },
+    excluded: &[],
+};
+
 /// Only Podman (libimage or legacy libpod) with force removes containers.
 pub const ONLY_FORCED_PODMAN_REMOVES_CONTAINERS: Law = Law {
     name: "only_forced_podman_removes_containers",
@@ -930,6 +965,7 @@ pub const ALL: &[&Law] = &[
     &NO_RUNNING_CONTAINER_IS_LEFT_WITHOUT_ITS_IMAGE,
     &WITHOUT_FORCE_NO_CONTAINER_IS_LEFT_WITHOUT_ITS_IMAGE,
     &CONTAINERS_ARE_NEVER_ADDED_OR_CHANGED,
+    &A_POD_GOES_WHOLE_OR_NOT_AT_ALL,
     &ONLY_FORCED_PODMAN_REMOVES_CONTAINERS,
     &FORCE_DOES_AT_LEAST_WHAT_NO_FORCE_DOES,
     &NOPRUNE_DOES_AT_MOST_WHAT_PRUNE_DOES,
