@@ -4,6 +4,7 @@ use crate::engines;
 use crate::outcome::{ErrorKind, Outcome, Status};
 use crate::request::Request;
 use crate::store::{Listing, Store};
+use crate::{Digest, Reference};
 use std::fmt;
 
 /// An engine family: one module of rules each, under [`engines`].
@@ -267,6 +268,19 @@ pub fn listing(profile: Profile, store: &Store) -> Listing {
         Engine::CriContainerd => engines::cri_containerd::listing(store),
         Engine::PodmanLibimage => engines::podman_libimage::listing(store),
         Engine::LibpodLegacy => engines::libpod_legacy::listing(store),
+    }
+}
+
+/// The names an image gets from a pull by `tag` whose manifest is `manifest`: what each
+/// engine's pull records beside the tag (`made_by: pull` in scenarios). Each engine's rule
+/// lives in its module.
+pub fn pulled_names(engine: Engine, tag: &Reference, manifest: &Digest) -> Vec<Reference> {
+    match engine {
+        Engine::DockerClassic => engines::docker_classic::pulled_names(tag, manifest),
+        Engine::CriContainerd => engines::cri_containerd::pulled_names(tag, manifest),
+        Engine::DockerContainerd | Engine::PodmanLibimage | Engine::LibpodLegacy => {
+            vec![tag.clone()]
+        }
     }
 }
 

@@ -82,6 +82,14 @@ pub enum Reference {
 }
 
 impl Reference {
+    /// `repo@digest` in this reference's repository.
+    pub fn with_digest(&self, digest: &Digest) -> Reference {
+        Reference::Digested {
+            repo: self.repo().clone(),
+            digest: digest.clone(),
+        }
+    }
+
     /// The repository of either form.
     pub fn repo(&self) -> &Repository {
         match self {

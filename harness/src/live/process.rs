@@ -216,6 +216,12 @@ impl Adapter for Process {
             )
             .into());
         }
+        if given.images.values().any(|i| i.is_pulled_by_tag()) {
+            return Err(Unsupported::new(
+                "the process protocol's `build` has no pulls (`made_by: pull`, docs/protocol.md)",
+            )
+            .into());
+        }
         if !given.pods.is_empty() {
             return Err(Unsupported::new(
                 "the process protocol's `build` has no pods (docs/protocol.md)",

@@ -55,6 +55,21 @@ impl<'a> Source<'a> {
         Ok(self.image(h)?.layers.last().map(|l| l.blob.bytes.clone()))
     }
 
+    /// [`push`](Self::push), and the manifest stored under `repo:tag` too, so that the engine
+    /// can pull the tag (`made_by: pull`).
+    pub fn push_tagged(
+        &self,
+        registry: &Registry,
+        h: &ImageHandle,
+        repo: &str,
+        tag: &str,
+    ) -> anyhow::Result<Digest> {
+        let digest = self.push(registry, h, repo)?;
+        let i = self.image(h)?;
+        registry.tag(repo, tag, i.manifest.media_type, &i.manifest.bytes)?;
+        Ok(digest)
+    }
+
     /// Pushes an image's blobs and manifest to `repo` in `registry`, byte for byte; returns
     /// the manifest digest.
     pub fn push(&self, registry: &Registry, h: &ImageHandle, repo: &str) -> anyhow::Result<Digest> {

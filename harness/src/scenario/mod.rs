@@ -132,9 +132,73 @@ pub struct ImageSpec {
     /// store has; absent: all of them. It must hold `linux/amd64`.
     #[serde(default, deserialize_with = "expect::de_platforms_opt")]
     pub content: Option<Vec<Platform>>,
+    /// How the store came to have it, where that changes what an engine records: `load` (an
+    /// archive; the default without a parent), `commit` (the default with one), or `pull`
+    /// (pushed to the local registry and pulled by its first `<reg>` tag, so the engine
+    /// keeps what a pull keeps: a digest reference on Docker's classic store and CRI, the
+    /// manifest digest in Podman's image record, the registry's name on the containerd store).
+    #[serde(default)]
+    pub made_by: Option<MadeBy>,
+}
+
+/// How an image of `given` is made ([`ImageSpec::made_by`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MadeBy {
+    /// Loaded from an archive (`docker load`, `podman load`, containerd's import).
+    Load,
+    /// Pulled from the local registry by a tag.
+    Pull,
+    /// Committed from a container of its parent (the classic builder's link).
+    Commit,
 }
 
 impl ImageSpec {
+    /// Whether the image is pulled by a tag ([`MadeBy::Pull`]).
+    pub fn is_pulled_by_tag(&self) -> bool {
+        self.made_by == Some(MadeBy::Pull)
+    }
+
+    /// The image's stored names on `engine`, as references: its tags and digest references
+    /// as written, and for a pulled image what that engine's pull records beside the tag it
+    /// pulls by ([`rmispec_model::engine::pulled_names`]), each once, in that order.
+    pub fn references(
+        &self,
+        engine: rmispec_model::Engine,
+        registry: &str,
+        manifest: &rmispec_model::Digest,
+    ) -> Vec<rmispec_model::Reference> {
+        let pull = self.is_pulled_by_tag().then(|| self.pull_tag()).flatten();
+        let mut out: Vec<rmispec_model::Reference> = Vec::new();
+        for t in &self.tags {
+            let r = t.to_reference(registry, manifest);
+            let names = if Some(t) == pull {
+                rmispec_model::engine::pulled_names(engine, &r, manifest)
+            } else {
+                vec![r]
+            };
+            for n in names {
+                if !out.contains(&n) {
+                    out.push(n);
+                }
+            }
+        }
+        out
+    }
+
+    /// The tag a pulled image is pulled by: its first `<reg>` tag.
+    pub fn pull_tag(&self) -> Option<&StoredName> {
+        self.tags.iter().find(|t| {
+            matches!(
+                t,
+                StoredName::Tagged {
+                    domain: Domain::Registry,
+                    ..
+                }
+            )
+        })
+    }
+
     /// Whether the image is an OCI index of several platforms.
     pub fn is_multi_platform(&self) -> bool {
         !self.platforms.is_empty()

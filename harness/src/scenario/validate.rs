@@ -11,7 +11,7 @@ use super::file::File;
 use super::names::StoredName;
 use super::problem::{Problem, MAX_PROBLEMS};
 use super::spans::{Pos, Spans};
-use super::When;
+use super::{MadeBy, When};
 use crate::handles::{ImageHandle, LayerName};
 use crate::symbols::{scan, Symbol, SymbolError};
 use rmispec_model::{ContainerState, Platform, Profile};
@@ -175,6 +175,7 @@ impl Validator<'_> {
             }
             full.insert(h, stack);
             self.platforms(file, h);
+            self.made_by(file, h);
             for tag in &spec.tags {
                 if tag.has_symbols() {
                     let text = tag.to_string();
@@ -213,6 +214,34 @@ impl Validator<'_> {
             }
         }
         stacks.into_keys().chain([LayerName::base()]).collect()
+    }
+
+    /// `made_by`: `commit` exactly with a parent; `pull` needs a `<reg>` tag to pull by, and
+    /// is a single-platform image without a parent.
+    fn made_by(&mut self, file: &File, h: &ImageHandle) {
+        let spec = &file.given.images[h];
+        let key = ["given", "images", h.as_str(), "made_by"];
+        match (spec.made_by, spec.parent.is_some()) {
+            (Some(MadeBy::Commit), false) => {
+                self.report(&key, "`made_by: commit` needs a `parent` to commit from")
+            }
+            (Some(MadeBy::Load | MadeBy::Pull), true) => self.report(
+                &key,
+                "an image with a `parent` is committed from it: `made_by` is `commit` or absent",
+            ),
+            (Some(MadeBy::Pull), false) => {
+                if spec.pull_tag().is_none() {
+                    self.report(
+                        &key,
+                        "`made_by: pull` pulls the image by its first `<reg>` tag, and it has none",
+                    );
+                }
+                if spec.is_multi_platform() {
+                    self.report(&key, "`made_by: pull` is for a single-platform image");
+                }
+            }
+            _ => {}
+        }
     }
 
     /// A multi-platform image: an index the synthesizer can make and every Docker store can

@@ -428,11 +428,8 @@ impl Synthesized {
                     }
                     _ => (vec![Platform::linux_amd64()], Vec::new()),
                 };
-                let refs: Vec<Reference> = spec
-                    .tags
-                    .iter()
-                    .map(|t| t.to_reference(MODEL_REGISTRY, &image.manifest.digest))
-                    .collect();
+                let refs: Vec<Reference> =
+                    spec.references(profile.engine(), MODEL_REGISTRY, &image.manifest.digest);
                 Image {
                     config: image.config.digest.clone(),
                     manifest: image.top().digest.clone(),
@@ -442,8 +439,8 @@ impl Synthesized {
                         .as_ref()
                         .map(|p| synth(p).config.digest.clone()),
                     // A digest name is made by pushing, then pulling by digest (every
-                    // builder: `live/*/build.rs`).
-                    pulled: Image::pulled_by_digest(&refs),
+                    // builder: `live/*/build.rs`); `made_by: pull` pulls by a tag.
+                    pulled: spec.is_pulled_by_tag() || Image::pulled_by_digest(&refs),
                     refs,
                     // json::config writes amd64/linux into every config but the other
                     // platforms' of an index.

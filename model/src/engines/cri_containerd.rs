@@ -227,6 +227,14 @@ fn go_quote(s: &str) -> String {
     out
 }
 
+/// A pull by tag records three image records: the tag, `repo@<manifest>` and the bare
+/// `sha256:<config>` (`containerd/containerd@v1.7.24:pkg/cri/server/image_pull.go#L203-L217`,
+/// the same in `@v2.1.9:internal/cri/server/images/image_pull.go`); the last is never listed
+/// and never a name (see [`listing`]), so the names are the tag and the digest reference.
+pub fn pulled_names(tag: &Reference, manifest: &Digest) -> Vec<Reference> {
+    vec![tag.clone(), tag.with_digest(manifest)]
+}
+
 /// What `ListImages` shows (`containerd/containerd@v1.7.24:pkg/cri/server/image_list.go#L25-L39`,
 /// `toCRIImage` in `image_status.go#L64-L82`): the ID is the config digest; names are the
 /// RepoTags then the RepoDigests, fully qualified. `parseImageReferences`

@@ -80,6 +80,14 @@ pub fn delete(profile: Profile, store: &Store, name: &str, options: Options) -> 
     }
 }
 
+/// A pull by tag stores the tag and, beside it, the digest reference `repo@<manifest>`
+/// (`addDigestReference`, `moby/moby@v20.10.24:distribution/pull.go#L190-L206`, called for a
+/// tagged pull in `distribution/pull_v2.go`; the same at v28.5.2). The image record itself
+/// keeps nothing of the pull that removal reads.
+pub fn pulled_names(tag: &Reference, manifest: &Digest) -> Vec<Reference> {
+    vec![tag.clone(), tag.with_digest(manifest)]
+}
+
 /// What `GET /images/json?all=1` and `GET /containers/json?all=1` show: every image, dangling
 /// and intermediate ones included (`all` lists `imageStore.Map()`, not `Heads()`:
 /// `daemon/images/images.go#L62-L68`), ID = config digest, names = its tags (`RepoTags`) and

@@ -39,7 +39,7 @@ use crate::symbols::Symbols;
 use crate::synth::{SynthImage, Synthesized};
 use anyhow::{bail, Context};
 use k8s_cri::v1 as cri;
-use rmispec_model::{ContainerState, Digest};
+use rmispec_model::{ContainerState, Digest, Engine};
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
@@ -91,6 +91,7 @@ fn plan(
     naming: Naming,
     handle: &ImageHandle,
     names: &[StoredName],
+    pulled_by: Option<&StoredName>,
     image: &SynthImage,
     reg: &str,
 ) -> Result<Plan, CannotBuild> {
@@ -107,9 +108,13 @@ fn plan(
             } => {
                 plan.pushes.push((path.clone(), Some(tag.clone())));
                 plan.pulls.push(full);
-                // The pull adds `repo@<manifest>` too.
+                // The pull adds `repo@<manifest>` too, which stays only on an image the
+                // scenario says is pulled by this tag (`made_by: pull`).
                 let digest_name = format!("{reg}/{path}@{}", manifest.prefixed());
-                if !wanted.contains(&digest_name) && !plan.deletes.contains(&digest_name) {
+                if !wanted.contains(&digest_name)
+                    && !plan.deletes.contains(&digest_name)
+                    && pulled_by != Some(n)
+                {
                     plan.deletes.push(digest_name);
                 }
             }
@@ -189,7 +194,8 @@ pub fn build(
         if Some(&i.config.digest) == sandbox_image {
             bail!("{h} has the sandbox image's ID");
         }
-        plans.push((h, i, plan(naming, h, &spec.tags, i, &reg)?));
+        let pulled_by = spec.pull_tag().filter(|_| spec.is_pulled_by_tag());
+        plans.push((h, i, plan(naming, h, &spec.tags, pulled_by, i, &reg)?));
     }
     if !given.containers.is_empty() {
         if let Some(why) = &pods.unavailable {
@@ -321,10 +327,11 @@ fn wait_for_names(
     let mut want: HashMap<String, BTreeSet<String>> = HashMap::new();
     for (h, spec) in &given.images {
         let i = synthesized.image(h.as_str()).expect("planned");
+        // What a tag pull keeps is the model's to say (`made_by: pull`).
         let names = spec
-            .tags
+            .references(Engine::CriContainerd, reg, &i.manifest.digest)
             .iter()
-            .map(|n| n.expand(reg, &i.manifest.digest))
+            .map(|r| r.full())
             .collect();
         want.insert(i.config.digest.prefixed(), names);
     }
@@ -440,6 +447,7 @@ mod tests {
             Naming::Containerd,
             &h,
             &names(&["<reg>/app:1", "localhost/app:1"]),
+            None,
             &i,
             "r:1",
         )
@@ -458,6 +466,7 @@ mod tests {
             Naming::PullOnly,
             &h,
             &names(&["<reg>/app:1", "<reg>/app@sha256:<A.manifest>"]),
+            None,
             &i,
             "r:1",
         )
@@ -467,9 +476,18 @@ mod tests {
     }
 
     #[test]
+    fn a_pulled_image_keeps_the_digest_reference_its_tag_pull_makes() {
+        let (h, i) = image();
+        let tags = names(&["<reg>/app:1", "localhost/app:1"]);
+        let p = plan(Naming::Containerd, &h, &tags, Some(&tags[0]), &i, "r:1").unwrap();
+        assert_eq!(p.pulls, ["r:1/app:1"]);
+        assert!(p.deletes.is_empty(), "{:?}", p.deletes);
+    }
+
+    #[test]
     fn images_without_registry_names_go_through_a_helper_pull() {
         let (h, i) = image();
-        let p = plan(Naming::Containerd, &h, &[], &i, "r:1").unwrap();
+        let p = plan(Naming::Containerd, &h, &[], None, &i, "r:1").unwrap();
         let helper = format!("r:1/{HELPER_REPO}@{}", i.manifest.digest.prefixed());
         assert_eq!(
             (p.pulls.clone(), p.deletes.clone()),
@@ -481,7 +499,7 @@ mod tests {
     fn pull_only_refuses_what_a_pull_cannot_make() {
         let (h, i) = image();
         for bad in [&["localhost/app:1"][..], &[], &["<reg>/app:1"]] {
-            let e = plan(Naming::PullOnly, &h, &names(bad), &i, "r:1").unwrap_err();
+            let e = plan(Naming::PullOnly, &h, &names(bad), None, &i, "r:1").unwrap_err();
             assert!(e.0.starts_with("A: "), "{e}");
             assert!(
                 !e.0.contains(HELPER_REPO),

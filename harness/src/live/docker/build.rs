@@ -34,7 +34,7 @@ use super::api::Api;
 use super::engine::Flavor;
 use crate::live::registry::Registry;
 use crate::live::source::Source;
-use crate::scenario::{Given, ImageHandle};
+use crate::scenario::{Given, ImageHandle, StoredName};
 use crate::symbols::Symbols;
 use anyhow::{bail, Context};
 use rmispec_model::{ContainerState, Digest};
@@ -60,7 +60,7 @@ pub fn build(
     let loaded: Vec<(&ImageHandle, Vec<String>)> = given
         .images
         .iter()
-        .filter(|(h, _)| !committed(h))
+        .filter(|(h, spec)| !committed(h) && !spec.is_pulled_by_tag())
         .map(|(h, spec)| {
             let tags = spec
                 .tags
@@ -82,6 +82,31 @@ pub fn build(
         } else {
             config
         };
+        ids.insert(h, id.to_string());
+    }
+
+    // 1b. Pulled images (`made_by: pull`): pushed, tag and all, and pulled by that tag; their
+    // other tags are tagged.
+    for (h, spec) in given.images.iter().filter(|(_, s)| s.is_pulled_by_tag()) {
+        let (config, manifest) = source.digests(h)?;
+        let registry = registry.context("a pulled image needs the local registry")?;
+        let pull = spec.pull_tag().context("a pulled image has a <reg> tag")?;
+        let StoredName::Tagged { path, tag, .. } = pull else {
+            bail!("{h}: pulled by a digest reference");
+        };
+        let pushed = source.push_tagged(registry, h, path, tag)?;
+        if pushed != manifest {
+            bail!("{h}: the registry stored manifest {pushed}, not {manifest}");
+        }
+        api.pull(&pull.expand(&reg_host, &manifest))?;
+        let id = if flavor.containerd_store() {
+            manifest
+        } else {
+            config
+        };
+        for n in spec.tags.iter().filter(|n| n.is_tag() && *n != pull) {
+            api.tag(&id.to_string(), &n.expand(&reg_host, &zero()))?;
+        }
         ids.insert(h, id.to_string());
     }
 
@@ -185,9 +210,9 @@ fn check(
             .map(|d| d.manifest.clone())
             .unwrap_or_else(zero);
         let want: BTreeSet<String> = spec
-            .tags
+            .references(flavor.profile().engine(), symbols.registry(), &manifest)
             .iter()
-            .map(|n| n.expand(symbols.registry(), &manifest))
+            .map(|r| r.full())
             .collect();
         // docker-containerd lists digest records among RepoTags, and computes RepoDigests.
         let got: BTreeSet<String> = image

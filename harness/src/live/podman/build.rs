@@ -116,6 +116,27 @@ pub fn build(
                 }
                 for op in ops {
                     match op {
+                        // `made_by: pull`: the image is made by pulling the tag it would be
+                        // loaded under, which must be the one the scenario pulls it by.
+                        Op::Load(i) if spec.is_pulled_by_tag() => {
+                            let pull = spec.pull_tag();
+                            let Some(StoredName::Tagged { path, tag, .. }) = pull else {
+                                bail!("{handle}: a pulled image needs a <reg> tag");
+                            };
+                            if pull != Some(&spec.tags[i]) {
+                                bail!("{handle}: Podman gives the image {} first, so it cannot be pulled by {}", names[i], spec.tags.iter().position(|t| Some(t) == pull).map(|j| names[j].as_str()).unwrap_or_default());
+                            }
+                            let registry =
+                                registry.context("a pulled image needs the local registry")?;
+                            let pushed = source.push_tagged(registry, handle, path, tag)?;
+                            if pushed != manifest {
+                                bail!("{handle}: the registry stored manifest {pushed}, not {manifest}");
+                            }
+                            let got = api.pull(&names[i])?;
+                            if got != id {
+                                bail!("{handle}: pulling {} gave image {got}, not {id}", names[i]);
+                            }
+                        }
                         Op::Load(i) => {
                             api.load(source.archive(&[(handle, vec![names[i].clone()])])?)?;
                         }
