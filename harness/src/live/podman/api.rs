@@ -665,14 +665,23 @@ impl Libpod {
     }
 
     /// `POST /libpod/pods/{id}/start` (made before its other containers, it starts the infra
-    /// container alone) or `…/stop`.
-    pub fn pod_action(&self, id: &str, action: &str) -> anyhow::Result<()> {
+    /// container alone).
+    pub fn start_pod(&self, id: &str) -> anyhow::Result<()> {
+        self.libpod(Method::POST, &format!("/pods/{}/start", encode(id)), None)?
+            .expect(&format!("starting pod {id}"), &[200, 304])
+    }
+
+    /// `POST /libpod/pods/{id}/stop?t=1`: an infra container's `/bin/pause` is its
+    /// namespace's PID 1 and ignores SIGTERM, so the stop timeout is waited out in full; one
+    /// second, as Podman 3.0 reads `t=0` as none given (ten seconds:
+    /// `containers/podman@v3.0.1:pkg/api/handlers/libpod/pods.go#L91-L100`).
+    pub fn stop_pod(&self, id: &str) -> anyhow::Result<()> {
         self.libpod(
             Method::POST,
-            &format!("/pods/{}/{action}", encode(id)),
+            &format!("/pods/{}/stop?t=1", encode(id)),
             None,
         )?
-        .expect(&format!("{action} pod {id}"), &[200, 304])
+        .expect(&format!("stopping pod {id}"), &[200, 304])
     }
 
     /// `GET /libpod/pods/json`: every pod's ID.
@@ -690,8 +699,18 @@ impl Libpod {
             .collect())
     }
 
-    /// `DELETE /libpod/pods/{id}?force=true`: the pod with its containers, infra included.
+    /// `DELETE /libpod/pods/{id}?force=true`: the pod with its containers, infra included,
+    /// killed first (`POST …/kill`, SIGKILL): an infra container's `/bin/pause` is its
+    /// namespace's PID 1 and ignores SIGTERM, and Podman 3.0's removal and stop wait ten
+    /// seconds for it (3.0 reads a stop's `t=0` as no timeout given). A pod already gone is
+    /// gone.
     pub fn remove_pod(&self, id: &str) -> anyhow::Result<()> {
+        self.libpod(
+            Method::POST,
+            &format!("/pods/{}/kill?signal=SIGKILL", encode(id)),
+            None,
+        )?
+        .expect(&format!("killing pod {id}"), &[200, 304, 404, 409])?;
         self.libpod(
             Method::DELETE,
             &format!("/pods/{}?force=true", encode(id)),

@@ -182,10 +182,10 @@ pub fn build(
             let (pod_id, id) = api.create_pod(pod.as_str(), image, cgroup_parent)?;
             match spec.state {
                 ContainerState::Created => {}
-                ContainerState::Running => api.pod_action(&pod_id, "start")?,
+                ContainerState::Running => api.start_pod(&pod_id)?,
                 ContainerState::Stopped => {
-                    api.pod_action(&pod_id, "start")?;
-                    api.pod_action(&pod_id, "stop")?;
+                    api.start_pod(&pod_id)?;
+                    api.stop_pod(&pod_id)?;
                 }
                 ContainerState::Paused => bail!("pod {pod}: a paused infra container"),
             }
