@@ -116,27 +116,15 @@ pub fn build(
                 }
                 for op in ops {
                     match op {
-                        // `made_by: pull`: the image is made by pulling the tag it would be
-                        // loaded under, which must be the one the scenario pulls it by.
-                        Op::Load(i) if spec.is_pulled_by_tag() => {
-                            let pull = spec.pull_tag();
-                            let Some(StoredName::Tagged { path, tag, .. }) = pull else {
-                                bail!("{handle}: a pulled image needs a <reg> tag");
-                            };
-                            if pull != Some(&spec.tags[i]) {
-                                bail!("{handle}: Podman gives the image {} first, so it cannot be pulled by {}", names[i], spec.tags.iter().position(|t| Some(t) == pull).map(|j| names[j].as_str()).unwrap_or_default());
-                            }
-                            let registry =
-                                registry.context("a pulled image needs the local registry")?;
-                            let pushed = source.push_tagged(registry, handle, path, tag)?;
-                            if pushed != manifest {
-                                bail!("{handle}: the registry stored manifest {pushed}, not {manifest}");
-                            }
-                            let got = api.pull(&names[i])?;
-                            if got != id {
-                                bail!("{handle}: pulling {} gave image {got}, not {id}", names[i]);
-                            }
-                        }
+                        Op::Load(i) if spec.is_pulled_by_tag() => pull_by_tag(
+                            api,
+                            source,
+                            registry,
+                            handle,
+                            (&spec.tags[i], &names[i]),
+                            spec.pull_tag(),
+                            (&manifest, &id),
+                        )?,
                         Op::Load(i) => {
                             api.load(source.archive(&[(handle, vec![names[i].clone()])])?)?;
                         }
@@ -270,6 +258,41 @@ pub fn build(
     } else {
         Ok(())
     }
+}
+
+/// `made_by: pull`: the image is made by pulling from the local registry the tag it would be
+/// loaded under (`first`, as written and expanded), which must be the tag the scenario pulls
+/// it by (`pull`); `expect` is its (manifest, ID).
+fn pull_by_tag(
+    api: &Libpod,
+    source: &Source<'_>,
+    registry: Option<&Registry>,
+    handle: &ImageHandle,
+    first: (&StoredName, &str),
+    pull: Option<&StoredName>,
+    expect: (&Digest, &str),
+) -> anyhow::Result<()> {
+    let (manifest, id) = expect;
+    let Some(StoredName::Tagged { path, tag, .. }) = pull else {
+        bail!("{handle}: a pulled image needs a <reg> tag");
+    };
+    if pull != Some(first.0) {
+        bail!(
+            "{handle}: Podman gives the image {} first, so it cannot be pulled by `{}`",
+            first.1,
+            pull.map(ToString::to_string).unwrap_or_default()
+        );
+    }
+    let registry = registry.context("a pulled image needs the local registry")?;
+    let pushed = source.push_tagged(registry, handle, path, tag)?;
+    if &pushed != manifest {
+        bail!("{handle}: the registry stored manifest {pushed}, not {manifest}");
+    }
+    let got = api.pull(first.1)?;
+    if got != id {
+        bail!("{handle}: pulling {} gave image {got}, not {id}", first.1);
+    }
+    Ok(())
 }
 
 /// A child: a container from the parent, committed without a name, the container removed.
