@@ -92,15 +92,18 @@ pub fn generate(seed: u64, index: u64, profile: Profile) -> (Case, impl ValueTre
                 // `model/src/engines/libpod_legacy.rs`), so two would make the answer vary
                 // from run to run. The catalogue pins the one-container cases.
                 let images = case.store.images.len().max(1);
-                let infra_images: std::collections::HashSet<usize> =
-                    (0..case.store.containers.len())
-                        .filter(|&k| case.store.pod_of(k) == Some(k))
-                        .map(|k| case.store.containers[k].image as usize % images)
-                        .collect();
-                // The first infra container of each such image stays, and nothing else on it.
                 let is_infra: Vec<bool> = (0..case.store.containers.len())
                     .map(|k| case.store.pod_of(k) == Some(k))
                     .collect();
+                let infra_images: std::collections::HashSet<usize> = case
+                    .store
+                    .containers
+                    .iter()
+                    .zip(&is_infra)
+                    .filter(|(_, &infra)| infra)
+                    .map(|(c, _)| c.image as usize % images)
+                    .collect();
+                // The first infra container of each such image stays, and nothing else on it.
                 let mut kept = std::collections::HashSet::new();
                 let mut k = 0;
                 case.store.containers.retain(|c| {

@@ -168,7 +168,7 @@ impl ImageSpec {
         registry: &str,
         manifest: &rmispec_model::Digest,
     ) -> Vec<rmispec_model::Reference> {
-        let pull = self.is_pulled_by_tag().then(|| self.pull_tag()).flatten();
+        let pull = self.pulled_by();
         let mut out: Vec<rmispec_model::Reference> = Vec::new();
         for t in &self.tags {
             let r = t.to_reference(registry, manifest);
@@ -184,6 +184,11 @@ impl ImageSpec {
             }
         }
         out
+    }
+
+    /// The tag the image is pulled by, if it is pulled ([`MadeBy::Pull`]).
+    pub fn pulled_by(&self) -> Option<&StoredName> {
+        self.pull_tag().filter(|_| self.is_pulled_by_tag())
     }
 
     /// The tag a pulled image is pulled by: its first `<reg>` tag.

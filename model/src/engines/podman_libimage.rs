@@ -412,11 +412,12 @@ impl Run {
         if !handle.names.contains(&normalized) {
             return Err(other(format!("{normalized}: tag not known")));
         }
-        // An image an earlier name of the request deleted: `RemoveNames` fails with
+        // An image an earlier name of the request deleted: `SetNames` fails with
         // `ErrImageUnknown` before `Untag` reloads the image, and `removeRecursive` ignores
         // that error, so the names libimage holds stay the ones it looked up, and with names
         // left it skips the removal (no `Deleted:`; found by the fuzzer, seed 3 case 5 on
-        // 4.3.1; `containers/common@v0.50.1:libimage/image.go#L558-L590`).
+        // 4.3.1; `containers/podman@v4.3.1:vendor/github.com/containers/common/libimage/image.go#L557-L602`,
+        // the skip at L431-L441).
         let gone = self.storage.image(&handle.id).is_none()
             && self.storage.0.manifest_list(&handle.id).is_none();
         if !gone {

@@ -194,8 +194,11 @@ pub fn build(
         if Some(&i.config.digest) == sandbox_image {
             bail!("{h} has the sandbox image's ID");
         }
-        let pulled_by = spec.pull_tag().filter(|_| spec.is_pulled_by_tag());
-        plans.push((h, i, plan(naming, h, &spec.tags, pulled_by, i, &reg)?));
+        plans.push((
+            h,
+            i,
+            plan(naming, h, &spec.tags, spec.pulled_by(), i, &reg)?,
+        ));
     }
     if !given.containers.is_empty() {
         if let Some(why) = &pods.unavailable {

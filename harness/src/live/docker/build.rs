@@ -77,11 +77,7 @@ pub fn build(
     }
     for (h, _) in &loaded {
         let (config, manifest) = source.digests(h)?;
-        let id = if flavor.containerd_store() {
-            manifest
-        } else {
-            config
-        };
+        let id = image_id(flavor, config, manifest);
         ids.insert(h, id.to_string());
     }
 
@@ -99,11 +95,7 @@ pub fn build(
             bail!("{h}: the registry stored manifest {pushed}, not {manifest}");
         }
         api.pull(&pull.expand(&reg_host, &manifest))?;
-        let id = if flavor.containerd_store() {
-            manifest
-        } else {
-            config
-        };
+        let id = image_id(flavor, config, manifest);
         for n in spec.tags.iter().filter(|n| n.is_tag() && *n != pull) {
             api.tag(&id.to_string(), &n.expand(&reg_host, &zero()))?;
         }
@@ -183,6 +175,16 @@ pub fn build(
         check(flavor, api, given, &ids, symbols)
     } else {
         Ok(())
+    }
+}
+
+/// A loaded or pulled image's ID on `flavor`: the manifest digest on the containerd store,
+/// the config digest on the classic one.
+fn image_id(flavor: Flavor, config: Digest, manifest: Digest) -> Digest {
+    if flavor.containerd_store() {
+        manifest
+    } else {
+        config
     }
 }
 

@@ -375,24 +375,22 @@ impl Libpod {
     pub fn tag(&self, image: &str, name: &str) -> anyhow::Result<()> {
         let (repo, tag) = split_tag(name)?;
         let q = query(&[("repo", repo), ("tag", tag)]);
-        self.libpod(
-            Method::POST,
+        self.post(
             &format!("/images/{}/tag?{q}", encode(image)),
-            None,
-        )?
-        .expect(&format!("tagging {image} as {name}"), &[200, 201])
+            &format!("tagging {image} as {name}"),
+            &[200, 201],
+        )
     }
 
     /// `POST /libpod/images/{image}/untag`: removes `name` (`repo:tag`) from the image's names.
     pub fn untag(&self, image: &str, name: &str) -> anyhow::Result<()> {
         let (repo, tag) = split_tag(name)?;
         let q = query(&[("repo", repo), ("tag", tag)]);
-        self.libpod(
-            Method::POST,
+        self.post(
             &format!("/images/{}/untag?{q}", encode(image)),
-            None,
-        )?
-        .expect(&format!("untagging {name} from {image}"), &[200, 201])
+            &format!("untagging {name} from {image}"),
+            &[200, 201],
+        )
     }
 
     /// `POST /libpod/images/pull?reference=…&tlsVerify=false`: pulls one image from a
@@ -476,13 +474,7 @@ impl Libpod {
                 .collect::<Vec<_>>()
                 .into();
         }
-        if !cgroup_parent.is_empty() {
-            spec["cgroup_parent"] = self
-                .cgroup_parent
-                .as_deref()
-                .unwrap_or(cgroup_parent)
-                .into();
-        }
+        self.put_cgroup_parent(&mut spec, cgroup_parent);
         let a = self.libpod(
             Method::POST,
             "/containers/create",
@@ -494,45 +486,59 @@ impl Libpod {
         )
     }
 
+    /// Puts the cgroup parent into a create spec: the instance's, if the client is bound to
+    /// one, else `cgroup_parent`; none if that is empty (the service's default).
+    fn put_cgroup_parent(&self, spec: &mut serde_json::Value, cgroup_parent: &str) {
+        if !cgroup_parent.is_empty() {
+            spec["cgroup_parent"] = self
+                .cgroup_parent
+                .as_deref()
+                .unwrap_or(cgroup_parent)
+                .into();
+        }
+    }
+
+    /// `POST /libpod/<path>` without a body, answered with one of `ok`: a change to a
+    /// container's or pod's state or to an image's names; `what` names it in the error.
+    fn post(&self, path: &str, what: &str, ok: &[u16]) -> anyhow::Result<()> {
+        self.libpod(Method::POST, path, None)?.expect(what, ok)
+    }
+
     /// `POST /libpod/containers/{id}/start`.
     pub fn start_container(&self, id: &str) -> anyhow::Result<()> {
-        self.libpod(
-            Method::POST,
+        self.post(
             &format!("/containers/{}/start", encode(id)),
-            None,
-        )?
-        .expect(&format!("starting container {id}"), &[204, 304])
+            &format!("starting container {id}"),
+            &[204, 304],
+        )
     }
 
     /// `POST /libpod/containers/{id}/stop`: the image's `StopSignal` is SIGKILL, so the default
     /// timeout is never waited for.
     pub fn stop_container(&self, id: &str) -> anyhow::Result<()> {
-        self.libpod(
-            Method::POST,
+        self.post(
             &format!("/containers/{}/stop", encode(id)),
-            None,
-        )?
-        .expect(&format!("stopping container {id}"), &[204, 304])
+            &format!("stopping container {id}"),
+            &[204, 304],
+        )
     }
 
     /// `POST /libpod/containers/{id}/pause`: freezes its cgroup.
     pub fn pause_container(&self, id: &str) -> anyhow::Result<()> {
-        self.libpod(
-            Method::POST,
+        self.post(
             &format!("/containers/{}/pause", encode(id)),
-            None,
-        )?
-        .expect(&format!("pausing container {id}"), &[204])
+            &format!("pausing container {id}"),
+            &[204],
+        )
     }
 
     /// `POST /libpod/containers/{id}/unpause`.
     pub fn unpause_container(&self, id: &str) -> anyhow::Result<()> {
-        self.libpod(
-            Method::POST,
+        self.post(
             &format!("/containers/{}/unpause", encode(id)),
-            None,
-        )?
-        .expect(&format!("resuming container {id}"), &[204])
+            &format!("resuming container {id}"),
+            &[204],
+        )
     }
 
     /// `DELETE /libpod/containers/{id}?force=true`: removes it, killing it if it runs.
@@ -639,13 +645,7 @@ impl Libpod {
             "infra_command": ["/bin/pause"],
             "netns": {"nsmode": "none"},
         });
-        if !cgroup_parent.is_empty() {
-            spec["cgroup_parent"] = self
-                .cgroup_parent
-                .as_deref()
-                .unwrap_or(cgroup_parent)
-                .into();
-        }
+        self.put_cgroup_parent(&mut spec, cgroup_parent);
         let a = self.libpod(
             Method::POST,
             "/pods/create",
@@ -667,8 +667,11 @@ impl Libpod {
     /// `POST /libpod/pods/{id}/start` (made before its other containers, it starts the infra
     /// container alone).
     pub fn start_pod(&self, id: &str) -> anyhow::Result<()> {
-        self.libpod(Method::POST, &format!("/pods/{}/start", encode(id)), None)?
-            .expect(&format!("starting pod {id}"), &[200, 304])
+        self.post(
+            &format!("/pods/{}/start", encode(id)),
+            &format!("starting pod {id}"),
+            &[200, 304],
+        )
     }
 
     /// `POST /libpod/pods/{id}/stop?t=1`: an infra container's `/bin/pause` is its
@@ -676,12 +679,11 @@ impl Libpod {
     /// second, as Podman 3.0 reads `t=0` as none given (ten seconds:
     /// `containers/podman@v3.0.1:pkg/api/handlers/libpod/pods.go#L91-L100`).
     pub fn stop_pod(&self, id: &str) -> anyhow::Result<()> {
-        self.libpod(
-            Method::POST,
+        self.post(
             &format!("/pods/{}/stop?t=1", encode(id)),
-            None,
-        )?
-        .expect(&format!("stopping pod {id}"), &[200, 304])
+            &format!("stopping pod {id}"),
+            &[200, 304],
+        )
     }
 
     /// `GET /libpod/pods/json`: every pod's ID.
@@ -705,12 +707,11 @@ impl Libpod {
     /// seconds for it (3.0 reads a stop's `t=0` as no timeout given). A pod already gone is
     /// gone.
     pub fn remove_pod(&self, id: &str) -> anyhow::Result<()> {
-        self.libpod(
-            Method::POST,
+        self.post(
             &format!("/pods/{}/kill?signal=SIGKILL", encode(id)),
-            None,
-        )?
-        .expect(&format!("killing pod {id}"), &[200, 304, 404, 409])?;
+            &format!("killing pod {id}"),
+            &[200, 304, 404, 409],
+        )?;
         self.libpod(
             Method::DELETE,
             &format!("/pods/{}?force=true", encode(id)),
