@@ -1,6 +1,6 @@
 //! Backends: what the runner drives. The model is one, each live engine another.
 
-use crate::observation::Observation;
+use crate::observation::{Observation, RaceObservation};
 use crate::scenario::Scenario;
 use rmispec_model::Profile;
 
@@ -15,6 +15,19 @@ pub trait Backend {
     /// Builds the scenario's `given` store, performs its `when` request, and observes. A
     /// live backend starts from an empty store every time.
     fn run(&mut self, scenario: &Scenario) -> anyhow::Result<Observation>;
+
+    /// Builds a `parallel:` scenario's `given` store, sends its requests at once, and lists
+    /// what is left; `runs` times from an empty store on a live engine, once per outcome its
+    /// rules allow on the model. A backend that can only send one request at a time says
+    /// so ([`Unsupported`]).
+    fn run_parallel(&mut self, scenario: &Scenario) -> anyhow::Result<RaceObservation> {
+        let _ = scenario;
+        Err(Unsupported::new(format!(
+            "{} sends one request at a time: it cannot race requests",
+            self.label()
+        ))
+        .into())
+    }
 }
 
 /// What a backend's API cannot express: a store it cannot build, or a request it cannot

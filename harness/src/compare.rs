@@ -5,9 +5,12 @@
 //! against the model and the snapshot. Everything compared is a [`Normalized`] value, so real
 //! IDs never matter here; this module only decides and explains.
 
-use crate::observation::{Normalized, NormalizedError, NormalizedStore};
-use crate::scenario::ExpectedOutcome;
+use crate::observation::{
+    Normalized, NormalizedAnswer, NormalizedError, NormalizedRace, NormalizedStore,
+};
+use crate::scenario::{ExpectedOutcome, ExpectedRace, ExpectedStore};
 use crate::symbols::Symbols;
+use anyhow::Context;
 use rmispec_model::ContainerState;
 use std::fmt;
 
@@ -50,30 +53,7 @@ pub fn expected(e: &ExpectedOutcome, symbols: &Symbols) -> anyhow::Result<Normal
             })
         })
         .collect::<anyhow::Result<_>>()?;
-    let after = e
-        .after
-        .as_ref()
-        .map(|a| -> anyhow::Result<NormalizedStore> {
-            let images = a
-                .images
-                .iter()
-                .map(|(handle, names)| {
-                    Ok((
-                        canon(handle)?,
-                        names
-                            .iter()
-                            .map(|n| canon(n))
-                            .collect::<anyhow::Result<Vec<_>>>()?,
-                    ))
-                })
-                .collect::<anyhow::Result<_>>()?;
-            let containers = a
-                .containers
-                .iter()
-                .map(|(handle, state)| (handle.to_string(), state_name(state.0).to_owned()))
-                .collect();
-            Ok(NormalizedStore { images, containers })
-        });
+    let after = e.after.as_ref().map(|a| expected_store(a, symbols));
     Ok(Normalized {
         records,
         errors,
@@ -81,7 +61,36 @@ pub fn expected(e: &ExpectedOutcome, symbols: &Symbols) -> anyhow::Result<Normal
         after: after.transpose()?.unwrap_or_default(),
         built: None,
         then: Vec::new(),
+        one_of: Vec::new(),
     })
+}
+
+/// An expected store, canonicalized with the backend's table.
+fn expected_store(a: &ExpectedStore, symbols: &Symbols) -> anyhow::Result<NormalizedStore> {
+    let canon = |s: &str| {
+        symbols
+            .canonicalize(s)
+            .map_err(|err| anyhow::anyhow!("in {s:?}: {err}"))
+    };
+    let images = a
+        .images
+        .iter()
+        .map(|(handle, names)| {
+            Ok((
+                canon(handle)?,
+                names
+                    .iter()
+                    .map(|n| canon(n))
+                    .collect::<anyhow::Result<Vec<_>>>()?,
+            ))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let containers = a
+        .containers
+        .iter()
+        .map(|(handle, state)| (handle.to_string(), state_name(state.0).to_owned()))
+        .collect();
+    Ok(NormalizedStore { images, containers })
 }
 
 /// A sequence's expectations for one profile, one per step (first to last), as one
@@ -109,6 +118,42 @@ pub fn expected_steps(steps: &[ExpectedOutcome], symbols: &Symbols) -> anyhow::R
         });
     }
     Ok(first)
+}
+
+/// The expectation of requests sent at once for one profile (its `one_of`), canonicalized as
+/// [`expected`] does, as the set [`Normalized::races`] makes.
+pub fn expected_races(e: &ExpectedOutcome, symbols: &Symbols) -> anyhow::Result<Normalized> {
+    let races = e.one_of.as_ref().context("the expectation has no one_of")?;
+    race_set(races, symbols)
+}
+
+/// Outcomes of requests sent at once as written (`one_of`, a divergence's `also`),
+/// canonicalized with the backend's table, as the set [`Normalized::races`] makes.
+pub fn race_set(races: &[ExpectedRace], symbols: &Symbols) -> anyhow::Result<Normalized> {
+    let races = races
+        .iter()
+        .enumerate()
+        .map(|(k, race)| {
+            let answers = (0..race.answers.len())
+                .map(|i| expected(&race.answer(i), symbols))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .with_context(|| format!("one_of item {}", k + 1))?;
+            let after = expected_store(&race.after, symbols)
+                .with_context(|| format!("one_of item {}", k + 1))?;
+            Ok(NormalizedRace {
+                answers: answers
+                    .into_iter()
+                    .map(|a| NormalizedAnswer {
+                        records: a.records,
+                        errors: a.errors,
+                        status: a.status,
+                    })
+                    .collect(),
+                after,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Normalized::races(races))
 }
 
 fn state_name(state: ContainerState) -> &'static str {
@@ -156,6 +201,20 @@ pub enum Problem {
         /// The two sides that now agree: the model and this.
         against: Against,
     },
+    /// Requests sent at once turned out in a way none of the allowed outcomes has.
+    NoneOf {
+        /// What gave the allowed outcomes.
+        against: Against,
+        /// The outcomes seen that are not allowed, as lines.
+        seen: Vec<String>,
+        /// The allowed outcomes, as lines.
+        allowed: Vec<String>,
+    },
+    /// A known divergence of requests sent at once accepts outcomes the model allows anyway.
+    AlreadyAllowed {
+        /// Those outcomes, as lines.
+        outcomes: Vec<String>,
+    },
     /// A problem as a saved report spelled it (`rmispec merge` reads reports back: the
     /// text survives, the structure does not).
     Recorded(String),
@@ -179,6 +238,34 @@ impl fmt::Display for Problem {
                     f,
                     "known divergence no longer diverges (the model and {other} agree): remove it from the scenario's `divergence`"
                 )
+            }
+            Problem::NoneOf {
+                against,
+                seen,
+                allowed,
+            } => {
+                writeln!(
+                    f,
+                    "requests sent at once turned out in a way the {against} does not allow:"
+                )?;
+                for line in seen {
+                    writeln!(f, "    + {line}")?;
+                }
+                writeln!(f, "  the {against} allows:")?;
+                for line in allowed {
+                    writeln!(f, "    {line}")?;
+                }
+                Ok(())
+            }
+            Problem::AlreadyAllowed { outcomes } => {
+                writeln!(
+                    f,
+                    "the known divergence's `also` lists outcomes the model allows: remove them from it"
+                )?;
+                for line in outcomes {
+                    writeln!(f, "    {line}")?;
+                }
+                Ok(())
             }
             Problem::Recorded(text) => f.write_str(text),
         }
@@ -306,6 +393,11 @@ pub fn judge_live(
     snapshot: Option<&Normalized>,
     divergence: Option<&str>,
 ) -> Verdict {
+    if model.is_race() || live.is_race() {
+        // A divergence given only as a reason accepts no outcome beyond the model's.
+        let none = Normalized::default();
+        return judge_races(live, model, divergence.map(|reason| (reason, &none)));
+    }
     let mut problems = Vec::new();
     let mut diverged = None;
     // A snapshot that recorded what the model says would show the same diff twice: it is
@@ -337,6 +429,98 @@ pub fn judge_live(
         },
         _ => Verdict::from_problems(problems),
     }
+}
+
+/// Judges the runs of requests sent at once: every outcome a live engine showed must be one
+/// the model allows. One that is not is a failure, or the scenario's known divergence.
+/// Showing only some of the allowed outcomes is no failure (a few runs need not meet every
+/// race), and for the same reason a declared divergence that did not show in these runs is
+/// not called stale.
+///
+/// `divergence` is the scenario's known divergence for this profile: its reason and the
+/// outcomes it accepts beyond the model's (its `also`). A run that shows one of those is the
+/// known divergence; one that shows an outcome neither allows fails.
+/// Of requests sent at once: the outcomes `observed` showed that `allowed` does not have,
+/// as a diff of the `one_of` field (`-` what is allowed, `+` what is not); `None` when every
+/// observed outcome is allowed (showing only some of them is no difference).
+pub fn race_diff(allowed: &Normalized, observed: &Normalized) -> Option<Diff> {
+    let outside: Vec<NormalizedRace> = observed
+        .one_of
+        .iter()
+        .filter(|r| !allowed.one_of.contains(r))
+        .cloned()
+        .collect();
+    (!outside.is_empty()).then(|| Diff {
+        fields: vec![FieldDiff {
+            field: "one_of",
+            expected: race_lines(allowed),
+            actual: race_lines(&Normalized::races(outside)),
+        }],
+    })
+}
+
+pub fn judge_races(
+    live: &Normalized,
+    model: &Normalized,
+    divergence: Option<(&str, &Normalized)>,
+) -> Verdict {
+    let accepted = divergence
+        .map(|(_, also)| &also.one_of[..])
+        .unwrap_or_default();
+    let outside: Vec<NormalizedRace> = live
+        .one_of
+        .iter()
+        .filter(|r| !model.one_of.contains(r) && !accepted.contains(r))
+        .cloned()
+        .collect();
+    if !outside.is_empty() {
+        let mut allowed = model.clone();
+        allowed.one_of.extend(accepted.iter().cloned());
+        return Verdict::Fail(vec![Problem::NoneOf {
+            against: Against::Model,
+            seen: race_lines(&Normalized::races(outside)),
+            allowed: race_lines(&Normalized::races(allowed.one_of)),
+        }]);
+    }
+    match divergence {
+        Some((reason, _)) if live.one_of.iter().any(|r| accepted.contains(r)) => {
+            Verdict::KnownDivergence {
+                reason: reason.to_owned(),
+            }
+        }
+        _ => Verdict::Pass,
+    }
+}
+
+/// Judges the model's outcomes of requests sent at once against the expectation's set, and
+/// checks that a declared divergence accepts only outcomes the model does not allow (else
+/// the entry says nothing, and must go).
+pub fn judge_model_races(
+    expected: &Normalized,
+    model: &Normalized,
+    divergence: Option<&Normalized>,
+) -> Verdict {
+    let mut problems = Vec::new();
+    if let Some(diff) = Diff::between(expected, model) {
+        problems.push(Problem::Differs {
+            against: Against::Expectation,
+            diff,
+        });
+    }
+    if let Some(also) = divergence {
+        let allowed: Vec<NormalizedRace> = also
+            .one_of
+            .iter()
+            .filter(|r| model.one_of.contains(r))
+            .cloned()
+            .collect();
+        if !allowed.is_empty() {
+            problems.push(Problem::AlreadyAllowed {
+                outcomes: race_lines(&Normalized::races(allowed)),
+            });
+        }
+    }
+    Verdict::from_problems(problems)
 }
 
 /// The fields of two outcomes that differ, each with both sides.
@@ -376,7 +560,7 @@ impl Diff {
 }
 
 /// Each field of an outcome as the lines a diff shows.
-fn field_lines(n: &Normalized) -> [(&'static str, Vec<String>); 7] {
+fn field_lines(n: &Normalized) -> [(&'static str, Vec<String>); 8] {
     let errors = n
         .errors
         .iter()
@@ -423,7 +607,54 @@ fn field_lines(n: &Normalized) -> [(&'static str, Vec<String>); 7] {
         ),
         // A sequence's later steps, each line prefixed with its step number.
         ("then", then_lines(n)),
+        // Requests sent at once: each allowed outcome, numbered in the set's order.
+        ("one_of", race_lines(n)),
     ]
+}
+
+/// The outcomes of requests sent at once as diff lines: `outcome 1 request 2 records: …`,
+/// `outcome 1 after.images: …`.
+fn race_lines(n: &Normalized) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (k, race) in n.one_of.iter().enumerate() {
+        for (i, a) in race.answers.iter().enumerate() {
+            let as_one = Normalized {
+                records: a.records.clone(),
+                errors: a.errors.clone(),
+                status: a.status.clone(),
+                ..Normalized::default()
+            };
+            for (field, items) in field_lines(&as_one).into_iter().take(3) {
+                if items.is_empty() {
+                    lines.push(format!(
+                        "outcome {} request {} {field}: (none)",
+                        k + 1,
+                        i + 1
+                    ));
+                }
+                for item in items {
+                    lines.push(format!(
+                        "outcome {} request {} {field}: {item}",
+                        k + 1,
+                        i + 1
+                    ));
+                }
+            }
+        }
+        let after = Normalized {
+            after: race.after.clone(),
+            ..Normalized::default()
+        };
+        for (field, items) in field_lines(&after).into_iter().skip(3).take(2) {
+            if items.is_empty() {
+                lines.push(format!("outcome {} {field}: (none)", k + 1));
+            }
+            for item in items {
+                lines.push(format!("outcome {} {field}: {item}", k + 1));
+            }
+        }
+    }
+    lines
 }
 
 /// The later steps of a sequence as diff lines, `step 2 records: …`, `step 2 after.images: …`.
@@ -523,6 +754,7 @@ mod tests {
             },
             built: None,
             then: Vec::new(),
+            one_of: Vec::new(),
         }
     }
 
@@ -547,6 +779,7 @@ mod tests {
             },
             built: None,
             then: Vec::new(),
+            one_of: Vec::new(),
         }
     }
 
@@ -793,6 +1026,68 @@ source: moby/moby@v26.1.5:daemon/containerd/image_delete.go#L1-L2
         assert!(
             matches!(&v, Verdict::Fail(p) if matches!(p[..], [Problem::Differs { against: Against::Snapshot, .. }])),
             "{v:?}"
+        );
+    }
+
+    fn race(first: &str, second: &str) -> NormalizedRace {
+        let answer = |status: &str| NormalizedAnswer {
+            records: Vec::new(),
+            errors: Vec::new(),
+            status: status.to_owned(),
+        };
+        NormalizedRace {
+            answers: vec![answer(first), answer(second)],
+            after: NormalizedStore::default(),
+        }
+    }
+
+    #[test]
+    fn races_are_sets_and_a_live_run_must_be_one_the_model_allows() {
+        let model = Normalized::races(vec![
+            race("http 200", "http 404"),
+            race("http 404", "http 200"),
+        ]);
+        let same = Normalized::races(vec![
+            race("http 404", "http 200"),
+            race("http 200", "http 404"),
+        ]);
+        assert_eq!(model, same, "the order of the outcomes does not matter");
+        assert_eq!(judge_model_races(&same, &model, None), Verdict::Pass);
+        let fewer = Normalized::races(vec![race("http 200", "http 404")]);
+        assert!(judge_model_races(&fewer, &model, None).is_failure());
+        // A live engine that shows only some of the allowed outcomes passes.
+        assert_eq!(judge_races(&fewer, &model, None), Verdict::Pass);
+        let finer = Normalized::races(vec![race("http 200", "http 500")]);
+        let v = judge_races(&finer, &model, None);
+        assert!(v.detail().contains("does not allow"), "{v:?}");
+        assert!(
+            v.detail()
+                .contains("+ outcome 1 request 2 status: http 500"),
+            "{v:?}"
+        );
+        // A divergence accepts exactly the outcomes it lists.
+        let also = finer.clone();
+        assert_eq!(
+            judge_races(&finer, &model, Some(("a finer race", &also))),
+            Verdict::KnownDivergence {
+                reason: "a finer race".into()
+            }
+        );
+        assert_eq!(
+            judge_races(&fewer, &model, Some(("a finer race", &also))),
+            Verdict::Pass
+        );
+        let other = Normalized::races(vec![race("http 200", "http 409")]);
+        assert!(judge_races(&other, &model, Some(("a finer race", &also))).is_failure());
+        // …and only outcomes the model does not allow already.
+        let v = judge_model_races(&model, &model, Some(&fewer));
+        assert!(
+            v.detail().contains("lists outcomes the model allows"),
+            "{v:?}"
+        );
+        assert_eq!(
+            judge_model_races(&model, &model, Some(&also)),
+            Verdict::Pass
         );
     }
 }

@@ -1,7 +1,7 @@
 //! The reference model as a [`Backend`], so one runner drives the model and live engines alike.
 
 use crate::backend::Backend;
-use crate::observation::{Observation, StepObservation};
+use crate::observation::{Observation, Race, RaceAnswer, RaceObservation, StepObservation};
 use crate::scenario::Given;
 use crate::scenario::Scenario;
 use crate::synth::{self, Synthesized};
@@ -67,6 +67,43 @@ impl Backend for ModelBackend {
                 })
                 .collect(),
         })
+    }
+
+    fn run_parallel(&mut self, scenario: &Scenario) -> anyhow::Result<RaceObservation> {
+        self.races(scenario)
+    }
+}
+
+impl ModelBackend {
+    /// Every outcome the model's rules allow for a `parallel:` scenario's requests
+    /// ([`rmispec_model::remove_parallel`]), each as one run, listed the way the engine lists.
+    fn races(&self, scenario: &Scenario) -> anyhow::Result<RaceObservation> {
+        let synthesized = synthesized(scenario);
+        let given = scenario
+            .given
+            .resolved(&synthesized.symbols(self.profile, crate::synth::MODEL_REGISTRY))
+            .context("expanding the symbols in the stored names")?;
+        let (store, mut symbols) = model_store(&synthesized, &given, self.profile);
+        let requests = scenario
+            .requests(&mut symbols)
+            .context("expanding the requests' symbols")?;
+        let runs = rmispec_model::remove_parallel(self.profile, &store, &requests)
+            .into_iter()
+            .map(|i| Race {
+                symbols: symbols.clone(),
+                after: rmispec_model::engine::listing(self.profile, &i.after),
+                answers: i
+                    .outcomes
+                    .into_iter()
+                    .map(|o| RaceAnswer {
+                        records: o.records,
+                        errors: o.errors,
+                        status: o.status,
+                    })
+                    .collect(),
+            })
+            .collect();
+        Ok(RaceObservation { runs })
     }
 }
 

@@ -1,7 +1,8 @@
 //! An [`Observation`] in symbols: the [`Normalized`] form snapshots hold and verdicts compare.
 
 use crate::observation::{
-    Normalized, NormalizedError, NormalizedStep, NormalizedStore, Observation,
+    Normalized, NormalizedAnswer, NormalizedError, NormalizedRace, NormalizedStep, NormalizedStore,
+    Observation, RaceObservation,
 };
 use crate::symbols::Symbols;
 use rmispec_model::{ConflictReason, ContainerState, ErrorKind, Listing};
@@ -58,7 +59,46 @@ pub fn normalize(obs: &Observation) -> Normalized {
                 after: store_in(&step.after, &symbols),
             })
             .collect(),
+        one_of: Vec::new(),
     }
+}
+
+/// Requests sent at once, in symbols: each run normalized on its own (an engine's made-up IDs
+/// numbered `<?N>` within the run), the set of distinct outcomes.
+pub fn normalize_races(obs: &RaceObservation) -> Normalized {
+    let races = obs
+        .runs
+        .iter()
+        .map(|race| {
+            let mut symbols = race.symbols.clone();
+            for a in &race.answers {
+                for r in &a.records {
+                    symbols.add_unknowns_in(&r.to_string());
+                }
+                for e in &a.errors {
+                    symbols.add_unknowns_in(&e.message);
+                }
+            }
+            add_listing_unknowns(&mut symbols, &race.after);
+            NormalizedRace {
+                answers: race
+                    .answers
+                    .iter()
+                    .map(|a| NormalizedAnswer {
+                        records: a
+                            .records
+                            .iter()
+                            .map(|r| symbols.symbolize(&r.to_string()))
+                            .collect(),
+                        errors: errors_in(&a.errors, &symbols),
+                        status: a.status.to_string(),
+                    })
+                    .collect(),
+                after: store_in(&race.after, &symbols),
+            }
+        })
+        .collect();
+    Normalized::races(races)
 }
 
 fn errors_in(errors: &[rmispec_model::Failure], symbols: &Symbols) -> Vec<NormalizedError> {

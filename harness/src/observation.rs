@@ -43,6 +43,38 @@ pub struct StepObservation {
     pub after: Listing,
 }
 
+/// What a backend saw when it sent requests at once (`parallel:`), over every run. On the
+/// model a "run" is one outcome its rules allow ([`rmispec_model::remove_parallel`]); on a
+/// live engine, one build of the store and one race of the requests.
+#[derive(Clone, Debug)]
+pub struct RaceObservation {
+    /// The runs, in the order they were made.
+    pub runs: Vec<Race>,
+}
+
+/// One run of requests sent at once.
+#[derive(Clone, Debug)]
+pub struct Race {
+    /// Each request's answer, in the order the requests are given (not served).
+    pub answers: Vec<RaceAnswer>,
+    /// The store after all of them, as the engine lists it.
+    pub after: Listing,
+    /// Real IDs ↔ symbols of this run (a live engine makes up new IDs for committed children
+    /// and containers each time it builds the store).
+    pub symbols: Symbols,
+}
+
+/// What one of the requests sent at once answered.
+#[derive(Clone, Debug)]
+pub struct RaceAnswer {
+    /// The records, in order, as the engine spelled them.
+    pub records: Vec<Record>,
+    /// The errors, in order, classified.
+    pub errors: Vec<Failure>,
+    /// The status of the request as a whole.
+    pub status: Status,
+}
+
 /// An observation in symbols: what snapshots hold, what expectations are canonicalized to,
 /// and what every comparison compares. Real IDs never appear in it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -65,6 +97,55 @@ pub struct Normalized {
     /// step's. Absent for a one-request scenario, so its snapshots keep their shape.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub then: Vec<NormalizedStep>,
+    /// Of requests sent at once (`parallel:`): the outcomes, each once, sorted (a set). The
+    /// model's are every outcome its rules allow, a live engine's those its runs showed. The
+    /// fields above are then empty: there is no one answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub one_of: Vec<NormalizedRace>,
+}
+
+/// One outcome of requests sent at once, in symbols.
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(deny_unknown_fields)]
+pub struct NormalizedRace {
+    /// Each request's answer, in the order the requests are given.
+    pub answers: Vec<NormalizedAnswer>,
+    /// The store after all of them.
+    pub after: NormalizedStore,
+}
+
+/// One request's answer, in symbols.
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(deny_unknown_fields)]
+pub struct NormalizedAnswer {
+    /// The records, in order.
+    pub records: Vec<String>,
+    /// The errors, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<NormalizedError>,
+    /// The status.
+    pub status: String,
+}
+
+impl Normalized {
+    /// A set of outcomes of requests sent at once, sorted, each once.
+    pub fn races(mut races: Vec<NormalizedRace>) -> Normalized {
+        races.sort();
+        races.dedup();
+        Normalized {
+            one_of: races,
+            ..Normalized::default()
+        }
+    }
+
+    /// Whether this is the outcome of requests sent at once.
+    pub fn is_race(&self) -> bool {
+        !self.one_of.is_empty()
+    }
 }
 
 /// One later step of a sequence, in symbols.
@@ -97,7 +178,7 @@ impl Normalized {
 }
 
 /// One error, in symbols.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NormalizedError {
     /// `not-found`, `ambiguous`, `invalid-reference`, `invalid-argument`, `other`, or
@@ -117,7 +198,9 @@ pub struct NormalizedError {
 }
 
 /// A store as listed, in symbols.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(deny_unknown_fields)]
 pub struct NormalizedStore {
     /// Image handle → the names listed for it, sorted. An image with no handle in the

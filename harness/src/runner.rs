@@ -532,6 +532,23 @@ pub fn model_result(scenario: &Scenario, profile: Profile, snapshots: Option<&Pa
     }
     let start = Instant::now();
     let judged = (|| -> anyhow::Result<(Normalized, Verdict)> {
+        if scenario.parallel.is_some() {
+            // Requests sent at once have no snapshot: a live engine's outcome varies from run
+            // to run. The model's set of outcomes is checked against the expectation's.
+            let races = catching(|| ModelBackend::new(profile).run_parallel(scenario))?;
+            let model = crate::normalize::normalize_races(&races);
+            let symbols = &races.runs.first().context("no outcome at all")?.symbols;
+            let expected = compare::expected_races(&expectation, symbols)
+                .with_context(|| format!("the expectation for {profile}"))?;
+            let also = scenario
+                .divergence_for(profile)
+                .map(|d| compare::race_set(&d.also, symbols))
+                .transpose()
+                .with_context(|| format!("the known divergence for {profile}"))?;
+            let verdict = compare::judge_model_races(&expected, &model, also.as_ref());
+            result.expected = Some(expected);
+            return Ok((model, verdict));
+        }
         let observation = catching(|| ModelBackend::new(profile).run(scenario))?;
         let model = crate::normalize::normalize(&observation);
         let steps: Vec<_> = scenario
@@ -566,13 +583,16 @@ pub fn model_result(scenario: &Scenario, profile: Profile, snapshots: Option<&Pa
 
 /// The model's outcome alone (for comparing a live engine with it).
 pub fn model_outcome(scenario: &Scenario, profile: Profile) -> anyhow::Result<Normalized> {
-    let observation = catching(|| ModelBackend::new(profile).run(scenario)).context("the model")?;
-    Ok(crate::normalize::normalize(&observation))
+    observe(&mut ModelBackend::new(profile), scenario).context("the model")
 }
 
 /// What `backend` does with `scenario`, normalized; a panicking backend is an error, not
 /// the end of the run.
 pub fn observe(backend: &mut dyn Backend, scenario: &Scenario) -> anyhow::Result<Normalized> {
+    if scenario.parallel.is_some() {
+        let races = catching(|| backend.run_parallel(scenario))?;
+        return Ok(crate::normalize::normalize_races(&races));
+    }
     let observation = catching(|| backend.run(scenario))?;
     Ok(crate::normalize::normalize(&observation))
 }
@@ -608,11 +628,33 @@ pub fn live_result(
     }
     let judged = (|| -> anyhow::Result<(Normalized, Verdict)> {
         let live = live?;
+        if scenario.parallel.is_some() {
+            let races = catching(|| ModelBackend::new(profile).run_parallel(scenario))
+                .context("the model")?;
+            let model = crate::normalize::normalize_races(&races);
+            let symbols = &races.runs.first().context("no outcome at all")?.symbols;
+            let divergence = scenario
+                .divergence_for(profile)
+                .map(|d| {
+                    Ok::<_, anyhow::Error>((
+                        d.reason.as_str(),
+                        compare::race_set(&d.also, symbols)?,
+                    ))
+                })
+                .transpose()
+                .with_context(|| format!("the known divergence for {profile}"))?;
+            result.expected = Some(model.clone());
+            let verdict =
+                compare::judge_races(&live, &model, divergence.as_ref().map(|(r, a)| (*r, a)));
+            return Ok((live, verdict));
+        }
         let model = model_outcome(scenario, profile)?;
         result.expected = Some(model.clone());
         let recorded = match snapshots {
-            Some(root) => snapshot::load(root, profile, &scenario.name)?,
-            None => None,
+            Some(root) if scenario.parallel.is_none() => {
+                snapshot::load(root, profile, &scenario.name)?
+            }
+            _ => None,
         };
         let divergence = scenario.divergence_for(profile).map(|d| d.reason.as_str());
         Ok((

@@ -217,9 +217,11 @@ fn live_trial(engine: &Engine, scenario: &Scenario) -> Result<Completion, Failed
         return Ok(Completion::ignored_with(reason));
     }
     let (label, live) = engine.observe(&scenario.name);
+    // Requests sent at once have no snapshot: which allowed outcome a run shows varies.
     let snapshot_problem = live
         .as_ref()
         .ok()
+        .filter(|_| scenario.parallel.is_none())
         .and_then(|outcome| assert_snapshot(profile, scenario, outcome).err());
     let result = runner::live_result(scenario, profile, label, live, None);
     if let Some(problem) = &snapshot_problem {

@@ -122,6 +122,18 @@ pub trait Adapter {
     /// Sends `request` the way the engine's own client does.
     fn remove(&mut self, request: &Request) -> anyhow::Result<Answer>;
 
+    /// Sends `requests` at the same time, each the way [`remove`](Self::remove) sends it (on a
+    /// connection of its own, so the engine serves them concurrently), and gives each one's
+    /// answer in the order given. An adapter that cannot says so ([`Unsupported`]).
+    fn remove_at_once(&mut self, requests: &[Request]) -> anyhow::Result<Vec<Answer>> {
+        let _ = requests;
+        Err(Unsupported::new(format!(
+            "{} sends one request at a time: it cannot race requests",
+            self.profile()
+        ))
+        .into())
+    }
+
     /// The store as the engine lists it (its infrastructure, such as CRI's sandbox image,
     /// left out).
     fn listing(&mut self) -> anyhow::Result<Listing>;

@@ -16,7 +16,7 @@ use super::sandbox::{self, StateDir};
 use super::source::Source;
 use crate::backend::Unsupported;
 use crate::normalize;
-use crate::observation::{Observation, StepObservation};
+use crate::observation::{Observation, Race, RaceAnswer, RaceObservation, StepObservation};
 use crate::scenario::{Domain, Scenario, StoredName};
 use crate::synth;
 use anyhow::{bail, Context};
@@ -330,18 +330,18 @@ impl<A: Adapter> LiveBackend<A> {
         self.adapter.listing()
     }
 
-    /// One scenario, from an empty engine: build `given`, check how it lists, send the
-    /// request (each step's in turn), list what is left (after each step).
-    fn run_scenario(&mut self, scenario: &Scenario) -> anyhow::Result<Observation> {
+    /// From an empty engine, builds `scenario`'s `given` store and checks how it lists: what
+    /// both request forms start with.
+    fn build_given(&mut self, scenario: &Scenario) -> anyhow::Result<BuiltStore> {
         let t0 = Instant::now();
         let reset = self.reset().context("emptying the engine")?;
         self.dirty = true;
         let profile = self.adapter.profile();
-        // Synthesized once per scenario for the model and every engine: ID prefixes are ground
-        // by hashing, which costs seconds for a few scenarios in a debug build.
         if let Some(reason) = inexpressible(scenario, profile) {
             return Err(Unsupported::new(reason).into());
         }
+        // Synthesized once per scenario for the model and every engine: ID prefixes are ground
+        // by hashing, which costs seconds for a few scenarios in a debug build.
         let synthesized = crate::model_backend::synthesized(scenario);
         if A::NEEDS_REGISTRY || needs_registry(scenario) {
             self.registry()?;
@@ -370,11 +370,38 @@ impl<A: Adapter> LiveBackend<A> {
             format!("building the given store of {} on {profile}", scenario.name)
         })?;
         let built = self.adapter.listing().context("listing the built store")?;
-        let t_request = Instant::now();
+        Ok(BuiltStore {
+            symbols,
+            built,
+            given: scenario.given.clone(),
+            synthesized,
+            t0,
+            reset,
+            t_build,
+            t_request: Instant::now(),
+        })
+    }
+
+    fn record_timing(&mut self, scenario: &Scenario, given: &BuiltStore) {
+        let engine = self.adapter.take_engine_time();
+        self.timings.runs.push(RunTiming {
+            scenario: scenario.name.clone(),
+            total: given.t0.elapsed(),
+            reset: given.reset,
+            build: given.t_request - given.t_build,
+            request: given.t_request.elapsed(),
+            engine,
+        });
+    }
+
+    /// One scenario, from an empty engine: build `given`, check how it lists, send the
+    /// request (each step's in turn), list what is left (after each step).
+    fn run_scenario(&mut self, scenario: &Scenario) -> anyhow::Result<Observation> {
+        let mut given = self.build_given(scenario)?;
         // Every step's request is expanded and checked before the first is sent: a step the
         // engine cannot express skips the whole sequence rather than half of it.
-        let requests = scenario.requests(&mut symbols)?;
-        self.adapter.check_requests(&requests, &symbols)?;
+        let requests = scenario.requests(&mut given.symbols)?;
+        self.adapter.check_requests(&requests, &given.symbols)?;
         let mut steps = Vec::with_capacity(requests.len());
         for request in &requests {
             // A step is one more request on the same store: no reset between steps.
@@ -389,27 +416,77 @@ impl<A: Adapter> LiveBackend<A> {
         }
         let mut steps = steps.into_iter();
         let first = steps.next().context("a scenario without a request")?;
-        let engine = self.adapter.take_engine_time();
-        let built =
-            differs_from_model(scenario, profile, &synthesized, &built, &symbols).then_some(built);
-        self.timings.runs.push(RunTiming {
-            scenario: scenario.name.clone(),
-            total: t0.elapsed(),
-            reset,
-            build: t_request - t_build,
-            request: t_request.elapsed(),
-            engine,
-        });
+        self.record_timing(scenario, &given);
+        let built = given.if_not_as_modeled(self.adapter.profile());
         Ok(Observation {
             records: first.records,
             errors: first.errors,
             status: first.status,
             after: first.after,
-            symbols,
+            symbols: given.symbols,
             built,
             then: steps.collect(),
         })
     }
+
+    /// A `parallel:` scenario: `runs` times, from an empty engine, build `given`, send the
+    /// requests at once ([`Adapter::remove_at_once`]), list what is left.
+    ///
+    /// A built store that lists otherwise than the model's `given` is a failure here (a
+    /// one-request scenario reports it as `built` and goes on): a race on another store
+    /// answers another question.
+    fn race_scenario(&mut self, scenario: &Scenario) -> anyhow::Result<RaceObservation> {
+        let parallel = scenario
+            .parallel
+            .as_ref()
+            .context("not a scenario of requests sent at once")?;
+        let mut runs = Vec::with_capacity(parallel.runs as usize);
+        for run in 1..=parallel.runs {
+            let mut given = self.build_given(scenario)?;
+            let requests = scenario.requests(&mut given.symbols)?;
+            if let Some(built) = given.if_not_as_modeled(self.adapter.profile()) {
+                bail!(
+                    "run {run}: the built store lists otherwise than the model's `given`: {:?}",
+                    normalize::normalize_store(&built, &given.symbols)
+                );
+            }
+            self.adapter.check_requests(&requests, &given.symbols)?;
+            let answers = self
+                .adapter
+                .remove_at_once(&requests)
+                .with_context(|| format!("run {run}: sending the requests at once"))?;
+            let after = self.adapter.listing()?;
+            self.record_timing(scenario, &given);
+            runs.push(Race {
+                answers: answers
+                    .into_iter()
+                    .map(|a| RaceAnswer {
+                        records: a.records,
+                        errors: a.errors,
+                        status: a.status,
+                    })
+                    .collect(),
+                after,
+                symbols: given.symbols,
+            });
+        }
+        Ok(RaceObservation { runs })
+    }
+}
+
+/// A `given` store built on the engine, with what the request needs next.
+struct BuiltStore {
+    /// The scenario's symbols for this engine, with the IDs the engine made up.
+    symbols: crate::symbols::Symbols,
+    /// How the built store listed.
+    built: Listing,
+    /// The `given` it was built from (its symbol names spelled for this engine).
+    given: crate::scenario::Given,
+    synthesized: std::sync::Arc<synth::Synthesized>,
+    t0: Instant,
+    reset: Duration,
+    t_build: Instant,
+    t_request: Instant,
 }
 
 /// What no adapter of `profile` can build or send, whatever the scenario's `skip:` says:
@@ -485,15 +562,29 @@ pub fn image_mounts(profile: Profile) -> Result<(), String> {
 
 /// Whether the built store lists differently from what the model says `given` lists as on
 /// `profile`, both in symbols.
+impl BuiltStore {
+    /// The built store's listing, when it differs from what the model says `given` lists as
+    /// (judged with the symbols as they are now: after the requests' prefixes are bound).
+    fn if_not_as_modeled(&self, profile: Profile) -> Option<Listing> {
+        differs_from_model(
+            &self.given,
+            profile,
+            &self.synthesized,
+            &self.built,
+            &self.symbols,
+        )
+        .then(|| self.built.clone())
+    }
+}
+
 fn differs_from_model(
-    scenario: &Scenario,
+    given: &crate::scenario::Given,
     profile: Profile,
     synthesized: &synth::Synthesized,
     built: &Listing,
     symbols: &crate::symbols::Symbols,
 ) -> bool {
-    let (store, model_symbols) =
-        crate::model_backend::model_store(synthesized, &scenario.given, profile);
+    let (store, model_symbols) = crate::model_backend::model_store(synthesized, given, profile);
     let model = rmispec_model::engine::listing(profile, &store);
     normalize::normalize_store(&model, &model_symbols) != normalize::normalize_store(built, symbols)
 }
@@ -509,12 +600,27 @@ impl<A: Adapter> crate::backend::Backend for LiveBackend<A> {
 
     /// One scenario. When it fails, the daemons are checked: one that died (or was stopped)
     /// is said plainly, once, and restarted on a fresh root for the next scenario; if that
-    /// fails too, every later trial fails at once with the same line.
+    /// fails too, every later trial fails at once with the same line ([`Self::guarded`]).
     fn run(&mut self, scenario: &Scenario) -> anyhow::Result<Observation> {
+        self.guarded(|b| b.run_scenario(scenario))
+    }
+
+    /// Requests sent at once, `runs` times, each from an empty engine; a daemon that dies is
+    /// handled as in [`run`](Self::run).
+    fn run_parallel(&mut self, scenario: &Scenario) -> anyhow::Result<RaceObservation> {
+        self.guarded(|b| b.race_scenario(scenario))
+    }
+}
+
+impl<A: Adapter> LiveBackend<A> {
+    /// Runs `f`; when it fails, checks the daemons: one that died (or was stopped) is said
+    /// plainly, once, and restarted on a fresh root for the next scenario; if that fails too,
+    /// every later trial fails at once with the same line.
+    fn guarded<T>(&mut self, f: impl FnOnce(&mut Self) -> anyhow::Result<T>) -> anyhow::Result<T> {
         if let Some(dead) = &self.dead {
             bail!("{dead}");
         }
-        let error = match self.run_scenario(scenario) {
+        let error = match f(self) {
             Ok(o) => return Ok(o),
             Err(e) => e,
         };

@@ -318,6 +318,10 @@ impl Adapter for CriRuntime {
         observe::remove(self.cri()?, request, self.sandbox_image())
     }
 
+    fn remove_at_once(&mut self, requests: &[Request]) -> anyhow::Result<Vec<Answer>> {
+        observe::remove_at_once(self.cri()?, requests, self.sandbox_image())
+    }
+
     /// The store as `ListImages` and `ListContainers` show it (without the sandbox image).
     fn listing(&mut self) -> anyhow::Result<Listing> {
         observe::listing(

@@ -153,50 +153,43 @@ impl Adapter for Docker {
     /// as the docker CLI does (`docker/cli@v20.10.24:cli/command/image/remove.go`). The
     /// status is the one call's HTTP status, or for several names the CLI's exit code.
     fn remove(&mut self, request: &Request) -> anyhow::Result<Answer> {
-        if request.all || request.ignore {
-            return Err(Unsupported::new(
-                "Docker's image delete API has no --all or --ignore (they are libimage options)",
-            )
-            .into());
-        }
-        if request.names.is_empty() {
-            return Err(Unsupported::new(
-                "Docker's image delete API takes one name per call, and there is none",
-            )
-            .into());
-        }
-        let mut records = Vec::new();
-        let mut errors = Vec::new();
-        let mut last_status = 200;
+        sendable(request)?;
+        let mut calls = Vec::with_capacity(request.names.len());
         for name in &request.names {
-            match self
-                .api
-                .delete_image(name, request.force, !request.prune, &request.platforms)?
-            {
-                DeleteAnswer::Ok(r) => {
-                    last_status = 200;
-                    records.extend(r);
-                }
-                DeleteAnswer::Err { status, message } => {
-                    last_status = status;
-                    errors.push(Failure {
-                        kind: classify::classify(status, &message),
-                        message,
-                        status: Status::Http(status),
-                    });
-                }
-            }
+            calls.push(self.api.delete_image(
+                name,
+                request.force,
+                !request.prune,
+                &request.platforms,
+            )?);
         }
-        let status = if request.names.len() == 1 {
-            Status::Http(last_status)
-        } else {
-            Status::Exit(cli_exit_code(request.force, &errors))
-        };
-        Ok(Answer {
-            records,
-            errors,
-            status,
-        })
+        Ok(answer_of(request, calls))
+    }
+
+    /// Each request as [`remove`](Self::remove) sends it (its names one after the other),
+    /// all requests at once: as several `docker rmi` run side by side do.
+    fn remove_at_once(&mut self, requests: &[Request]) -> anyhow::Result<Vec<Answer>> {
+        requests.iter().try_for_each(sendable)?;
+        let calls: Vec<Vec<api::Delete<'_>>> = requests
+            .iter()
+            .map(|r| {
+                r.names
+                    .iter()
+                    .map(|name| api::Delete {
+                        name,
+                        force: r.force,
+                        noprune: !r.prune,
+                        platforms: &r.platforms,
+                    })
+                    .collect()
+            })
+            .collect();
+        let answers = self.api.delete_images_at_once(&calls)?;
+        Ok(requests
+            .iter()
+            .zip(answers)
+            .map(|(r, calls)| answer_of(r, calls))
+            .collect())
     }
 
     /// `GET /images/json?all=1` and `GET /containers/json?all=1`, as a [`Listing`]: IDs as the
@@ -264,6 +257,57 @@ impl Adapter for Docker {
                 format!("{what:<30} {n:>5} calls, median {median:>10.2?}, total {total:>9.2?}")
             })
             .collect()
+    }
+}
+
+/// Whether Docker's image delete API can send `request` (else [`Unsupported`]).
+fn sendable(request: &Request) -> anyhow::Result<()> {
+    if request.all || request.ignore {
+        return Err(Unsupported::new(
+            "Docker's image delete API has no --all or --ignore (they are libimage options)",
+        )
+        .into());
+    }
+    if request.names.is_empty() {
+        return Err(Unsupported::new(
+            "Docker's image delete API takes one name per call, and there is none",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// The answer to `request` from its calls' answers (one per name, in order): the records and
+/// errors in order, and the status as the docker CLI gives it.
+fn answer_of(request: &Request, calls: Vec<DeleteAnswer>) -> Answer {
+    let mut records = Vec::new();
+    let mut errors = Vec::new();
+    let mut last_status = 200;
+    for call in calls {
+        match call {
+            DeleteAnswer::Ok(r) => {
+                last_status = 200;
+                records.extend(r);
+            }
+            DeleteAnswer::Err { status, message } => {
+                last_status = status;
+                errors.push(Failure {
+                    kind: classify::classify(status, &message),
+                    message,
+                    status: Status::Http(status),
+                });
+            }
+        }
+    }
+    let status = if request.names.len() == 1 {
+        Status::Http(last_status)
+    } else {
+        Status::Exit(cli_exit_code(request.force, &errors))
+    };
+    Answer {
+        records,
+        errors,
+        status,
     }
 }
 

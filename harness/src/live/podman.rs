@@ -112,6 +112,32 @@ impl Podman {
     }
 }
 
+/// A request as the batch remove endpoint's target and flags.
+fn batch(request: &Request) -> anyhow::Result<(RemoveTarget, RemoveFlags)> {
+    let target = if request.all {
+        RemoveTarget::All
+    } else {
+        RemoveTarget::Names(api::Names::new(request.names.clone())?)
+    };
+    let flags = RemoveFlags {
+        force: request.force,
+        ignore: request.ignore,
+        noprune: !request.prune,
+    };
+    Ok((target, flags))
+}
+
+impl Podman {
+    /// A batch remove's report as an answer: its records, its errors classified, its status.
+    fn answer_of(&self, report: &api::RemoveReport) -> anyhow::Result<Answer> {
+        Ok(Answer {
+            records: observe::records(report),
+            errors: observe::failures(self.flavor, report),
+            status: observe::status(report)?,
+        })
+    }
+}
+
 impl Adapter for Podman {
     /// Through the API, checked down to containers/storage's records ([`leftovers`]; a fresh
     /// root if anything is left). Measured on the live test's 14 scenarios (2 cores, other
@@ -231,22 +257,28 @@ impl Adapter for Podman {
                 status: o.status,
             });
         }
-        let target = if request.all {
-            RemoveTarget::All
-        } else {
-            RemoveTarget::Names(api::Names::new(request.names.clone())?)
-        };
-        let flags = RemoveFlags {
-            force: request.force,
-            ignore: request.ignore,
-            noprune: !request.prune,
-        };
+        let (target, flags) = batch(request)?;
         let report = self.api().remove_images(&target, flags)?;
-        Ok(Answer {
-            records: observe::records(&report),
-            errors: observe::failures(self.flavor, &report),
-            status: observe::status(&report)?,
-        })
+        self.answer_of(&report)
+    }
+
+    /// Batch removes at once, each on its own connection, as several `podman --remote rmi`
+    /// side by side make them. A request only the CLI can send (see [`cli`]) is not raced.
+    fn remove_at_once(&mut self, requests: &[Request]) -> anyhow::Result<Vec<Answer>> {
+        if requests.iter().any(|r| cli::needs_cli(self.flavor, r)) {
+            return Err(crate::live::adapter::Unsupported::new(format!(
+                "a request here goes through the podman CLI on {} (the libpod API cannot express it: an empty \
+                 name, names with --all, or 3.0's --ignore/--no-prune), and only API calls are raced",
+                self.flavor.profile()
+            ))
+            .into());
+        }
+        let batches = requests
+            .iter()
+            .map(batch)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let reports = self.api().remove_images_at_once(&batches)?;
+        reports.iter().map(|r| self.answer_of(r)).collect()
     }
 
     /// Every image and container, as the API lists them.

@@ -312,6 +312,16 @@ impl Adapter for Process {
         Ok(())
     }
 
+    /// The protocol is one request and one answer at a time over one pipe (version 1 has no
+    /// message for requests at once): a `parallel:` scenario is a skip, said so.
+    fn remove_at_once(&mut self, _requests: &[Request]) -> anyhow::Result<Vec<Answer>> {
+        Err(Unsupported::new(
+            "the process protocol (version 1) carries one request at a time over one pipe: it cannot race \
+             requests (docs/protocol.md)",
+        )
+        .into())
+    }
+
     fn remove(&mut self, request: &Request) -> anyhow::Result<Answer> {
         let removed: wire::Removed = self.call(&wire::Request::Remove {
             names: request.names.clone(),

@@ -77,6 +77,9 @@ fn verdict_line(out: &mut String, r: &RunResult, named: bool, with_source: bool)
 /// An outcome as indented lines: records, errors, status, the store afterwards; a sequence's
 /// steps each under its `step N:` heading.
 pub fn outcome_lines(o: &Normalized) -> Vec<String> {
+    if o.is_race() {
+        return race_lines(o);
+    }
     if o.then.is_empty() {
         return step_lines(o);
     }
@@ -91,6 +94,43 @@ pub fn outcome_lines(o: &Normalized) -> Vec<String> {
             ..Normalized::default()
         };
         lines.extend(step_lines(&one).into_iter().map(|l| format!("  {l}")));
+    }
+    lines
+}
+
+/// Requests sent at once: each outcome of the set under `outcome K of N:`, each request's
+/// answer under `request I:`, then the store after all of them.
+fn race_lines(o: &Normalized) -> Vec<String> {
+    let mut lines = Vec::new();
+    let n = o.one_of.len();
+    for (k, race) in o.one_of.iter().enumerate() {
+        lines.push(format!("outcome {} of {n}:", k + 1));
+        for (i, a) in race.answers.iter().enumerate() {
+            lines.push(format!("  request {}:", i + 1));
+            let one = Normalized {
+                records: a.records.clone(),
+                errors: a.errors.clone(),
+                status: a.status.clone(),
+                after: race.after.clone(),
+                ..Normalized::default()
+            };
+            // The store is the same after every request: it is shown once, below.
+            let answer = step_lines(&one);
+            let keep = answer
+                .iter()
+                .position(|l| l.starts_with("after"))
+                .unwrap_or(answer.len());
+            lines.extend(answer[..keep].iter().map(|l| format!("    {l}")));
+        }
+        let store = step_lines(&Normalized {
+            after: race.after.clone(),
+            ..Normalized::default()
+        });
+        let from = store
+            .iter()
+            .position(|l| l.starts_with("after"))
+            .unwrap_or(0);
+        lines.extend(store[from..].iter().map(|l| format!("  {l}")));
     }
     lines
 }

@@ -74,7 +74,9 @@ pub const CELL_LEGEND: [&str; 2] = [
     "cells: U<n> untagged n names · D<n> deleted n images · then, when the request reported \
      errors, its status: 409, 404… the HTTP status · e<n> the exit code n (e0: errors, yet \
      exit 0) · NotFound, Unknown… the gRPC code · · nothing happened · - skipped (the engine \
-     cannot express it) · ERR could not run",
+     cannot express it) · ERR could not run · a→b steps one after the other · a & b ⇒ D<n> \
+     requests sent at once (each one's code, then the images the store lost), | between the \
+     outcomes allowed",
     "marks: ✗ fail · ~ known divergence · * leaves a store unlike most engines in the row · \
      ≠ rows: the engines leave different stores · ≈ rows: the same store, but not the same \
      errors",
@@ -85,6 +87,28 @@ pub const CELL_LEGEND: [&str; 2] = [
 /// Deleted images are counted from the listing afterwards (images of `given` no longer
 /// listed), not from the records: CRI reports none, and docker-classic also reports layers.
 pub fn outcome_code(outcome: &Normalized, images_before: &[String]) -> String {
+    // Requests sent at once show each allowed (or seen) outcome, `U1 & U1D1 ⇒ D1 | …`: each
+    // request's code from its own answer (the images its records say it deleted: the store
+    // after is all of theirs), then what the store lost.
+    if outcome.is_race() {
+        return outcome
+            .one_of
+            .iter()
+            .map(|race| {
+                let answers: Vec<String> = race
+                    .answers
+                    .iter()
+                    .map(|a| answer_code(a, images_before))
+                    .collect();
+                let deleted = images_before
+                    .iter()
+                    .filter(|h| !race.after.images.contains_key(*h))
+                    .count();
+                format!("{} ⇒ D{deleted}", answers.join(" & "))
+            })
+            .collect::<Vec<_>>()
+            .join(" | ");
+    }
     // A sequence shows one code a step, `U1→D1`: each step's deletions counted against the
     // store the step before it left.
     let mut before: Vec<String> = images_before.to_vec();
@@ -94,6 +118,43 @@ pub fn outcome_code(outcome: &Normalized, images_before: &[String]) -> String {
         before.retain(|h| step.after.images.contains_key(h));
     }
     codes.join("→")
+}
+
+/// One of several requests sent at once: `U1`, `U1D1`, `404`, `·`; its deletions are the
+/// images of `given` its records name (`Deleted: sha256:<A>`, `Deleted: <A>`).
+fn answer_code(a: &crate::observation::NormalizedAnswer, images_before: &[String]) -> String {
+    let untagged = a
+        .records
+        .iter()
+        .filter(|r| r.starts_with("Untagged:"))
+        .count();
+    let deleted = images_before
+        .iter()
+        .filter(|h| {
+            let id = format!("<{h}>");
+            a.records.iter().any(|r| {
+                r.strip_prefix("Deleted: ")
+                    .is_some_and(|d| d.trim_start_matches("sha256:") == id)
+            })
+        })
+        .count();
+    let mut code = String::new();
+    if untagged > 0 {
+        code.push_str(&format!("U{untagged}"));
+    }
+    if deleted > 0 {
+        code.push_str(&format!("D{deleted}"));
+    }
+    if !a.errors.is_empty() {
+        if !code.is_empty() {
+            code.push(' ');
+        }
+        code.push_str(&status_code(&a.status));
+    }
+    if code.is_empty() {
+        code.push('·');
+    }
+    code
 }
 
 fn step_code(step: &crate::observation::NormalizedStep, images_before: &[String]) -> String {
@@ -165,27 +226,41 @@ pub fn cell(result: &RunResult, images_before: &[String]) -> String {
 /// counts. Errors do not either: they are the weaker difference ([`RowMark::Errors`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Effect {
-    images: BTreeMap<String, Vec<String>>,
-    containers: BTreeMap<String, String>,
+    /// What was left: one store, or of requests sent at once each outcome's, in order.
+    stores: Vec<Left>,
 }
 
+/// One store left, engine-neutrally: images by handle with their tags, containers by handle.
+type Left = (BTreeMap<String, Vec<String>>, BTreeMap<String, String>);
+
 impl Effect {
-    /// A sequence's effect is what its last step left.
+    /// A sequence's effect is what its last step left; that of requests sent at once, what
+    /// each of its outcomes left.
     fn of(o: &Normalized) -> Effect {
-        let after = o.then.last().map_or(&o.after, |s| &s.after);
-        Effect {
-            images: after
-                .images
-                .iter()
-                .map(|(h, names)| {
-                    (
-                        h.clone(),
-                        names.iter().filter(|n| !n.contains('@')).cloned().collect(),
-                    )
-                })
-                .collect(),
-            containers: after.containers.clone(),
-        }
+        let afters: Vec<&crate::observation::NormalizedStore> = if o.is_race() {
+            o.one_of.iter().map(|r| &r.after).collect()
+        } else {
+            vec![o.then.last().map_or(&o.after, |s| &s.after)]
+        };
+        let stores = afters
+            .into_iter()
+            .map(|after| {
+                (
+                    after
+                        .images
+                        .iter()
+                        .map(|(h, names)| {
+                            (
+                                h.clone(),
+                                names.iter().filter(|n| !n.contains('@')).cloned().collect(),
+                            )
+                        })
+                        .collect(),
+                    after.containers.clone(),
+                )
+            })
+            .collect();
+        Effect { stores }
     }
 }
 
@@ -194,6 +269,11 @@ fn error_kinds(o: &Normalized) -> Vec<(&str, Option<&str>)> {
     o.errors
         .iter()
         .chain(o.then.iter().flat_map(|s| &s.errors))
+        .chain(
+            o.one_of
+                .iter()
+                .flat_map(|r| r.answers.iter().flat_map(|a| &a.errors)),
+        )
         .map(|e| (e.kind.as_str(), e.reason.as_deref()))
         .collect()
 }
@@ -339,8 +419,10 @@ pub fn about(scenario: &Scenario) -> About {
     About {
         notes: scenario.notes.clone(),
         given: yaml_section(&text, "given"),
-        when: if scenario.is_sequence() {
-            steps_text(scenario)
+        when: if let Some(p) = &scenario.parallel {
+            requests_text("parallel:\n", "  - {", p.requests.iter())
+        } else if scenario.is_sequence() {
+            requests_text("steps:\n", "  - when: {", scenario.steps().map(|(w, _)| w))
         } else {
             yaml_section(&text, "when")
         },
@@ -358,13 +440,17 @@ pub fn about(scenario: &Scenario) -> About {
     }
 }
 
-/// A sequence's requests, one line a step, in the scenario's own spelling (its `steps:`
-/// section would bury them among every engine's expectations).
-fn steps_text(scenario: &Scenario) -> String {
-    let mut out = String::from("steps:\n");
-    for (when, _) in scenario.steps() {
+/// A sequence's requests (or those sent at once), one line each, in the scenario's own
+/// spelling (its `steps:` section would bury them among every engine's expectations).
+fn requests_text<'a>(
+    header: &str,
+    item: &str,
+    whens: impl Iterator<Item = &'a crate::scenario::When>,
+) -> String {
+    let mut out = String::from(header);
+    for when in whens {
         let names: Vec<String> = when.rmi.iter().map(|n| format!("{n:?}")).collect();
-        let mut line = format!("  - when: {{rmi: [{}]", names.join(", "));
+        let mut line = format!("{item}rmi: [{}]", names.join(", "));
         for (flag, set) in [
             ("force", when.force),
             ("noprune", when.noprune),
@@ -401,6 +487,7 @@ pub(crate) mod fixtures {
             },
             built: None,
             then: Vec::new(),
+            one_of: Vec::new(),
         }
     }
 
@@ -412,6 +499,7 @@ pub(crate) mod fixtures {
             after: NormalizedStore::default(),
             built: None,
             then: Vec::new(),
+            one_of: Vec::new(),
         }
     }
 
@@ -433,6 +521,7 @@ pub(crate) mod fixtures {
             },
             built: None,
             then: Vec::new(),
+            one_of: Vec::new(),
         }
     }
 

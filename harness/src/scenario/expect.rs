@@ -185,6 +185,52 @@ pub struct ExpectedOutcome {
     /// Why the engine cannot express this request: the trial reports skip.
     #[serde(default)]
     pub skip: Option<String>,
+    /// Of requests sent at once (`parallel:`): every outcome the engine may give, in any
+    /// order, instead of `records`, `errors`, `status` and `after`. The model must allow
+    /// exactly these; a live run must show one of them.
+    #[serde(default)]
+    pub one_of: Option<Vec<ExpectedRace>>,
+}
+
+/// One way requests sent at once may turn out: each request's answer, and the store after
+/// all of them.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedRace {
+    /// Each request's answer, in the order the requests are given in `parallel:`.
+    pub answers: Vec<ExpectedAnswer>,
+    /// The store as the engine lists it after all of them.
+    pub after: ExpectedStore,
+}
+
+/// What one of the requests sent at once answered.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedAnswer {
+    /// `"Untagged: <name>"` / `"Deleted: <id>"`, in order, in symbols.
+    #[serde(deserialize_with = "de_records")]
+    pub records: Option<Vec<String>>,
+    /// The errors, in order. Absent: none.
+    #[serde(default)]
+    pub errors: Vec<ExpectedError>,
+    /// The status of the request as a whole.
+    #[serde(deserialize_with = "de_status")]
+    pub status: Status,
+}
+
+impl ExpectedRace {
+    /// Answer `i` with the store after all of them, as a one-request expectation (so that one
+    /// canonicalization serves both forms).
+    pub fn answer(&self, i: usize) -> ExpectedOutcome {
+        let a = &self.answers[i];
+        ExpectedOutcome {
+            records: a.records.clone(),
+            errors: Some(a.errors.clone()),
+            status: Some(a.status),
+            after: Some(self.after.clone()),
+            ..ExpectedOutcome::default()
+        }
+    }
 }
 
 impl ExpectedOutcome {
@@ -198,7 +244,17 @@ impl ExpectedOutcome {
             after: over.after.clone().or_else(|| self.after.clone()),
             source: over.source.clone().or_else(|| self.source.clone()),
             skip: over.skip.clone().or_else(|| self.skip.clone()),
+            one_of: over.one_of.clone().or_else(|| self.one_of.clone()),
         }
+    }
+
+    /// The fields a complete expectation of requests sent at once needs that this one lacks:
+    /// `one_of` (none when skipped).
+    pub fn missing_of_parallel(&self) -> Vec<&'static str> {
+        if self.skip.is_some() || self.one_of.is_some() {
+            return Vec::new();
+        }
+        vec!["one_of"]
     }
 
     /// The fields a complete expectation needs that this one lacks (none when skipped).
@@ -325,6 +381,11 @@ pub struct Divergence {
     pub reason: String,
     /// The upstream code that shows it.
     pub source: Source,
+    /// Of requests sent at once (`parallel:`): the outcomes the live engine shows beyond the
+    /// model's whole-request orders (a finer race, inside one removal), as `one_of` items.
+    /// Required there, and nowhere else: a race divergence names exactly what it accepts.
+    #[serde(default)]
+    pub also: Vec<ExpectedRace>,
 }
 
 /// An upstream citation: `repo@tag:path#Lstart-Lend` (`#L…` optional).

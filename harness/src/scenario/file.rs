@@ -20,6 +20,12 @@ pub(super) struct File {
     pub expect: Option<Expect>,
     #[serde(default)]
     pub steps: Option<Vec<Step>>,
+    /// Requests sent at once, with `expect` (its entries give `one_of`).
+    #[serde(default)]
+    pub parallel: Option<Vec<When>>,
+    /// With `parallel`: how many times a live engine races them.
+    #[serde(default)]
+    pub runs: Option<u32>,
     #[serde(default)]
     pub divergence: IndexMap<Target, Divergence>,
 }

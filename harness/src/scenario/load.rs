@@ -2,7 +2,7 @@
 
 use super::file::File;
 use super::problem::{LoadError, LoadErrors, Problem};
-use super::{spans, validate, Scenario};
+use super::{spans, validate, Parallel, Scenario};
 use std::path::{Path, PathBuf};
 
 /// The largest scenario file the loader reads. A hand-written scenario is a few KB; this
@@ -287,6 +287,10 @@ fn from_bytes(path: &Path, name: String, bytes: Vec<u8>) -> Result<Scenario, Loa
         when: first.when,
         expect: first.expect,
         then: steps.collect(),
+        parallel: file.parallel.map(|requests| Parallel {
+            requests,
+            runs: file.runs.unwrap_or(Parallel::DEFAULT_RUNS),
+        }),
         divergence: file.divergence,
     })
 }

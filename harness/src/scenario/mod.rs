@@ -20,7 +20,8 @@ mod validate;
 
 pub use crate::handles::{ContainerHandle, ImageHandle, LayerName, PodHandle};
 pub use expect::{
-    Divergence, Expect, ExpectedError, ExpectedOutcome, ExpectedStore, Source, Target,
+    Divergence, Expect, ExpectedAnswer, ExpectedError, ExpectedOutcome, ExpectedRace,
+    ExpectedStore, Source, Target,
 };
 pub use load::{load, load_bytes, load_dir, MAX_DEPTH, MAX_FILE_BYTES};
 pub use names::{Domain, StoredName};
@@ -54,6 +55,31 @@ pub struct Scenario {
     pub then: Vec<Step>,
     /// Known divergences between the model and a live engine, by engine or profile.
     pub divergence: IndexMap<Target, Divergence>,
+    /// Requests sent at once (`parallel:`) instead of `when` or `steps`. Then `when` is empty,
+    /// `then` is empty, and `expect` gives each engine the set of outcomes it may show
+    /// ([`ExpectedOutcome::one_of`]).
+    pub parallel: Option<Parallel>,
+}
+
+/// Requests sent at the same time, and how often a live engine is made to race them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Parallel {
+    /// The requests, in the order given: answers are reported in this order, whichever the
+    /// engine served first.
+    pub requests: Vec<When>,
+    /// How many times a live engine builds the store and sends the requests (`runs:`). Each
+    /// run's outcome must be one of the expectation's; a race that shows once in many runs is
+    /// still a finding, so a scenario that races a rare interleaving asks for more.
+    pub runs: u32,
+}
+
+impl Parallel {
+    /// The runs of a live engine when the scenario gives no `runs:`.
+    pub const DEFAULT_RUNS: u32 = 5;
+    /// The most runs a scenario may ask for (each is a reset and a build).
+    pub const MAX_RUNS: u32 = 50;
+    /// The most requests one `parallel:` may send: the model checks every order (n!).
+    pub const MAX_REQUESTS: usize = 4;
 }
 
 /// One request of a sequence and its outcome per engine (an item of `steps:`).
@@ -331,13 +357,27 @@ impl Scenario {
         self.when.request(symbols)
     }
 
-    /// Every step's request, in order (one for a one-request scenario), expanded as
-    /// [`request`](Self::request) does. Symbols stay bound across steps: a later step may
-    /// name an image an earlier one deleted.
+    /// Every step's request, in order (one for a one-request scenario; the requests sent at
+    /// once, in the order given, for `parallel:`), expanded as [`request`](Self::request)
+    /// does. Symbols stay bound across steps: a later step may name an image an earlier one
+    /// deleted.
     pub fn requests(&self, symbols: &mut Symbols) -> Result<Vec<Request>, SymbolError> {
-        self.steps()
-            .map(|(when, _)| when.request(symbols))
-            .collect()
+        match &self.parallel {
+            Some(p) => p.requests.iter().map(|w| w.request(symbols)).collect(),
+            None => self
+                .steps()
+                .map(|(when, _)| when.request(symbols))
+                .collect(),
+        }
+    }
+
+    /// Every request the scenario sends, whatever its form: `when`, each step's, or each of
+    /// `parallel:`.
+    pub fn whens(&self) -> Vec<&When> {
+        match &self.parallel {
+            Some(p) => p.requests.iter().collect(),
+            None => self.steps().map(|(w, _)| w).collect(),
+        }
     }
 
     /// Every step, in order: `when` and `expect`, then `then`. A one-request scenario has one.

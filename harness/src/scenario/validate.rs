@@ -6,12 +6,12 @@
 //! symbols is one line, not 349,525. Only listed problems are located, so the work stays
 //! linear in the file's size however many problems it has.
 
-use super::expect::{Expect, ExpectedOutcome, Target};
+use super::expect::{Expect, ExpectedOutcome, ExpectedRace, Target};
 use super::file::File;
 use super::names::StoredName;
 use super::problem::{Problem, MAX_PROBLEMS};
 use super::spans::{Pos, Spans};
-use super::{MadeBy, When};
+use super::{MadeBy, Parallel, When};
 use crate::handles::{ImageHandle, LayerName};
 use crate::symbols::{scan, Symbol, SymbolError};
 use rmispec_model::{ContainerState, Platform, Profile};
@@ -500,6 +500,24 @@ impl Validator<'_> {
     /// The request form: `when` with `expect`, or `steps` (a non-empty list of both), never
     /// both forms; then each step's request and expectation, at its own keys.
     fn steps(&mut self, file: &File, layers: &BTreeSet<LayerName>) {
+        if let Some(requests) = &file.parallel {
+            self.parallel(file, layers, requests);
+            return;
+        }
+        for (target, d) in &file.divergence {
+            if !d.also.is_empty() {
+                self.report(
+                    &["divergence", target.id(), "also"],
+                    "`also` lists outcomes of requests sent at once: it belongs to a `parallel` scenario",
+                );
+            }
+        }
+        if file.runs.is_some() {
+            self.report(
+                &["runs"],
+                "`runs` belongs beside `parallel`: it says how many times a live engine races the requests",
+            );
+        }
         match (&file.steps, &file.when, &file.expect) {
             (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
                 let key = if file.when.is_some() {
@@ -542,19 +560,155 @@ impl Validator<'_> {
             } else {
                 Vec::new()
             };
-            self.when(file, layers, &prefix, &step.when);
+            let base: Vec<&str> = prefix.iter().copied().chain(["when"]).collect();
+            self.when(file, layers, &base, &step.when);
             self.expect(file, layers, &prefix, &step.expect);
         }
     }
 
-    fn when(&mut self, file: &File, layers: &BTreeSet<LayerName>, prefix: &[&str], when: &When) {
+    /// Requests sent at once: two to [`Parallel::MAX_REQUESTS`] of them, with `expect` (whose
+    /// entries give `one_of`, each with one answer per request), and `runs` in range.
+    fn parallel(&mut self, file: &File, layers: &BTreeSet<LayerName>, requests: &[When]) {
+        for (key, there) in [
+            ("when", file.when.is_some()),
+            ("steps", file.steps.is_some()),
+        ] {
+            if there {
+                self.report(
+                    &[key],
+                    "a scenario has one of `when` (one request), `steps` (a sequence) or `parallel` (requests sent at once), \
+                     not several",
+                );
+            }
+        }
+        if !(2..=Parallel::MAX_REQUESTS).contains(&requests.len()) {
+            self.report(
+                &["parallel"],
+                format!(
+                    "`parallel` sends 2 to {} requests at once (the model checks every order), not {}",
+                    Parallel::MAX_REQUESTS,
+                    requests.len()
+                ),
+            );
+        }
+        if let Some(runs) = file.runs {
+            if !(1..=Parallel::MAX_RUNS).contains(&runs) {
+                self.report(
+                    &["runs"],
+                    format!("`runs` is 1 to {}, not {runs}", Parallel::MAX_RUNS),
+                );
+            }
+        }
+        for (i, when) in requests.iter().enumerate() {
+            let index = i.to_string();
+            self.when(file, layers, &["parallel", &index], when);
+        }
+        for (target, d) in &file.divergence {
+            let key = target.id();
+            if d.also.is_empty() {
+                self.report(
+                    &["divergence", key],
+                    "a divergence of requests sent at once names the outcomes it accepts beyond the model's: give `also`, a list of `one_of` items",
+                );
+            }
+            self.races(
+                file,
+                layers,
+                &["divergence", key, "also"],
+                &d.also,
+                requests.len(),
+            );
+        }
+        let Some(expect) = &file.expect else {
+            self.report(&["parallel"], "missing field `expect` beside `parallel`");
+            return;
+        };
+        let lacking: Vec<String> = Profile::ALL
+            .into_iter()
+            .filter(|p| !expect.for_profile(*p).missing_of_parallel().is_empty())
+            .map(|p| format!("`{p}`"))
+            .collect();
+        if !lacking.is_empty() {
+            self.report(
+                &["expect"],
+                format!(
+                    "no `one_of` (the outcomes requests sent at once may have) for {}: give it, or `skip: <reason>`",
+                    lacking.join(", ")
+                ),
+            );
+        }
+        let entries = std::iter::once(("default", &expect.default))
+            .chain(expect.overrides.iter().map(|(t, o)| (Target::id(*t), o)));
+        for (key, outcome) in entries {
+            for (field, there) in [
+                ("records", outcome.records.is_some()),
+                ("errors", outcome.errors.is_some()),
+                ("status", outcome.status.is_some()),
+                ("after", outcome.after.is_some()),
+            ] {
+                if there {
+                    self.report(
+                        &["expect", key, field],
+                        format!(
+                            "`{field}` of requests sent at once belongs in each `one_of` item (`answers`, one per request, and `after`)"
+                        ),
+                    );
+                }
+            }
+            let races = outcome.one_of.as_deref().unwrap_or_default();
+            self.races(
+                file,
+                layers,
+                &["expect", key, "one_of"],
+                races,
+                requests.len(),
+            );
+        }
+    }
+
+    /// Outcomes of requests sent at once at `at` (`expect.default.one_of`,
+    /// `divergence.docker-classic.also`): one answer per request each, symbols that name
+    /// something.
+    fn races(
+        &mut self,
+        file: &File,
+        layers: &BTreeSet<LayerName>,
+        at: &[&str],
+        races: &[ExpectedRace],
+        requests: usize,
+    ) {
+        for (k, race) in races.iter().enumerate() {
+            let k = k.to_string();
+            let item: Vec<&str> = at.iter().copied().chain([k.as_str()]).collect();
+            if race.answers.len() != requests {
+                let keys: Vec<&str> = item.iter().copied().chain(["answers"]).collect();
+                self.report(
+                    &keys,
+                    format!(
+                        "{} answers for {requests} requests: give one per request of `parallel`, in its order",
+                        race.answers.len(),
+                    ),
+                );
+            }
+            for i in 0..race.answers.len() {
+                let mut answer = race.answer(i);
+                answer.after = None;
+                let i = i.to_string();
+                let keys: Vec<&str> = item.iter().copied().chain(["answers", &i]).collect();
+                self.outcome(file, layers, &keys, &answer);
+            }
+            let after = ExpectedOutcome {
+                after: Some(race.after.clone()),
+                ..ExpectedOutcome::default()
+            };
+            self.outcome(file, layers, &item, &after);
+        }
+    }
+
+    /// A request at `base` (`when`, `steps.1.when`, `parallel.0`).
+    fn when(&mut self, file: &File, layers: &BTreeSet<LayerName>, base: &[&str], when: &When) {
         let at = |rest: &[&str]| -> Vec<String> {
-            prefix
-                .iter()
-                .chain(["when"].iter())
-                .chain(rest)
-                .map(|s| (*s).to_owned())
-                .collect()
+            base.iter().chain(rest).map(|s| (*s).to_owned()).collect()
         };
         if when.rmi.is_empty() && !when.all {
             let keys = at(&[]);
@@ -602,26 +756,29 @@ impl Validator<'_> {
         let entries = std::iter::once(("default", &expect.default))
             .chain(expect.overrides.iter().map(|(t, o)| (Target::id(*t), o)));
         for (key, outcome) in entries {
-            self.outcome(file, layers, &expect_key, key, outcome);
+            if outcome.one_of.is_some() {
+                let at: Vec<&str> = expect_key.iter().copied().chain([key, "one_of"]).collect();
+                self.report(
+                    &at,
+                    "`one_of` is the outcome of requests sent at once: it belongs to a `parallel` scenario",
+                );
+            }
+            let entry: Vec<&str> = expect_key.iter().copied().chain([key]).collect();
+            self.outcome(file, layers, &entry, outcome);
         }
     }
 
+    /// The symbols and handles of an expected outcome at `entry` (`expect.default`,
+    /// `steps.1.expect.cri-containerd`, `expect.default.one_of.0.answers.1`).
     fn outcome(
         &mut self,
         file: &File,
         layers: &BTreeSet<LayerName>,
-        expect_key: &[&str],
-        key: &str,
+        entry: &[&str],
         o: &ExpectedOutcome,
     ) {
-        // The keys of a field of this entry: `[steps, i,] expect, <key>, rest…`.
         let path = |rest: &[&str]| -> Vec<String> {
-            expect_key
-                .iter()
-                .chain([key].iter())
-                .chain(rest)
-                .map(|s| (*s).to_owned())
-                .collect()
+            entry.iter().chain(rest).map(|s| (*s).to_owned()).collect()
         };
         fn refs(v: &[String]) -> Vec<&str> {
             v.iter().map(String::as_str).collect()

@@ -325,6 +325,54 @@ impl Cri {
         .map(drop)
     }
 
+    /// Several `RemoveImage` sequences at once: each list is one client's calls, made one
+    /// after the other; the lists run concurrently (each call its own HTTP/2 stream on the
+    /// channel, served by a goroutine of its own, as calls from separate `crictl rmi` are),
+    /// under one time limit. Each call's result, list by list.
+    pub fn remove_images_at_once(
+        &self,
+        lists: &[Vec<String>],
+    ) -> CallResult<Vec<Vec<CallResult<()>>>> {
+        if let Err(e) = check_interrupted() {
+            return Err(tonic::Status::cancelled(e.to_string()));
+        }
+        let limit = call_timeout();
+        let t0 = Instant::now();
+        let all = futures_util::future::join_all(lists.iter().map(|list| {
+            let calls: Vec<_> = list
+                .iter()
+                .map(|name| {
+                    let image = spec(name);
+                    let channel = self.channel.clone();
+                    async move {
+                        Self::images(channel)
+                            .remove_image(cri::RemoveImageRequest { image: Some(image) })
+                            .await
+                            .map(drop)
+                    }
+                })
+                .collect();
+            async move {
+                let mut results = Vec::with_capacity(calls.len());
+                for call in calls {
+                    results.push(call.await);
+                }
+                results
+            }
+        }));
+        let answer = self
+            .rt
+            .block_on(async { tokio::time::timeout(limit, all).await });
+        self.engine_time.set(self.engine_time.get() + t0.elapsed());
+        answer.map_err(|_| {
+            tonic::Status::deadline_exceeded(format!(
+                "the CRI runtime at {} did not answer RemoveImage calls sent at once within {limit:?} (the per-call \
+                 timeout: --timeout or RMISPEC_TIMEOUT); is it stopped or hung?",
+                self.socket.display()
+            ))
+        })
+    }
+
     /// `ListImages` (no filter).
     pub fn list_images(&self) -> CallResult<Vec<cri::Image>> {
         self.call(|c| async move {

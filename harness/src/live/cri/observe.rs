@@ -21,31 +21,73 @@ pub fn remove(
     request: &Request,
     sandbox_image: Option<&Digest>,
 ) -> anyhow::Result<Answer> {
-    let mut errors = Vec::new();
-    let mut send = |name: &str| {
-        if let Err(s) = cri.remove_image(name) {
-            errors.push(failure(&s));
-        }
-    };
-    for name in &request.names {
-        send(name);
-    }
+    let mut results: Vec<_> = request.names.iter().map(|n| cri.remove_image(n)).collect();
     if request.all {
-        let ids: Vec<String> = ok("ListImages", cri.list_images())?
-            .into_iter()
-            .map(|i| i.id)
-            .filter(|id| sandbox_image.is_none_or(|s| *id != s.prefixed()))
-            .collect();
-        for id in ids {
-            send(&id);
+        // Listed after the names are removed, so that they are not removed twice.
+        for id in all_ids(cri, sandbox_image)? {
+            results.push(cri.remove_image(&id));
         }
     }
-    let status = errors.first().map_or(OK, |f: &Failure| f.status);
-    Ok(Answer {
+    Ok(answer_of(results))
+}
+
+/// Each of `requests` as [`remove`] sends it, all at once, as several `crictl rmi` run side
+/// by side do. With `all`, the images are listed before any request is sent, so every
+/// request's calls are known before the first goes (a name given beside `all` is then
+/// removed by name and by ID, and the second finds nothing).
+pub fn remove_at_once(
+    cri: &Cri,
+    requests: &[Request],
+    sandbox_image: Option<&Digest>,
+) -> anyhow::Result<Vec<Answer>> {
+    let lists = requests
+        .iter()
+        .map(|r| names_to_remove(cri, r, sandbox_image))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let results = ok(
+        "RemoveImage, several at once",
+        cri.remove_images_at_once(&lists),
+    )?;
+    Ok(results.into_iter().map(answer_of).collect())
+}
+
+/// The names a request's `RemoveImage` calls carry, in order: its names, then with `all`
+/// every image left by ID but the sandbox image.
+fn names_to_remove(
+    cri: &Cri,
+    request: &Request,
+    sandbox_image: Option<&Digest>,
+) -> anyhow::Result<Vec<String>> {
+    let mut names = request.names.clone();
+    if request.all {
+        names.extend(all_ids(cri, sandbox_image)?);
+    }
+    Ok(names)
+}
+
+/// Every image's ID but the sandbox image's.
+fn all_ids(cri: &Cri, sandbox_image: Option<&Digest>) -> anyhow::Result<Vec<String>> {
+    Ok(ok("ListImages", cri.list_images())?
+        .into_iter()
+        .map(|i| i.id)
+        .filter(|id| sandbox_image.is_none_or(|s| *id != s.prefixed()))
+        .collect())
+}
+
+/// A request's answer from its calls' results: no records, each failure, and the status of
+/// the first failure (else OK).
+fn answer_of(results: Vec<Result<(), tonic::Status>>) -> Answer {
+    let errors: Vec<Failure> = results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .map(failure)
+        .collect();
+    let status = errors.first().map_or(OK, |f| f.status);
+    Answer {
         records: Vec::new(),
         errors,
         status,
-    })
+    }
 }
 
 /// A failed call, classified. containerd's CRI plugin maps its errors with

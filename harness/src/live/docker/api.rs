@@ -70,6 +70,19 @@ pub struct Api {
     per_call: RefCell<BTreeMap<&'static str, Vec<Duration>>>,
 }
 
+/// One `DELETE /images/{name}?force=&noprune=&platforms=` to make.
+#[derive(Clone, Copy, Debug)]
+pub struct Delete<'a> {
+    /// The name, as typed.
+    pub name: &'a str,
+    /// `force`.
+    pub force: bool,
+    /// `noprune`.
+    pub noprune: bool,
+    /// `platforms` (Docker 28.2+; older daemons ignore it).
+    pub platforms: &'a [Platform],
+}
+
 /// What one `DELETE /images/{name}` answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeleteAnswer {
@@ -486,15 +499,55 @@ impl Api {
         noprune: bool,
         platforms: &[Platform],
     ) -> anyhow::Result<DeleteAnswer> {
-        let opts = RemoveImageOptions {
+        let call = Delete {
+            name,
             force,
             noprune,
+            platforms,
+        };
+        self.call("DELETE /images/{name}", self.delete(&call))
+            .with_context(|| format!("DELETE /images/{name}"))
+    }
+
+    /// Several `DELETE /images/{name}` sequences at once: each inner list is one client's
+    /// calls, made one after the other; the lists run concurrently, each on its own
+    /// connection of bollard's pool, under one time limit. The answers, list by list.
+    pub fn delete_images_at_once(
+        &self,
+        lists: &[Vec<Delete<'_>>],
+    ) -> anyhow::Result<Vec<Vec<DeleteAnswer>>> {
+        // Each call's future owns what it sends, so a list is its futures, awaited in turn.
+        let all = futures_util::future::join_all(lists.iter().map(|list| {
+            let calls: Vec<_> = list.iter().map(|call| self.delete(call)).collect();
+            async move {
+                let mut answers = Vec::with_capacity(calls.len());
+                for call in calls {
+                    answers.push(call.await?);
+                }
+                Ok::<_, bollard::errors::Error>(answers)
+            }
+        }));
+        self.call("DELETE /images/{name} (at once)", async move {
+            all.await.into_iter().collect()
+        })
+        .context("DELETE /images/{name}, several at once")
+    }
+
+    /// One `DELETE /images/{name}`: its records, or the daemon's error status and message.
+    fn delete(
+        &self,
+        call: &Delete<'_>,
+    ) -> impl Future<Output = Result<DeleteAnswer, bollard::errors::Error>> + 'static {
+        let opts = RemoveImageOptions {
+            force: call.force,
+            noprune: call.noprune,
             platforms: None,
         };
-        let docker = if platforms.is_empty() {
+        let docker = if call.platforms.is_empty() {
             self.docker.clone()
         } else {
-            let query: String = platforms
+            let query: String = call
+                .platforms
                 .iter()
                 .map(|p| format!("&platforms={}", escape_query(&platform_json(p))))
                 .collect();
@@ -507,29 +560,29 @@ impl Api {
                 req
             })
         };
-        match self.call(
-            "DELETE /images/{name}",
-            docker.remove_image(&escape_path(name), Some(opts), None),
-        ) {
-            Ok(items) => Ok(DeleteAnswer::Ok(
-                items
-                    .into_iter()
-                    .flat_map(|i| {
-                        i.untagged
-                            .map(Record::Untagged)
-                            .into_iter()
-                            .chain(i.deleted.map(Record::Deleted))
-                    })
-                    .collect(),
-            )),
-            Err(CallError::Engine(bollard::errors::Error::DockerResponseServerError {
-                status_code,
-                message,
-            })) => Ok(DeleteAnswer::Err {
-                status: status_code,
-                message,
-            }),
-            Err(e) => Err(e).with_context(|| format!("DELETE /images/{name}")),
+        let name = escape_path(call.name);
+        async move {
+            match docker.remove_image(&name, Some(opts), None).await {
+                Ok(items) => Ok(DeleteAnswer::Ok(
+                    items
+                        .into_iter()
+                        .flat_map(|i| {
+                            i.untagged
+                                .map(Record::Untagged)
+                                .into_iter()
+                                .chain(i.deleted.map(Record::Deleted))
+                        })
+                        .collect(),
+                )),
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code,
+                    message,
+                }) => Ok(DeleteAnswer::Err {
+                    status: status_code,
+                    message,
+                }),
+                Err(e) => Err(e),
+            }
         }
     }
 

@@ -239,36 +239,9 @@ impl Libpod {
     ) -> anyhow::Result<Answer> {
         check_interrupted()?;
         let limit = call_timeout();
-        let socket = self.socket.clone();
         let what = format!("{method} {path}");
-        let fut = async move {
-            let stream = tokio::net::UnixStream::connect(&socket)
-                .await
-                .with_context(|| format!("connecting to {}", socket.display()))?;
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-            let conn = tokio::spawn(conn);
-            let mut req = Request::builder()
-                .method(method)
-                .uri(path)
-                .header("Host", "d");
-            let bytes = match body {
-                Some((content_type, bytes)) => {
-                    req = req.header("Content-Type", content_type);
-                    Bytes::from(bytes)
-                }
-                None => Bytes::new(),
-            };
-            let resp = sender.send_request(req.body(Full::new(bytes))?).await?;
-            let status = resp.status();
-            let body = resp.into_body().collect().await?.to_bytes().to_vec();
-            drop(sender);
-            let _ = conn.await;
-            Ok::<_, anyhow::Error>(Answer {
-                status: status.as_u16(),
-                body,
-            })
-        };
+        let body = body.map(|(t, b)| (t.to_owned(), b));
+        let fut = exchange(self.socket.clone(), method, path.to_owned(), body);
         self.rt
             .block_on(async { tokio::time::timeout(limit, fut).await })
             .map_err(|_| {
@@ -279,6 +252,32 @@ impl Libpod {
                 )
             })?
             .with_context(|| what.clone())
+    }
+
+    /// Bodiless calls to libpod paths (`/images/remove?…`) at once, each on a connection of
+    /// its own (as separate `podman --remote` clients make them), under one time limit. Each
+    /// call's answer, in order.
+    fn libpod_at_once(
+        &self,
+        method: Method,
+        rests: &[String],
+    ) -> anyhow::Result<Vec<anyhow::Result<Answer>>> {
+        check_interrupted()?;
+        let limit = call_timeout();
+        let all = futures_util::future::join_all(rests.iter().map(|rest| {
+            let path = format!("{}{rest}", self.prefix);
+            exchange(self.socket.clone(), method.clone(), path, None)
+        }));
+        self.rt
+            .block_on(async { tokio::time::timeout(limit, all).await })
+            .map_err(|_| {
+                anyhow!(
+                    "the Podman service at {} did not answer {} {method} calls sent at once within {limit:?} \
+                     (the per-call timeout: --timeout or RMISPEC_TIMEOUT); is it stopped or hung?",
+                    self.socket.display(),
+                    rests.len()
+                )
+            })
     }
 
     fn libpod(
@@ -788,6 +787,56 @@ impl Libpod {
         )?;
         a.json("removing images", &[200])
     }
+
+    /// Several batch removes at once (`DELETE /libpod/images/remove`), each on its own
+    /// connection: their reports, in order.
+    pub fn remove_images_at_once(
+        &self,
+        batches: &[(RemoveTarget, RemoveFlags)],
+    ) -> anyhow::Result<Vec<RemoveReport>> {
+        let rests: Vec<String> = batches
+            .iter()
+            .map(|(t, f)| format!("/images/remove?{}", remove_query(t, *f)))
+            .collect();
+        self.libpod_at_once(Method::DELETE, &rests)?
+            .into_iter()
+            .map(|a| a?.json("removing images", &[200]))
+            .collect()
+    }
+}
+
+/// One HTTP/1.1 exchange on a new connection to `socket`: the request, and the whole answer.
+async fn exchange(
+    socket: PathBuf,
+    method: Method,
+    path: String,
+    body: Option<(String, Vec<u8>)>,
+) -> anyhow::Result<Answer> {
+    let stream = tokio::net::UnixStream::connect(&socket)
+        .await
+        .with_context(|| format!("connecting to {}", socket.display()))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    let conn = tokio::spawn(conn);
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("Host", "d");
+    let bytes = match body {
+        Some((content_type, bytes)) => {
+            req = req.header("Content-Type", content_type);
+            Bytes::from(bytes)
+        }
+        None => Bytes::new(),
+    };
+    let resp = sender.send_request(req.body(Full::new(bytes))?).await?;
+    let status = resp.status();
+    let body = resp.into_body().collect().await?.to_bytes().to_vec();
+    drop(sender);
+    let _ = conn.await;
+    Ok(Answer {
+        status: status.as_u16(),
+        body,
+    })
 }
 
 /// The batch remove's query string. Never without `images=` unless the target is `All`.
