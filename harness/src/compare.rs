@@ -444,19 +444,29 @@ pub fn judge_live(
 /// as a diff of the `one_of` field (`-` what is allowed, `+` what is not); `None` when every
 /// observed outcome is allowed (showing only some of them is no difference).
 pub fn race_diff(allowed: &Normalized, observed: &Normalized) -> Option<Diff> {
+    let mut fields = Vec::new();
+    if allowed.built != observed.built {
+        let lines = |n: &Normalized| n.built.as_ref().map(built_lines).unwrap_or_default();
+        fields.push(FieldDiff {
+            field: "built",
+            expected: lines(allowed),
+            actual: lines(observed),
+        });
+    }
     let outside: Vec<NormalizedRace> = observed
         .one_of
         .iter()
         .filter(|r| !allowed.one_of.contains(r))
         .cloned()
         .collect();
-    (!outside.is_empty()).then(|| Diff {
-        fields: vec![FieldDiff {
+    if !outside.is_empty() {
+        fields.push(FieldDiff {
             field: "one_of",
             expected: race_lines(allowed),
             actual: race_lines(&Normalized::races(outside)),
-        }],
-    })
+        });
+    }
+    (!fields.is_empty()).then_some(Diff { fields })
 }
 
 pub fn judge_races(
@@ -464,6 +474,19 @@ pub fn judge_races(
     model: &Normalized,
     divergence: Option<(&str, &Normalized)>,
 ) -> Verdict {
+    // A store built otherwise than `given` is judged as for one request.
+    if live.built.is_some() {
+        let built = Normalized {
+            built: live.built.clone(),
+            ..Normalized::default()
+        };
+        if let Some(diff) = race_diff(&Normalized::default(), &built) {
+            return Verdict::Fail(vec![Problem::Differs {
+                against: Against::Model,
+                diff,
+            }]);
+        }
+    }
     let accepted = divergence
         .map(|(_, also)| &also.one_of[..])
         .unwrap_or_default();

@@ -91,6 +91,7 @@ impl ModelBackend {
             .into_iter()
             .map(|i| Race {
                 symbols: symbols.clone(),
+                built: None,
                 after: rmispec_model::engine::listing(self.profile, &i.after),
                 answers: i
                     .outcomes

@@ -66,6 +66,14 @@ pub fn normalize(obs: &Observation) -> Normalized {
 /// Requests sent at once, in symbols: each run normalized on its own (an engine's made-up IDs
 /// numbered `<?N>` within the run), the set of distinct outcomes.
 pub fn normalize_races(obs: &RaceObservation) -> Normalized {
+    // How the store was built is shown once: the first run that built it otherwise.
+    let built = obs.runs.iter().find_map(|race| {
+        race.built.as_ref().map(|b| {
+            let mut symbols = race.symbols.clone();
+            add_listing_unknowns(&mut symbols, b);
+            store_in(b, &symbols)
+        })
+    });
     let races = obs
         .runs
         .iter()
@@ -98,7 +106,10 @@ pub fn normalize_races(obs: &RaceObservation) -> Normalized {
             }
         })
         .collect();
-    Normalized::races(races)
+    Normalized {
+        built,
+        ..Normalized::races(races)
+    }
 }
 
 fn errors_in(errors: &[rmispec_model::Failure], symbols: &Symbols) -> Vec<NormalizedError> {

@@ -62,6 +62,9 @@ pub struct Race {
     /// Real IDs ↔ symbols of this run (a live engine makes up new IDs for committed children
     /// and containers each time it builds the store).
     pub symbols: Symbols,
+    /// The store as the engine listed it right after building `given`, when that differs
+    /// from what the model says `given` lists as (see [`Observation::built`]).
+    pub built: Option<Listing>,
 }
 
 /// What one of the requests sent at once answered.
