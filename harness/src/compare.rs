@@ -14,6 +14,13 @@ use anyhow::Context;
 use rmispec_model::ContainerState;
 use std::fmt;
 
+/// `s` expanded with the backend's table and symbolized again.
+fn canon(symbols: &Symbols, s: &str) -> anyhow::Result<String> {
+    symbols
+        .canonicalize(s)
+        .map_err(|err| anyhow::anyhow!("in {s:?}: {err}"))
+}
+
 /// A scenario's expectation for one profile, in the form it is compared in: every string
 /// canonicalized with the backend's own symbol table (expanded, then symbolized again), so
 /// `<A.manifest>` and `<A>` mean the same on docker-containerd.
@@ -27,11 +34,7 @@ pub fn expected(e: &ExpectedOutcome, symbols: &Symbols) -> anyhow::Result<Normal
         "the expectation has no {}",
         missing.join(", no ")
     );
-    let canon = |s: &str| {
-        symbols
-            .canonicalize(s)
-            .map_err(|err| anyhow::anyhow!("in {s:?}: {err}"))
-    };
+    let canon = |s: &str| canon(symbols, s);
     let records = e
         .records
         .iter()
@@ -67,11 +70,7 @@ pub fn expected(e: &ExpectedOutcome, symbols: &Symbols) -> anyhow::Result<Normal
 
 /// An expected store, canonicalized with the backend's table.
 fn expected_store(a: &ExpectedStore, symbols: &Symbols) -> anyhow::Result<NormalizedStore> {
-    let canon = |s: &str| {
-        symbols
-            .canonicalize(s)
-            .map_err(|err| anyhow::anyhow!("in {s:?}: {err}"))
-    };
+    let canon = |s: &str| canon(symbols, s);
     let images = a
         .images
         .iter()
@@ -647,7 +646,10 @@ fn race_lines(n: &Normalized) -> Vec<String> {
                 status: a.status.clone(),
                 ..Normalized::default()
             };
-            for (field, items) in field_lines(&as_one).into_iter().take(3) {
+            let answer_fields = field_lines(&as_one)
+                .into_iter()
+                .filter(|(field, _)| ["records", "errors", "status"].contains(field));
+            for (field, items) in answer_fields {
                 if items.is_empty() {
                     lines.push(format!(
                         "outcome {} request {} {field}: (none)",
@@ -668,7 +670,10 @@ fn race_lines(n: &Normalized) -> Vec<String> {
             after: race.after.clone(),
             ..Normalized::default()
         };
-        for (field, items) in field_lines(&after).into_iter().skip(3).take(2) {
+        let store_fields = field_lines(&after)
+            .into_iter()
+            .filter(|(field, _)| field.starts_with("after."));
+        for (field, items) in store_fields {
             if items.is_empty() {
                 lines.push(format!("outcome {} {field}: (none)", k + 1));
             }

@@ -38,15 +38,7 @@ impl Backend for ModelBackend {
     /// (step after step, through [`rmispec_model::remove_steps`]), and lists the store after
     /// each step the way the engine lists it.
     fn run(&mut self, scenario: &Scenario) -> anyhow::Result<Observation> {
-        let synthesized = synthesized(scenario);
-        let given = scenario
-            .given
-            .resolved(&synthesized.symbols(self.profile, crate::synth::MODEL_REGISTRY))
-            .context("expanding the symbols in the stored names")?;
-        let (store, mut symbols) = model_store(&synthesized, &given, self.profile);
-        let requests = scenario
-            .requests(&mut symbols)
-            .context("expanding the request's symbols")?;
+        let (store, symbols, requests) = self.prepared(scenario)?;
         let mut outcomes = rmispec_model::remove_steps(self.profile, &store, &requests).into_iter();
         let first = outcomes.next().context("a scenario without a request")?;
         let profile = self.profile;
@@ -75,9 +67,17 @@ impl Backend for ModelBackend {
 }
 
 impl ModelBackend {
-    /// Every outcome the model's rules allow for a `parallel:` scenario's requests
-    /// ([`rmispec_model::remove_parallel`]), each as one run, listed the way the engine lists.
-    fn races(&self, scenario: &Scenario) -> anyhow::Result<RaceObservation> {
+    /// What both request forms start from: the scenario's images synthesized (the same
+    /// digests a live engine gets), the model's store built from them, and the requests with
+    /// their symbols expanded with the same table.
+    fn prepared(
+        &self,
+        scenario: &Scenario,
+    ) -> anyhow::Result<(
+        rmispec_model::Store,
+        crate::symbols::Symbols,
+        Vec<rmispec_model::Request>,
+    )> {
         let synthesized = synthesized(scenario);
         let given = scenario
             .given
@@ -87,6 +87,13 @@ impl ModelBackend {
         let requests = scenario
             .requests(&mut symbols)
             .context("expanding the requests' symbols")?;
+        Ok((store, symbols, requests))
+    }
+
+    /// Every outcome the model's rules allow for a `parallel:` scenario's requests
+    /// ([`rmispec_model::remove_parallel`]), each as one run, listed the way the engine lists.
+    fn races(&self, scenario: &Scenario) -> anyhow::Result<RaceObservation> {
+        let (store, symbols, requests) = self.prepared(scenario)?;
         let runs = rmispec_model::remove_parallel(self.profile, &store, &requests)
             .into_iter()
             .map(|i| Race {

@@ -138,23 +138,7 @@ fn answer_code(a: &crate::observation::NormalizedAnswer, images_before: &[String
             })
         })
         .count();
-    let mut code = String::new();
-    if untagged > 0 {
-        code.push_str(&format!("U{untagged}"));
-    }
-    if deleted > 0 {
-        code.push_str(&format!("D{deleted}"));
-    }
-    if !a.errors.is_empty() {
-        if !code.is_empty() {
-            code.push(' ');
-        }
-        code.push_str(&status_code(&a.status));
-    }
-    if code.is_empty() {
-        code.push('·');
-    }
-    code
+    code(untagged, deleted, !a.errors.is_empty(), &a.status)
 }
 
 fn step_code(step: &crate::observation::NormalizedStep, images_before: &[String]) -> String {
@@ -167,6 +151,11 @@ fn step_code(step: &crate::observation::NormalizedStep, images_before: &[String]
         .iter()
         .filter(|h| !step.after.images.contains_key(*h))
         .count();
+    code(untagged, deleted, !step.errors.is_empty(), &step.status)
+}
+
+/// `U<n>` and `D<n>` when any, then the status when there were errors; `·` for nothing.
+fn code(untagged: usize, deleted: usize, errors: bool, status: &str) -> String {
     let mut code = String::new();
     if untagged > 0 {
         code.push_str(&format!("U{untagged}"));
@@ -174,11 +163,11 @@ fn step_code(step: &crate::observation::NormalizedStep, images_before: &[String]
     if deleted > 0 {
         code.push_str(&format!("D{deleted}"));
     }
-    if !step.errors.is_empty() {
+    if errors {
         if !code.is_empty() {
             code.push(' ');
         }
-        code.push_str(&status_code(&step.status));
+        code.push_str(&status_code(status));
     }
     if code.is_empty() {
         code.push('·');
