@@ -540,6 +540,16 @@ impl Libpod {
         )
     }
 
+    /// `POST /libpod/containers/{id}/kill?signal=SIGKILL`. A container not running (409) or
+    /// gone (404) is fine.
+    pub fn kill_container(&self, id: &str) -> anyhow::Result<()> {
+        self.post(
+            &format!("/containers/{}/kill?signal=SIGKILL", encode(id)),
+            &format!("killing container {id}"),
+            &[204, 404, 409],
+        )
+    }
+
     /// `DELETE /libpod/containers/{id}?force=true`: removes it, killing it if it runs.
     pub fn remove_container(&self, id: &str) -> anyhow::Result<()> {
         // `t=0` (4.x) skips the stop timeout; 3.0 has no such parameter and ignores it.
