@@ -85,8 +85,9 @@ pub struct Image {
     /// [`platforms`](Self::platforms) have their content in the store; the others were never
     /// fetched, or were deleted (Docker 28.2's `platforms` delete).
     pub index: Vec<PlatformManifest>,
-    /// Pulled from a registry by digest (how a store gets a digest name: the harness pushes,
-    /// then pulls by digest), rather than loaded or committed. It stays true when the digest
+    /// Pulled from a registry, rather than loaded or committed: by digest (how a store gets a
+    /// digest name: the harness pushes, then pulls by digest), or by tag (a scenario's
+    /// `made_by: pull`). It stays true when the digest
     /// name is untagged: containers-storage keeps the manifest digest in the image record's
     /// `Digests`, recomputed from its manifests, not its names
     /// (`containers/storage@v1.24.6:images.go#L36-L43`, `#L216-L245`), and Podman 3.0's lookup

@@ -16,8 +16,8 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 
-/// Up to 4 images, each with up to 3 names and maybe a parent; up to 2 containers, in any
-/// [`ContainerState`].
+/// Up to 4 images, each with up to 3 names and maybe a parent, maybe pulled by its tag or
+/// loaded on another's layers; up to 2 containers, in any [`ContainerState`].
 pub fn store() -> impl Strategy<Value = StoreSpec> {
     store_with(&ContainerState::ALL)
 }
@@ -33,12 +33,16 @@ pub fn store_with(states: &'static [ContainerState]) -> impl Strategy<Value = St
         vec(0..NAME_POOL.len() as u8, 0..=3),
         proptest::option::of(0..4u8),
         any::<bool>(),
+        proptest::bool::weighted(0.5),
+        proptest::option::weighted(0.3, 0..4u8),
     )
-        .prop_map(|(g1, g2, names, parent, own_layer)| ImageSpec {
+        .prop_map(|(g1, g2, names, parent, own_layer, pull, on)| ImageSpec {
             id: (g1, g2),
             names,
             parent,
             own_layer,
+            pull,
+            on,
         });
     let pod = prop_oneof![
         3 => Just(PodRole::Alone),

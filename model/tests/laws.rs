@@ -57,6 +57,8 @@ fn known_witnesses() -> Vec<(&'static str, Profile, StoreSpec, RequestSpec)> {
         names,
         parent,
         own_layer: false,
+        pull: false,
+        on: None,
     };
     // A with `busybox@<A.manifest>`, `<reg>/app:1` and `<reg>/app@<A.manifest>`: the first
     // `<reg>/app@<A.manifest>` untags the digest name; the second finds A again by the digest

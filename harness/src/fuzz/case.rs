@@ -326,8 +326,18 @@ fn given(case: &Case) -> String {
         if let Some(p) = store.parent_of(n) {
             let _ = writeln!(s, "      parent: {}", handle(p));
         }
-        if store.has_own_layer(n) {
-            let _ = writeln!(s, "      layers: [l{n}]");
+        if store.pulled_by_tag(n) {
+            s.push_str("      made_by: pull\n");
+        }
+        // A child lists the layers it adds to its parent's; any other image its whole stack
+        // above the base, so an image stacked on another lists that one's stack first.
+        let layers = if store.parent_of(n).is_some() {
+            Vec::from_iter(store.has_own_layer(n).then(|| format!("l{n}")))
+        } else {
+            stack(store, n)
+        };
+        if !layers.is_empty() {
+            let _ = writeln!(s, "      layers: [{}]", layers.join(", "));
         }
     }
     let pods: Vec<String> = (0..store.containers.len())
@@ -358,6 +368,18 @@ fn given(case: &Case) -> String {
         s.extend(containers);
     }
     s
+}
+
+/// The layers above the base of parentless image `n`, bottom first: those of the image it is
+/// stacked on, then its own.
+fn stack(store: &strategies::StoreSpec, n: usize) -> Vec<String> {
+    let mut layers = store
+        .stacked_on(n)
+        .map_or_else(Vec::new, |m| stack(store, m));
+    if store.has_own_layer(n) {
+        layers.push(format!("l{n}"));
+    }
+    layers
 }
 
 /// `when:` in the scenario language.
@@ -656,6 +678,55 @@ mod tests {
     }
 
     #[test]
+    fn images_are_pulled_by_tag_and_stacked_on_others_without_a_parent() {
+        let (mut pulled, mut stacked, mut chains) = (0, 0, 0);
+        for index in 0..1000 {
+            let (case, _) = generate(9, index, Profile::Podman58);
+            let store = &case.store;
+            let text = body(&case);
+            for n in 0..store.images.len() {
+                if store.pulled_by_tag(n) {
+                    pulled += 1;
+                    assert!(store.parent_of(n).is_none(), "{text}");
+                }
+                if let Some(m) = store.stacked_on(n) {
+                    stacked += 1;
+                    assert!(m < n && store.parent_of(m).is_none(), "{text}");
+                    chains += usize::from(store.stacked_on(m).is_some());
+                }
+            }
+            if store
+                .images
+                .iter()
+                .enumerate()
+                .any(|(n, _)| store.pulled_by_tag(n))
+            {
+                assert!(text.contains("made_by: pull"), "{text}");
+            }
+            // The store the loader makes of the text has the layers the spec stands for:
+            // an image stacked on another shares that one's layers, with no parent.
+            if index < 80 {
+                let model = store.build();
+                let loaded = scenario(&case).unwrap();
+                for (n, image) in model.images.iter().enumerate() {
+                    let spec = &loaded.given.images[handle(n).as_str()];
+                    assert_eq!(spec.parent.is_some(), image.parent.is_some(), "{text}");
+                    let own = spec.layers.len();
+                    let above_parent = match store.parent_of(n) {
+                        Some(p) => image.layers.len() - model.images[p].layers.len(),
+                        None => image.layers.len() - 1,
+                    };
+                    assert_eq!(own, above_parent, "image {n}:\n{text}");
+                }
+            }
+        }
+        assert!(
+            pulled > 20 && stacked > 20 && chains > 0,
+            "{pulled} pulled, {stacked} stacked, {chains} chains"
+        );
+    }
+
+    #[test]
     fn names_are_typed_in_symbols() {
         let store = strategies::StoreSpec {
             images: vec![strategies::ImageSpec {
@@ -663,6 +734,8 @@ mod tests {
                 names: vec![0, 2],
                 parent: None,
                 own_layer: true,
+                pull: false,
+                on: None,
             }],
             containers: Vec::new(),
         };

@@ -27,6 +27,9 @@ pub const NAME_POOL: [NameShape; 6] = [
     NameShape::Digest("docker.io", "library/busybox"),
 ];
 
+/// The tag a pulled image is pulled by ([`StoreSpec::pulled_by_tag`]).
+pub const PULL_TAG: NameShape = NameShape::Tag(REGISTRY, "app", "1");
+
 /// One entry of [`NAME_POOL`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NameShape {
@@ -71,6 +74,12 @@ pub struct ImageSpec {
     pub parent: Option<u8>,
     /// Whether it adds a layer of its own (a child without one shares all its parent's).
     pub own_layer: bool,
+    /// Asks to be pulled from the registry by its tag `<reg>/app:1` (`made_by: pull`) rather
+    /// than loaded; [`StoreSpec::pulled_by_tag`] says whether it is.
+    pub pull: bool,
+    /// Asks to be loaded on top of an older image's layers with no parent recorded (the
+    /// index, modulo this image's position); [`StoreSpec::stacked_on`] says whether it is.
+    pub on: Option<u8>,
 }
 
 /// One container.
@@ -128,13 +137,38 @@ impl StoreSpec {
         (n > 0).then(|| p as usize % n)
     }
 
-    /// Whether image `n` adds a layer of its own: when asked, and always without a parent.
+    /// The older image whose layers image `n` is loaded on top of, without a parent link:
+    /// its `on` modulo `n`, when neither of the two has a parent (a committed child's layers
+    /// are the engine's, so nothing is stacked on one, and a child's layers are its parent's).
+    pub fn stacked_on(&self, n: usize) -> Option<usize> {
+        let on = self.images.get(n)?.on?;
+        let m = (n > 0).then(|| on as usize % n)?;
+        (self.parent_of(n).is_none() && self.parent_of(m).is_none()).then_some(m)
+    }
+
+    /// Whether image `n` adds a layer of its own: when asked, and always when it has neither
+    /// a parent nor an image it is stacked on (its only layer is then its own).
     pub fn has_own_layer(&self, n: usize) -> bool {
-        self.images.get(n).is_some_and(|i| i.own_layer) || self.parent_of(n).is_none()
+        self.images.get(n).is_some_and(|i| i.own_layer)
+            || (self.parent_of(n).is_none() && self.stacked_on(n).is_none())
+    }
+
+    /// Whether image `n` is pulled by its tag: when asked, without a parent (a child is
+    /// committed), and when it holds the tag `<reg>/app:1` it is pulled by. Its names are then
+    /// that tag alone ([`names`](Self::names)): Podman orders a pulled image's later names
+    /// otherwise than a loaded one's.
+    pub fn pulled_by_tag(&self, n: usize) -> bool {
+        self.pull_asked(n) && self.names().get(n).is_some_and(|k| k == &[PULL_TAG])
+    }
+
+    /// Whether image `n` asks to be pulled and can be: it has no parent.
+    fn pull_asked(&self, n: usize) -> bool {
+        self.images.get(n).is_some_and(|i| i.pull) && self.parent_of(n).is_none()
     }
 
     /// The names each image keeps, in order: its [`NAME_POOL`] entries without repeats, and
-    /// without tags an older image holds already (a tag names one image).
+    /// without tags an older image holds already (a tag names one image); an image pulled by
+    /// its tag keeps that tag alone ([`pulled_by_tag`](Self::pulled_by_tag)).
     pub fn names(&self) -> Vec<Vec<NameShape>> {
         let mut out: Vec<Vec<NameShape>> = Vec::new();
         for spec in &self.images {
@@ -146,6 +180,9 @@ impl StoreSpec {
                 if !taken && !kept.contains(&shape) {
                     kept.push(shape);
                 }
+            }
+            if kept.contains(&PULL_TAG) && self.pull_asked(out.len()) {
+                kept = vec![PULL_TAG];
             }
             out.push(kept);
         }
@@ -195,7 +232,8 @@ impl StoreSpec {
             let config = digest(&stem, '0');
             let manifest = digest(&stem, 'f');
             let parent = self.parent_of(n).map(|p| &images[p]);
-            let mut layers = parent.map_or_else(|| vec![base_layer()], |p| p.layers.clone());
+            let below = parent.or_else(|| self.stacked_on(n).map(|m| &images[m]));
+            let mut layers = below.map_or_else(|| vec![base_layer()], |b| b.layers.clone());
             if self.has_own_layer(n) {
                 layers.push(digest(&format!("1a{n}"), '0'));
             }
@@ -206,7 +244,7 @@ impl StoreSpec {
                 manifest,
                 layers,
                 parent,
-                pulled: Image::pulled_by_digest(&refs),
+                pulled: Image::pulled_by_digest(&refs) || self.pulled_by_tag(n),
                 refs,
                 platforms: vec![Default::default()],
                 index: Vec::new(),

@@ -151,6 +151,8 @@ pub fn stores(bounds: Bounds) -> (Vec<StoreSpec>, usize) {
                                 names: names.clone(),
                                 parent,
                                 own_layer,
+                                pull: false,
+                                on: None,
                             });
                             next.push(v);
                         }

@@ -3,6 +3,8 @@
 //! - **Images** come from one synthesized archive (`POST /images/load`), each with its tags as
 //!   `RepoTags` (a tag in `<reg>` is only a name: nothing is pushed for it) and no other name; an image without names loads dangling on both engines
 //!   (docker-classic: `<none>:<none>`; docker-containerd: a `moby-dangling@` record).
+//! - **Pulled images** (`made_by: pull`) are pushed to the local registry and pulled by their
+//!   tag before the archive is loaded, so that a loaded child of one finds its parent.
 //! - **Digest references** (`<reg>/repo@sha256:<A.manifest>`): the image's synthesized blobs
 //!   and manifest are pushed to the local registry byte for byte, then pulled by digest
 //!   (`POST /images/create?fromImage=<reg>/repo&tag=sha256:…`, as `docker pull` sends it).
@@ -56,33 +58,13 @@ pub fn build(
     let mut ids: HashMap<&ImageHandle, String> = HashMap::new();
     let committed = |h: &ImageHandle| flavor.containerd_store() && given.images[h].parent.is_some();
 
-    // 1. One archive with every image that is not committed.
-    let loaded: Vec<(&ImageHandle, Vec<String>)> = given
-        .images
-        .iter()
-        .filter(|(h, spec)| !committed(h) && !spec.is_pulled_by_tag())
-        .map(|(h, spec)| {
-            let tags = spec
-                .tags
-                .iter()
-                .filter(|n| n.is_tag())
-                .map(|n| n.expand(&reg_host, &zero()))
-                .collect();
-            (h, tags)
-        })
-        .collect();
-    if !loaded.is_empty() {
-        api.load(source.archive(&loaded)?)
-            .context("loading the synthesized archive")?;
-    }
-    for (h, _) in &loaded {
-        let (config, manifest) = source.digests(h)?;
-        let id = image_id(flavor, config, manifest);
-        ids.insert(h, id.to_string());
-    }
-
-    // 1b. Pulled images (`made_by: pull`): pushed, tag and all, and pulled by that tag; their
-    // other tags are tagged.
+    // 1. Pulled images (`made_by: pull`): pushed, tag and all, and pulled by that tag; their
+    // other tags are tagged. Before the archive is loaded, which holds a pulled parent of a
+    // loaded child again, without names: `docker load` links a child only to a `Parent` in
+    // the same archive (`validatedParentLinks` drops the others:
+    // `moby/moby@v20.10.24:image/tarexport/load.go#L145-L156`), and loading an image the
+    // store has changes nothing of it but the names the archive gives (the fuzzer found a
+    // child of a pulled image loaded unlinked).
     for (h, spec) in given.images.iter().filter(|(_, s)| s.is_pulled_by_tag()) {
         let (config, manifest) = source.digests(h)?;
         let registry = registry.context("a pulled image needs the local registry")?;
@@ -99,6 +81,37 @@ pub fn build(
         for n in spec.tags.iter().filter(|n| n.is_tag() && *n != pull) {
             api.tag(&id.to_string(), &n.expand(&reg_host, &zero()))?;
         }
+        ids.insert(h, id.to_string());
+    }
+
+    // 1b. One archive with every image that is neither committed nor pulled, and the pulled
+    // parents of those, nameless.
+    let pulled_parent = |h: &ImageHandle| {
+        given.images.values().any(|c| {
+            c.parent.as_ref() == Some(h) && !c.is_pulled_by_tag() && !flavor.containerd_store()
+        })
+    };
+    let loaded: Vec<(&ImageHandle, Vec<String>)> = given
+        .images
+        .iter()
+        .filter(|(h, spec)| !committed(h) && (!spec.is_pulled_by_tag() || pulled_parent(h)))
+        .map(|(h, spec)| {
+            let tags = spec
+                .tags
+                .iter()
+                .filter(|n| n.is_tag() && !spec.is_pulled_by_tag())
+                .map(|n| n.expand(&reg_host, &zero()))
+                .collect();
+            (h, tags)
+        })
+        .collect();
+    if !loaded.is_empty() {
+        api.load(source.archive(&loaded)?)
+            .context("loading the synthesized archive")?;
+    }
+    for (h, _) in &loaded {
+        let (config, manifest) = source.digests(h)?;
+        let id = image_id(flavor, config, manifest);
         ids.insert(h, id.to_string());
     }
 
@@ -230,6 +243,17 @@ fn check(
             .collect();
         if got != want {
             bail!("built {h} with names {got:?}, wanted {want:?}");
+        }
+        // The classic store links a child to its parent (`ParentId`); a child loaded before
+        // its parent was there would be an image of its own, and a different store.
+        if !flavor.containerd_store() {
+            let want = spec.parent.as_ref().map_or("", |p| ids[p].as_str());
+            if image.parent_id != want {
+                bail!(
+                    "built {h} with parent {:?}, wanted {want:?}",
+                    image.parent_id
+                );
+            }
         }
     }
     if listed.len() != given.images.len() {
