@@ -85,6 +85,18 @@ pub fn generate(seed: u64, index: u64, profile: Profile) -> (Case, impl ValueTre
                     .retain(|c| seen.insert(c.image as usize % images));
             }
             if libimage_flags {
+                // An image loaded on another's layers adds none of its own: libimage's layer
+                // tree takes an image whose layers and history extend another's by one step
+                // for that one's child, link or none (`areParentAndChild`,
+                // `containers/common@v0.50.1:libimage/oci.go#L61-L95`), and the builder
+                // refuses a store where Podman sees a parent the scenario does not give
+                // (`live/podman/build.rs`). On the same layers it is a twin of the other
+                // (the model's `podman::Storage::is_parent_of`).
+                for n in 0..case.store.images.len() {
+                    if case.store.stacked_on(n).is_some() {
+                        case.store.images[n].own_layer = false;
+                    }
+                }
                 // An image whose container is a pod's infra container has no other
                 // container: libpod removes an image's containers in its state's order, the
                 // order of their random IDs in BoltDB (Podman 3.0 stops at the infra
