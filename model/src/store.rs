@@ -93,6 +93,12 @@ pub struct Image {
     /// (`containers/storage@v1.24.6:images.go#L36-L43`, `#L216-L245`), and Podman 3.0's lookup
     /// still finds the image by `repo@digest` through it (`ImagesByDigest`).
     pub pulled: bool,
+    /// How many history entries its config has: one per layer for an image loaded or pulled
+    /// (the harness's archives, `harness/src/synth`), its parent's plus one for a child (one
+    /// build step or commit). Podman finds parents by comparing histories
+    /// (`podman::Storage::is_parent_of`), and a child's config keeps its own after the parent
+    /// is gone; the other engines keep explicit links and do not read it.
+    pub history: usize,
 }
 
 impl Image {

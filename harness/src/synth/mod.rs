@@ -441,6 +441,7 @@ impl Synthesized {
                     // A digest name is made by pushing, then pulling by digest (every
                     // builder: `live/*/build.rs`); `made_by: pull` pulls by a tag.
                     pulled: spec.is_pulled_by_tag() || Image::pulled_by_digest(&refs),
+                    history: image.history.len(),
                     refs,
                     // json::config writes amd64/linux into every config but the other
                     // platforms' of an index.

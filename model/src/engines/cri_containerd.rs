@@ -292,6 +292,7 @@ mod tests {
             layers: vec![d("1a")],
             parent: None,
             pulled: Image::pulled_by_digest(&refs),
+            history: 1,
             refs,
             platforms: vec![Default::default()],
             index: Vec::new(),

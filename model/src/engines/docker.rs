@@ -671,6 +671,8 @@ pub(crate) mod testing {
             layers: layers.iter().map(|l| d(l)).collect(),
             parent: parent.map(d),
             pulled: Image::pulled_by_digest(&refs),
+            // Docker keeps explicit parent links and never reads it.
+            history: layers.len(),
             refs,
             platforms: vec![Default::default()],
             index: Vec::new(),
@@ -766,6 +768,7 @@ pub(crate) mod testing {
                 .then(|| &images[b[3 + i] as usize % images.len()]);
             let mut layers = parent.map_or_else(|| vec![d(BASE)], |p| p.layers.clone());
             layers.push(d(&format!("c{p}")));
+            let history = parent.map_or(layers.len(), |p| p.history + 1);
             let parent = parent.map(|p| p.config.clone());
             images.push(Image {
                 config: d(p),
@@ -776,6 +779,7 @@ pub(crate) mod testing {
                 platforms: vec![Default::default()],
                 index: Vec::new(),
                 pulled: false,
+                history,
             });
         }
         if images.is_empty() {

@@ -15,10 +15,18 @@
 //! - Its **digests** (`Image.Digests`) are the digests of its manifests: the one
 //!   [`Image::manifest`] here.
 //! - Its **parent** is the layer-tree parent Podman computes from layers and history
-//!   (`containers/common@v0.50.1:libimage/layer_tree.go#L233-L299`,
-//!   `containers/podman@v3.0.1:libpod/image/image.go#L1470-L1514`); the model takes the
-//!   store's [`Image::parent`] for it, and an image's children are the images whose parent
-//!   it is.
+//!   (`containers/common@v0.50.1:libimage/layer_tree.go#L233-L299`, `areParentAndChild` in
+//!   `libimage/oci.go#L61-L95`; the same in `containers/podman@v3.0.1:libpod/image/layer_tree.go`
+//!   and `libpod/image/image.go#L1466-L1500`): an image is the child of every image whose
+//!   diff IDs it starts with and whose history it extends by exactly one entry. The model
+//!   takes the store's [`Image::parent`] for that link, and widens it by the one thing the
+//!   tree sees that a parent link does not: **twins**, two images without a parent and with
+//!   the same layers. Every loaded or pulled image has one history entry per layer (the
+//!   harness's archives, `harness/src/synth`; [`Image::history`] counts them), so twins have
+//!   equal histories, and a child of one is a child of both: the other twin has children too
+//!   (it is not dangling, and its removal is not reported), and the child's parent is the
+//!   oldest of the twins (the tree takes the first image on the parent layer, in store
+//!   order). See [`Storage::is_parent_of`].
 //! - Every container is a libpod container (created through Podman). Containers that exist
 //!   only in containers/storage (Buildah's, CRI-O's: "external") are not modelled, and
 //!   neither are read-only images of additional stores, manifest lists, pods, image-backed
@@ -532,15 +540,50 @@ impl Storage {
             .map(|i| i.config.clone())
     }
 
-    /// Whether any image has this one as its parent.
+    /// Whether any other image is a child of this one in the layer tree
+    /// ([`is_parent_of`](Self::is_parent_of)).
     pub(crate) fn has_children(&self, id: &Digest) -> bool {
-        self.0.children(id).next().is_some()
+        let Some(image) = self.image(id) else {
+            return false;
+        };
+        self.0
+            .images
+            .iter()
+            .any(|child| &child.config != id && self.is_parent_of(image, child))
     }
 
-    /// The parent of this image, if both still exist.
+    /// The layer-tree parent of this image: the oldest stored image that
+    /// [`is_parent_of`](Self::is_parent_of) it (`layerTree.parent` returns the first match
+    /// among the images on the parent layer, which are in store order).
     pub(crate) fn parent(&self, id: &Digest) -> Option<Digest> {
-        let parent = self.image(id)?.parent.as_ref()?;
-        self.image(parent).map(|p| p.config.clone())
+        let child = self.image(id)?;
+        self.0
+            .images
+            .iter()
+            .find(|p| &p.config != id && self.is_parent_of(p, child))
+            .map(|p| p.config.clone())
+    }
+
+    /// Whether libimage's layer tree takes `candidate` for a parent of `child`
+    /// (`areParentAndChild`: the child starts with the candidate's diff IDs and has its
+    /// history plus one entry). That is the child's recorded [`Image::parent`], and any image
+    /// without a parent that the child's layers start with and whose [`Image::history`] is
+    /// one entry shorter: a loaded image's entries are one per layer, so it has the same
+    /// entries as the recorded parent exactly when that parent was loaded on the same layers
+    /// (a **twin**). The child's config keeps its history when the recorded parent is gone,
+    /// so a twin still counts then (seed 1, case 78 of the fuzzer on podman-libimage@4.3,
+    /// @5.4 and @5.8), and a grandparent on the same layers does not, its history being two
+    /// entries shorter (case 74). A child without a recorded parent is nobody's here: a
+    /// store built for Podman never has an image that extends a parentless one's layers by one
+    /// without the link (`harness/src/live/podman/build.rs` refuses it).
+    pub(crate) fn is_parent_of(&self, candidate: &Image, child: &Image) -> bool {
+        let Some(recorded) = child.parent.as_ref() else {
+            return false;
+        };
+        &candidate.config == recorded
+            || (candidate.parent.is_none()
+                && child.history == candidate.history + 1
+                && child.layers.starts_with(&candidate.layers))
     }
 
     /// Dangling: no names and no children (`containers/common@v0.50.1:libimage/image.go#L154-L165`;
@@ -678,16 +721,18 @@ pub(crate) mod fixture {
             layers: vec![d("1a")],
             parent: None,
             pulled: Image::pulled_by_digest(&refs),
+            history: 1,
             refs,
             platforms: vec![Default::default()],
             index: Vec::new(),
         }
     }
 
-    /// The same, built on `parent`.
+    /// The same, built on `parent` (its history is its parent's plus one: [`store`] counts it).
     pub(crate) fn child(id: &str, parent: &str, names: &[&str]) -> Image {
         Image {
             parent: Some(d(parent)),
+            history: 2,
             ..image(id, names)
         }
     }
@@ -729,7 +774,16 @@ pub(crate) mod fixture {
     }
 
     /// A store of these images and no containers.
-    pub(crate) fn store(images: Vec<Image>) -> Store {
+    pub(crate) fn store(mut images: Vec<Image>) -> Store {
+        // A child's history is its parent's plus one (a chain is G: 1, P: 2, C: 3).
+        for n in 0..images.len() {
+            if let Some(parent) = images[..n]
+                .iter()
+                .find(|p| images[n].parent.as_ref() == Some(&p.config))
+            {
+                images[n].history = parent.history + 1;
+            }
+        }
         Store {
             images,
             containers: Vec::new(),
@@ -765,7 +819,7 @@ pub(crate) mod fixture {
 
 #[cfg(test)]
 mod tests {
-    use super::fixture::{container, d, image, name, store};
+    use super::fixture::{child, container, d, image, name, store};
     use super::*;
     use crate::store::ContainerState::{Running, Stopped};
     use rstest::rstest;
@@ -881,6 +935,34 @@ mod tests {
         assert!(storage.users(&d("bb")).is_empty());
         assert_eq!(storage.delete_image(&d("bb")), Ok(()));
         assert_eq!(storage.users(&d("aa")), [d("c1")]);
+    }
+
+    /// libimage's layer tree on three stores: twins A and B with C committed from A; the same
+    /// once A is deleted; and a chain G, P from G, C from P, none adding a layer, once P is
+    /// deleted (C then sits on G's layers, two history entries on).
+    #[test]
+    fn the_layer_tree_shares_a_twins_children_and_skips_a_generation() {
+        let twins = Storage(store(vec![
+            image("aa", &[]),
+            image("bb", &[]),
+            child("cc", "aa", &[]),
+        ]));
+        assert!(twins.has_children(&d("aa")) && twins.has_children(&d("bb")));
+        assert_eq!(twins.parent(&d("cc")), Some(d("aa")));
+        let mut gone = twins.clone();
+        gone.0.images.retain(|i| i.config != d("aa"));
+        assert!(gone.has_children(&d("bb")));
+        assert_eq!(gone.parent(&d("cc")), Some(d("bb")));
+
+        let mut chain = Storage(store(vec![
+            image("aa", &[]),
+            child("bb", "aa", &[]),
+            child("cc", "bb", &[]),
+        ]));
+        assert!(!chain.has_children(&d("cc")) && chain.has_children(&d("aa")));
+        chain.0.images.retain(|i| i.config != d("bb"));
+        assert!(!chain.has_children(&d("aa")));
+        assert_eq!(chain.parent(&d("cc")), None);
     }
 
     #[test]

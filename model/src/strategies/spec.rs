@@ -238,6 +238,7 @@ impl StoreSpec {
                 layers.push(digest(&format!("1a{n}"), '0'));
             }
             let refs: Vec<Reference> = names[n].iter().map(|s| s.reference(&manifest)).collect();
+            let history = parent.map_or(layers.len(), |p| p.history + 1);
             let parent = parent.map(|p| p.config.clone());
             images.push(Image {
                 config,
@@ -245,6 +246,7 @@ impl StoreSpec {
                 layers,
                 parent,
                 pulled: Image::pulled_by_digest(&refs) || self.pulled_by_tag(n),
+                history,
                 refs,
                 platforms: vec![Default::default()],
                 index: Vec::new(),

@@ -353,6 +353,21 @@ fn check_containers(api: &Libpod, given: &Given, symbols: &Symbols) -> anyhow::R
     Ok(())
 }
 
+/// The oldest image of `given` that libimage's layer tree cannot tell from `image`: the
+/// first without a parent and with the same layers, if `image` has no parent itself (its
+/// history is then one entry per layer, like every such image's); else `image`.
+fn oldest_twin<'a>(given: &'a Given, image: &'a ImageHandle) -> &'a ImageHandle {
+    let spec = &given.images[image];
+    if spec.parent.is_some() {
+        return image;
+    }
+    given
+        .images
+        .iter()
+        .find(|(_, other)| other.parent.is_none() && other.layers == spec.layers)
+        .map_or(image, |(handle, _)| handle)
+}
+
 /// Every image exists with exactly the scenario's names, in the scenario's order.
 fn check(
     api: &Libpod,
@@ -381,8 +396,13 @@ fn check(
             bail!("built {handle} with names {got:?}, wanted {want:?} (in this order)");
         }
         // Podman's parent is structural (the layer tree): an image whose layers and history
-        // are another's plus one step is that one's child, declared or not.
-        let want_parent = spec.parent.as_ref().map(|p| ids[p].as_str());
+        // are another's plus one step is that one's child, declared or not; a child of one of
+        // two twins (no parent, the same layers) is the oldest twin's
+        // (`rmispec_model`'s `podman::Storage::is_parent_of`).
+        let want_parent = spec
+            .parent
+            .as_ref()
+            .map(|p| ids[oldest_twin(given, p)].as_str());
         let got_parent = Some(image.parent_id.as_str()).filter(|p| !p.is_empty());
         if got_parent != want_parent {
             let name = |id: Option<&str>| match id {
