@@ -102,6 +102,13 @@ pub struct Image {
 }
 
 impl Image {
+    /// The [`history`](Self::history) length of an image made as the harness makes one, on
+    /// `parent` or loaded with `layers` layers: its parent's plus one build step, else one
+    /// entry per layer.
+    pub fn history_on(parent: Option<&Image>, layers: usize) -> usize {
+        parent.map_or(layers, |p| p.history + 1)
+    }
+
     /// Whether an image holding `refs` was pulled ([`Image::pulled`]) in a store made as the
     /// harness makes one: a digest name is only ever made by pulling by digest.
     pub fn pulled_by_digest(refs: &[Reference]) -> bool {

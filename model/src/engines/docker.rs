@@ -768,7 +768,7 @@ pub(crate) mod testing {
                 .then(|| &images[b[3 + i] as usize % images.len()]);
             let mut layers = parent.map_or_else(|| vec![d(BASE)], |p| p.layers.clone());
             layers.push(d(&format!("c{p}")));
-            let history = parent.map_or(layers.len(), |p| p.history + 1);
+            let history = Image::history_on(parent, layers.len());
             let parent = parent.map(|p| p.config.clone());
             images.push(Image {
                 config: d(p),

@@ -777,12 +777,10 @@ pub(crate) mod fixture {
     pub(crate) fn store(mut images: Vec<Image>) -> Store {
         // A child's history is its parent's plus one (a chain is G: 1, P: 2, C: 3).
         for n in 0..images.len() {
-            if let Some(parent) = images[..n]
+            let parent = images[..n]
                 .iter()
-                .find(|p| images[n].parent.as_ref() == Some(&p.config))
-            {
-                images[n].history = parent.history + 1;
-            }
+                .find(|p| images[n].parent.as_ref() == Some(&p.config));
+            images[n].history = Image::history_on(parent, images[n].layers.len());
         }
         Store {
             images,

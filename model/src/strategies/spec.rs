@@ -238,7 +238,7 @@ impl StoreSpec {
                 layers.push(digest(&format!("1a{n}"), '0'));
             }
             let refs: Vec<Reference> = names[n].iter().map(|s| s.reference(&manifest)).collect();
-            let history = parent.map_or(layers.len(), |p| p.history + 1);
+            let history = Image::history_on(parent, layers.len());
             let parent = parent.map(|p| p.config.clone());
             images.push(Image {
                 config,
