@@ -5,6 +5,7 @@
 //!   (start or attach, build, one request, list, empty);
 //! - [`backend`]: the runner half, [`backend::LiveBackend`], the same for every engine
 //!   (refusals, registry, resets and their check, the built-store check, timings, stop order);
+//! - `call_stats`: how long each kind of API call took (`RMISPEC_TIMINGS`);
 //! - `source`: the synthesized images as builders load, push and archive them;
 //! - [`options`]: what the user asked for (`--socket`, `--state-dir`, the safety flag);
 //! - `sandbox`: a state directory per instance and a supervisor for the daemons in it
@@ -20,6 +21,8 @@
 pub mod adapter;
 #[cfg(feature = "live")]
 pub mod backend;
+#[cfg(feature = "live")]
+pub mod call_stats;
 #[cfg(feature = "live")]
 pub mod containerd;
 #[cfg(feature = "live-cri")]

@@ -29,6 +29,7 @@ use config::{Flavor, Layout};
 use rmispec_model::{Listing, Profile, Request};
 use service::Service;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The registries a sandboxed service reaches over plain HTTP: every port of 127.0.0.1.
 /// containers/image matches a `[[registry]]` location as a prefix that may end at a `:`, so
@@ -349,6 +350,15 @@ impl Adapter for Podman {
     /// Stops the service (containers first), wipes the store's directories, starts again.
     fn fresh_root(&mut self) -> anyhow::Result<()> {
         self.restart_fresh(false)
+    }
+
+    fn take_engine_time(&mut self) -> Duration {
+        self.api().take_engine_time()
+    }
+
+    /// The libpod client's calls by endpoint (since the service last started).
+    fn timing_lines(&self) -> Vec<String> {
+        self.api().call_stats()
     }
 }
 

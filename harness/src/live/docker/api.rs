@@ -6,6 +6,7 @@
 //! wait, instead of hanging the run; and once a signal has begun the shutdown, every call
 //! fails at once ([`Interrupted`]).
 
+use crate::live::call_stats::CallStats;
 use crate::live::options::call_timeout;
 use crate::live::sandbox::signals::{check_interrupted, Interrupted};
 use anyhow::{bail, Context};
@@ -20,8 +21,6 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use futures_util::TryStreamExt;
 use rmispec_model::{ContainerState, Digest, Platform, Record};
-use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -66,8 +65,7 @@ pub struct Api {
     /// What the daemon says it is: its first component's name in `GET /version` (`Engine` for
     /// dockerd, `Podman Engine` for Podman's compat API).
     pub server_name: String,
-    engine_time: Cell<Duration>,
-    per_call: RefCell<BTreeMap<&'static str, Vec<Duration>>>,
+    per_call: CallStats,
 }
 
 /// One `DELETE /images/{name}?force=&noprune=&platforms=` to make.
@@ -137,14 +135,13 @@ impl Api {
                 .unwrap_or_else(|| "Engine".to_owned()),
             server_version: version.version.unwrap_or_default(),
             docker,
-            engine_time: Cell::new(Duration::ZERO),
-            per_call: RefCell::new(BTreeMap::new()),
+            per_call: CallStats::default(),
         })
     }
 
     /// Time spent waiting on the engine since the last call of this method.
     pub fn take_engine_time(&self) -> Duration {
-        self.engine_time.replace(Duration::ZERO)
+        self.per_call.take_time()
     }
 
     /// Runs one call to completion or [`call_timeout`], counting its time.
@@ -167,27 +164,13 @@ impl Api {
                 waited: limit,
             }),
         };
-        let took = t0.elapsed();
-        self.engine_time.set(self.engine_time.get() + took);
-        self.per_call
-            .borrow_mut()
-            .entry(what)
-            .or_default()
-            .push(took);
+        self.per_call.record(what, t0.elapsed());
         out
     }
 
     /// Every call made so far by endpoint: how many, their median and their total.
-    pub fn call_stats(&self) -> Vec<(&'static str, usize, Duration, Duration)> {
-        self.per_call
-            .borrow()
-            .iter()
-            .map(|(what, v)| {
-                let mut v = v.clone();
-                v.sort();
-                (*what, v.len(), v[v.len() / 2], v.iter().sum())
-            })
-            .collect()
+    pub fn call_stats(&self) -> Vec<String> {
+        self.per_call.lines()
     }
 
     /// `GET /images/json?all=1`.

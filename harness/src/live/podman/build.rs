@@ -22,8 +22,9 @@
 //!   are created in it (`pod` in their spec).
 //! - **Containers** are created from the image's ID (`POST /libpod/containers/create`), and
 //!   started if running. A container's image mounts are the spec's `image_volumes` (by image
-//!   ID, read-only), checked in the container's inspect (`Mounts` of type `image`) at once. Their process is the synthesized image's, whose `StopSignal` is
-//!   SIGKILL, so a forced removal does not wait out a 10 s stop timeout.
+//!   ID, read-only), checked in the container's inspect (`Mounts` of type `image`) at once. Their process is the synthesized image's, stopped by SIGKILL (the
+//!   image's `StopSignal` and the container's own `stop_signal`), so a forced removal does not
+//!   wait out a 10 s stop timeout.
 //!
 //! After building, in a sandbox (`strict`), the stored names of every image are checked against
 //! the scenario (raw order included): a build that does not reproduce the `given` store there
