@@ -14,7 +14,7 @@
 //!   (`docker.io/library/busybox:latest`, `127.0.0.1:5000/app:1`, and the image's own
 //!   `127.0.0.1:5000/app@sha256:<manifest>`), parents, up to 1 container, ID prefixes of 1–3
 //!   characters (IDs differ by the third): 745 stores, 976 644 cases ([`Bounds::SMALL`]);
-//!   up to **3** images of 1 name each with `-- --ignored three_images`
+//!   and up to **3** images of 1 name each: 10 333 stores, 1.73 × 10⁷ cases
 //!   ([`Bounds::DEFAULT`]);
 //! - the full bounds, `cargo test --release -p rmispec-model --test exhaustive -- --ignored
 //!   full_bounds`:
@@ -47,7 +47,9 @@
 //! The checker is `support/check.rs`: `RMISPEC_CHECKER=baseline` runs the first
 //! implementation instead (same counts, same tallies, slower), and
 //! `the_checker_agrees_with_the_baseline` compares the two on every `cargo test`.
-//! `cargo bench -p rmispec-model` measures both side by side.
+//! `cargo bench -p rmispec-model` measures both side by side; `scripts/bench-checker REV`
+//! measures this checkout's check against an earlier revision's own, built apart (the
+//! baseline shares the laws and the model, so it gets faster with them).
 
 mod support;
 
@@ -103,10 +105,9 @@ fn every_law_on_every_small_store() {
     explore(Bounds::SMALL, false);
 }
 
-/// Three images of one name each: not yet in the default `cargo test`, which it would slow
-/// by minutes on two shared cores.
+/// Three images of one name each, in every `cargo test`: 10,333 stores, 1.7 × 10⁷ cases,
+/// 37 s in a dev build on two idle cores (19 s in release).
 #[test]
-#[ignore = "three images: run with --release -- --ignored three_images"]
 fn every_law_on_every_store_of_three_images() {
     explore(Bounds::DEFAULT, false);
 }

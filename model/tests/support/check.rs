@@ -1,13 +1,15 @@
 //! The exhaustive checker: every law on every store within bounds, for every request form,
 //! on every profile, tallied per law and profile. Two implementations that must agree:
 //!
-//! - [`baseline`]: the first one, kept as it was so that the benchmark measures against it
+//! - [`baseline`]: the first one's loop, kept so that the benchmark measures against it
 //!   and the tests can compare with it: per profile and store, each request's outcome is
 //!   memoized under its `Debug` text, and every law derives what it needs from the outcomes
-//!   itself;
+//!   itself. It calls the same laws and model as the checker, so whatever makes those
+//!   cheaper speeds it up too (`laws::Gone` did): its ratio to the checker understates the
+//!   gain over an earlier revision, which `scripts/bench-checker REV` measures;
 //! - [`fast`]: each request's outcome goes into a [`Table`] indexed like the requests, with
 //!   the forced and pruned variant of each request found once per store (not per profile),
-//!   and what several laws derive from an outcome (the names left, what went, the listing of
+//!   and what several laws derive from an outcome (what went, as a set of bits, and the listing of
 //!   an unchanged store) computed once for all of them; a profile that answers as another
 //!   on a request by the model's code (`support/follow.rs`) takes that profile's answer and
 //!   verdicts, recomputed and compared on a sample of stores; stores are handed out one at a
@@ -327,7 +329,6 @@ fn on_every_core<T: Sync, A: Send>(
 fn check_store(store: &rmispec_model::Store, s: usize, bounds: Bounds, report: &mut Report) {
     let requests = enumerate::requests(store, bounds);
     let variants = Variants::of(&requests);
-    let names_before = laws::names(store);
     let laws: Vec<(usize, &laws::Law)> = checked_laws().collect();
     report.requests += requests.len() as u64;
     let spot = s.is_multiple_of(follow::SPOT_CHECK_EVERY);
@@ -342,7 +343,6 @@ fn check_store(store: &rmispec_model::Store, s: usize, bounds: Bounds, report: &
                 store: (s, store),
                 requests: &requests,
                 variants: &variants,
-                names_before: &names_before,
                 laws: &laws,
             };
             let (table, kept) = check_profile(&on, leads, report);
@@ -404,7 +404,6 @@ struct On<'a> {
     store: (usize, &'a rmispec_model::Store),
     requests: &'a [rmispec_model::Request],
     variants: &'a [Variants],
-    names_before: &'a std::collections::BTreeSet<(String, String)>,
     laws: &'a [(usize, &'static laws::Law)],
 }
 
@@ -418,7 +417,7 @@ fn check_profile<'a>(on: &On<'a>, keep: bool, report: &mut Report) -> (Table<'a>
         .iter()
         .map(|r| remove(profile, store, r))
         .collect();
-    let table = Table::new(store, on.requests, outcomes, on.variants, on.names_before);
+    let table = Table::new(store, on.requests, outcomes, on.variants);
     let mut kept = Vec::with_capacity(if keep {
         on.requests.len() * on.laws.len()
     } else {
@@ -493,14 +492,12 @@ pub fn second_steps(bounds: Bounds, threads: usize) -> Report {
                 }
             }
             let variants = Variants::of(&requests);
-            let names_before = laws::names(store);
             report.requests += requests.len() as u64;
             let on = On {
                 profile: (*p, LANDED[*p]),
                 store: (t, store),
                 requests: &requests,
                 variants: &variants,
-                names_before: &names_before,
                 laws: &laws,
             };
             check_profile(&on, false, report);

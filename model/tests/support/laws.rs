@@ -37,8 +37,8 @@ pub struct Case<'a> {
 pub type Memo = RefCell<HashMap<String, Outcome>>;
 
 /// Every request of one store on one profile, with its outcome, and what the laws derive from
-/// outcomes, each computed at most once: the names left after each request, what each request
-/// removed, the listing verdict for the unchanged store.
+/// outcomes, each computed at most once: what each request took from the store ([`Gone`]),
+/// the listing verdict for the unchanged store.
 ///
 /// The laws ask the same questions of many cases (the forced variant of a request is itself a
 /// case; most requests change nothing), so sharing the answers is where the exhaustive
@@ -52,13 +52,9 @@ pub struct Table<'a> {
     pub outcomes: Vec<Outcome>,
     /// The index of the same request with force, and with prune, where there is one.
     pub variants: &'a [Variants],
-    /// [`names`] of the store.
-    pub names_before: &'a BTreeSet<(String, String)>,
-    names_after: Vec<OnceCell<BTreeSet<(String, String)>>>,
-    removed: Vec<OnceCell<BTreeSet<String>>>,
+    gone: Vec<OnceCell<Gone>>,
     unchanged_listing: OnceCell<Verdict>,
 }
-
 /// Where the forced and the pruned variant of a request are in its store's request list.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Variants {
@@ -94,7 +90,6 @@ impl<'a> Table<'a> {
         requests: &'a [Request],
         outcomes: Vec<Outcome>,
         variants: &'a [Variants],
-        names_before: &'a BTreeSet<(String, String)>,
     ) -> Self {
         let n = requests.len();
         Table {
@@ -102,35 +97,14 @@ impl<'a> Table<'a> {
             requests,
             outcomes,
             variants,
-            names_before,
-            names_after: (0..n).map(|_| OnceCell::new()).collect(),
-            removed: (0..n).map(|_| OnceCell::new()).collect(),
+            gone: (0..n).map(|_| OnceCell::new()).collect(),
             unchanged_listing: OnceCell::new(),
         }
     }
 
-    /// [`names`] of the store after request `k`.
-    fn names_after(&self, k: usize) -> &BTreeSet<(String, String)> {
-        self.names_after[k].get_or_init(|| {
-            let after = &self.outcomes[k].after;
-            if after == self.store {
-                self.names_before.clone()
-            } else {
-                names(after)
-            }
-        })
-    }
-
-    /// [`removed`] by request `k`.
-    fn removed(&self, k: usize) -> &BTreeSet<String> {
-        self.removed[k].get_or_init(|| {
-            let after = &self.outcomes[k].after;
-            if after == self.store {
-                BTreeSet::new()
-            } else {
-                removed_given(self.names_before, self.store, self.names_after(k), after)
-            }
-        })
+    /// What request `k` took.
+    fn gone(&self, k: usize) -> Gone {
+        *self.gone[k].get_or_init(|| Gone::between(self.store, &self.outcomes[k].after))
     }
 }
 
@@ -153,44 +127,28 @@ impl<T> std::ops::Deref for Shared<'_, T> {
 }
 
 impl Case<'_> {
-    /// [`names`] of the store before.
-    fn names_before(&self) -> Shared<'_, BTreeSet<(String, String)>> {
+    /// What this case's request took from the store.
+    fn gone(&self) -> Gone {
         match self.table {
-            Some((t, _)) => Shared::Held(t.names_before),
-            None => Shared::Owned(names(self.store)),
+            Some((t, k)) => t.gone(k),
+            None => Gone::between(self.store, &self.outcome.after),
         }
     }
 
-    /// [`names`] of the store after.
-    fn names_after(&self) -> Shared<'_, BTreeSet<(String, String)>> {
-        match self.table {
-            Some((t, k)) => Shared::Held(t.names_after(k)),
-            None => Shared::Owned(names(&self.outcome.after)),
-        }
-    }
-
-    /// [`removed`] by this case's request.
-    fn removed(&self) -> Shared<'_, BTreeSet<String>> {
-        match self.table {
-            Some((t, k)) => Shared::Held(t.removed(k)),
-            None => Shared::Owned(removed(self.store, &self.outcome.after)),
-        }
-    }
-
-    /// [`removed`] by the same request with `change` made, on the same store and profile:
+    /// What the same request with `change` made took, on the same store and profile:
     /// `variant` says which of the table's variants that is.
-    fn removed_by(
+    fn gone_by(
         &self,
         change: impl FnOnce(&mut Request),
         variant: fn(&Variants) -> Option<usize>,
-    ) -> Shared<'_, BTreeSet<String>> {
+    ) -> Gone {
         if let Some((t, k)) = self.table {
             if let Some(j) = variant(&t.variants[k]) {
-                return Shared::Held(t.removed(j));
+                return t.gone(j);
             }
         }
         let other = self.rerun(&with(self.request, change));
-        Shared::Owned(removed(self.store, &other.after))
+        Gone::between(self.store, &other.after)
     }
 
     /// What the same profile answers to the same request on the store this one left.
@@ -352,49 +310,95 @@ pub fn engine_id(profile: Profile, image: &Image) -> &rmispec_model::Digest {
 // ---------------------------------------------------------------------------------------------
 // Store diffs.
 
-/// Every (image, name) pair of a store, names fully qualified.
-pub fn names(store: &Store) -> BTreeSet<(String, String)> {
-    store
-        .images
-        .iter()
-        .flat_map(|i| {
-            i.refs
-                .iter()
-                .map(move |r| (i.config.hex().to_owned(), r.full()))
-        })
-        .collect()
+/// What a request took from a store: one bit per (image, name) pair and one per image of the
+/// store before, in the store's order (image 0's names, image 0, image 1's names, …).
+///
+/// A set of small integers rather than of readable lines: the laws compare what two requests
+/// took (force, prune) and ask which images lost names, on every case of the exhaustive
+/// check, and the lines ([`Gone::lines`]) are wanted only when a law fails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Gone(u128);
+
+impl Gone {
+    /// What went from `before` to `after`: a name whose image is left without it, an image
+    /// no longer there (with all its names).
+    pub fn between(before: &Store, after: &Store) -> Gone {
+        if before == after {
+            return Gone(0);
+        }
+        let mut bits = 0u128;
+        for (image, at) in slots(before) {
+            match after.image(&image.config) {
+                None => bits |= ((1u128 << (image.refs.len() + 1)) - 1) << at,
+                Some(left) => {
+                    for (n, r) in image.refs.iter().enumerate() {
+                        if !left.refs.contains(r) {
+                            bits |= 1 << (at + n);
+                        }
+                    }
+                }
+            }
+        }
+        Gone(bits)
+    }
+
+    /// Whether nothing went.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// What went here and not in `other`.
+    pub fn minus(self, other: Gone) -> Gone {
+        Gone(self.0 & !other.0)
+    }
+
+    /// Whether name `n` of the image at slot `at` ([`slots`]) went.
+    fn name_went(self, at: usize, n: usize) -> bool {
+        self.0 & (1 << (at + n)) != 0
+    }
+
+    /// How many images lost at least one name (or went whole with some).
+    pub fn images_untagged(self, before: &Store) -> usize {
+        slots(before)
+            .filter(|(image, at)| (0..image.refs.len()).any(|n| self.name_went(*at, n)))
+            .count()
+    }
+
+    /// What went, as readable lines: `<name> of <image:3>`, `image <image:3>`.
+    pub fn lines(self, before: &Store) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        for (image, at) in slots(before) {
+            let id = image.config.short(3);
+            for (n, r) in image.refs.iter().enumerate() {
+                if self.name_went(at, n) {
+                    out.insert(format!("{} of {id}", r.full()));
+                }
+            }
+            if self.0 & (1 << (at + image.refs.len())) != 0 {
+                out.insert(format!("image {id}"));
+            }
+        }
+        out
+    }
 }
 
-/// Every image of a store, by config digest.
-fn images(store: &Store) -> BTreeSet<String> {
-    store
-        .images
-        .iter()
-        .map(|i| i.config.hex().to_owned())
-        .collect()
+/// Each image of `store` with the first bit of its slot in a [`Gone`].
+fn slots(store: &Store) -> impl Iterator<Item = (&Image, usize)> {
+    let bits: usize = store.images.iter().map(|i| i.refs.len() + 1).sum();
+    assert!(
+        bits <= 128,
+        "a store too big for `Gone`: {bits} names and images"
+    );
+    store.images.iter().scan(0, |next, image| {
+        let at = *next;
+        *next += image.refs.len() + 1;
+        Some((image, at))
+    })
 }
 
 /// What went: names, images and containers, as one set of readable lines.
 fn removed(before: &Store, after: &Store) -> BTreeSet<String> {
-    removed_given(&names(before), before, &names(after), after)
-}
-
-/// [`removed`], given the [`names`] of both stores.
-fn removed_given(
-    names_before: &BTreeSet<(String, String)>,
-    before: &Store,
-    names_after: &BTreeSet<(String, String)>,
-    after: &Store,
-) -> BTreeSet<String> {
-    let gone_names = names_before
-        .difference(names_after)
-        .map(|(i, n)| format!("{n} of {i:.3}"))
-        .collect::<Vec<_>>();
-    let gone_images = images(before)
-        .difference(&images(after))
-        .map(|i| format!("image {i:.3}"))
-        .collect::<Vec<_>>();
-    gone_names.into_iter().chain(gone_images).collect()
+    Gone::between(before, after).lines(before)
 }
 
 fn with(request: &Request, change: impl FnOnce(&mut Request)) -> Request {
@@ -457,13 +461,14 @@ pub const UNTAGGED_RECORDS_NAME_NAMES_THAT_WENT: Law = Law {
     name: "untagged_records_name_names_that_went",
     statement: "every `Untagged:` record names (in the engine's spelling) a name the store had and no longer has",
     check: |case| {
-        let after = case.names_after();
+        if case.outcome.records.is_empty() {
+            return Verdict::Holds;
+        }
+        let gone = case.gone();
         for record in &case.outcome.records {
             let Record::Untagged(name) = record else { continue };
-            let went = case.store.images.iter().any(|i| {
-                i.refs.iter().any(|r| {
-                    untagged_reports(case.profile, name, r) && !after.contains(&(i.config.hex().to_owned(), r.full()))
-                })
+            let went = slots(case.store).any(|(i, at)| {
+                i.refs.iter().enumerate().any(|(n, r)| gone.name_went(at, n) && untagged_reports(case.profile, name, r))
             });
             if !went {
                 return Verdict::Fails(format!("`Untagged: {name}` names no name that went"));
@@ -711,11 +716,13 @@ pub const FORCE_DOES_AT_LEAST_WHAT_NO_FORCE_DOES: Law = Law {
         if case.request.force {
             return Verdict::NotApplicable;
         }
-        let plain = case.removed();
-        let more = case.removed_by(|r| r.force = true, |v| v.forced);
-        let missing: Vec<_> = plain.difference(&more).collect();
+        let plain = case.gone();
+        if plain.is_empty() {
+            return Verdict::Holds;
+        }
+        let missing = plain.minus(case.gone_by(|r| r.force = true, |v| v.forced));
         Verdict::check(missing.is_empty(), || {
-            format!("with force, {missing:?} stay")
+            format!("with force, {:?} stay", missing.lines(case.store))
         })
     },
     excluded: &[
@@ -732,11 +739,13 @@ pub const NOPRUNE_DOES_AT_MOST_WHAT_PRUNE_DOES: Law = Law {
         if case.request.prune {
             return Verdict::NotApplicable;
         }
-        let plain = case.removed();
-        let more = case.removed_by(|r| r.prune = true, |v| v.pruned);
-        let missing: Vec<_> = plain.difference(&more).collect();
+        let plain = case.gone();
+        if plain.is_empty() {
+            return Verdict::Holds;
+        }
+        let missing = plain.minus(case.gone_by(|r| r.prune = true, |v| v.pruned));
         Verdict::check(missing.is_empty(), || {
-            format!("with prune, {missing:?} stay")
+            format!("with prune, {:?} stay", missing.lines(case.store))
         })
     },
     excluded: &[],
@@ -887,15 +896,8 @@ pub const ONE_NAME_UNTAGS_AT_MOST_ONE_IMAGE: Law = Law {
         if case.request.names.len() != 1 || case.request.all {
             return Verdict::NotApplicable;
         }
-        let (before, after) = (case.names_before(), case.names_after());
-        let touched: BTreeSet<&String> = before
-            .iter()
-            .filter(|n| !after.contains(n))
-            .map(|(image, _)| image)
-            .collect();
-        Verdict::check(touched.len() <= 1, || {
-            format!("names went from {} images", touched.len())
-        })
+        let touched = case.gone().images_untagged(case.store);
+        Verdict::check(touched <= 1, || format!("names went from {touched} images"))
     },
     excluded: &[],
 };
