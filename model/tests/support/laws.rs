@@ -55,6 +55,7 @@ pub struct Table<'a> {
     gone: Vec<OnceCell<Gone>>,
     unchanged_listing: OnceCell<Verdict>,
 }
+
 /// Where the forced and the pruned variant of a request are in its store's request list.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Variants {
@@ -396,7 +397,7 @@ fn slots(store: &Store) -> impl Iterator<Item = (&Image, usize)> {
     })
 }
 
-/// What went: names, images and containers, as one set of readable lines.
+/// What went: names and images, as one set of readable lines ([`Gone::lines`]).
 fn removed(before: &Store, after: &Store) -> BTreeSet<String> {
     Gone::between(before, after).lines(before)
 }
