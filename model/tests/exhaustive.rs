@@ -192,3 +192,38 @@ fn followers_answer_as_their_leaders() {
     }
     assert!(shared > 0);
 }
+
+/// What `support/follow.rs` says of the flags each engine's model reads holds on every store
+/// of the small bounds: requests it calls answered alike are, on every profile.
+#[test]
+fn requests_answered_alike_answer_alike() {
+    let bounds = Bounds::SMALL;
+    let (stores, _) = support::enumerate::stores(bounds);
+    let mut shared = 0;
+    for spec in &stores {
+        let store = spec.build();
+        let requests = support::enumerate::requests(&store, bounds);
+        for &profile in support::laws::LANDED {
+            let alike = support::follow::answered_alike(profile.engine(), &requests);
+            for (k, request) in requests.iter().enumerate() {
+                if alike[k] == k {
+                    continue;
+                }
+                assert!(
+                    rmispec_model::remove(profile, &store, request)
+                        == rmispec_model::remove(profile, &store, &requests[alike[k]]),
+                    "{profile} answers {request:?} otherwise than {:?}",
+                    requests[alike[k]]
+                );
+                shared += 1;
+            }
+        }
+    }
+    assert!(shared > 0);
+}
+
+#[test]
+#[ignore = "four images: run with --release -- --ignored four_images"]
+fn every_law_on_every_store_of_four_images() {
+    explore(Bounds::FOUR_IMAGES, false);
+}

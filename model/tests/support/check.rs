@@ -8,9 +8,13 @@
 //!   cheaper speeds it up too (`laws::Gone` did): its ratio to the checker understates the
 //!   gain over an earlier revision, which `scripts/bench-checker REV` measures;
 //! - [`fast`]: each request's outcome goes into a [`Table`] indexed like the requests, with
-//!   the forced and pruned variant of each request found once per store (not per profile),
-//!   and what several laws derive from an outcome (what went, as a set of bits, and the listing of
-//!   an unchanged store) computed once for all of them; a profile that answers as another
+//!   the forced and pruned variant of each request found once per store (not per profile);
+//!   requests that differ only in flags the engine's model does not read (`support/follow.rs`
+//!   [`follow::answered_alike`]: CRI reads no force or prune, legacy libpod no prune, Docker
+//!   no ignore) share one model call, recomputed and compared on a sample of stores; what
+//!   several laws derive from an outcome alone (what went, as a set of bits, whether the store
+//!   changed, the listing verdict, the second run of the same request) is computed once per
+//!   answer for all of them; a profile that answers as another
 //!   on a request by the model's code (`support/follow.rs`) takes that profile's answer and
 //!   verdicts, recomputed and compared on a sample of stores; stores are handed out one at a
 //!   time to every core, so a slow part of the enumeration does not leave a core idle.
@@ -332,16 +336,26 @@ fn check_store(store: &rmispec_model::Store, s: usize, bounds: Bounds, report: &
     let laws: Vec<(usize, &laws::Law)> = checked_laws().collect();
     report.requests += requests.len() as u64;
     let spot = s.is_multiple_of(follow::SPOT_CHECK_EVERY);
+    // Per engine: which requests it answers alike (the same for all its profiles).
+    let alike: Vec<Vec<usize>> = rmispec_model::Engine::ALL
+        .iter()
+        .map(|&e| follow::answered_alike(e, &requests))
+        .collect();
     // Per profile that leads another: its table and its verdicts, request by request.
     let mut led: Vec<Option<(Table, Vec<Verdict>)>> = (0..LANDED.len()).map(|_| None).collect();
     for (p, &profile) in LANDED.iter().enumerate() {
         let leaders = leaders(profile, &requests);
         if leaders.iter().all(Option::is_none) {
             let leads = follow::FOLLOWERS.iter().any(|(_, l, _)| *l == profile);
+            let engine = rmispec_model::Engine::ALL
+                .iter()
+                .position(|&e| e == profile.engine())
+                .expect("every engine is in Engine::ALL");
             let on = On {
                 profile: (p, profile),
                 store: (s, store),
                 requests: &requests,
+                alike: &alike[engine],
                 variants: &variants,
                 laws: &laws,
             };
@@ -357,7 +371,7 @@ fn check_store(store: &rmispec_model::Store, s: usize, bounds: Bounds, report: &
                 let (table, kept) = led[l]
                     .as_ref()
                     .expect("a leader comes before its followers");
-                let outcome = &table.outcomes[r];
+                let outcome = table.outcome(r);
                 if spot {
                     assert!(
                         remove(profile, store, request) == *outcome,
@@ -403,6 +417,9 @@ struct On<'a> {
     /// The store and its place in the exploration (for the first failure's order).
     store: (usize, &'a rmispec_model::Store),
     requests: &'a [rmispec_model::Request],
+    /// For each request, the first answered alike on this profile's engine
+    /// ([`follow::answered_alike`]).
+    alike: &'a [usize],
     variants: &'a [Variants],
     laws: &'a [(usize, &'static laws::Law)],
 }
@@ -412,12 +429,21 @@ struct On<'a> {
 fn check_profile<'a>(on: &On<'a>, keep: bool, report: &mut Report) -> (Table<'a>, Vec<Verdict>) {
     let (p, profile) = on.profile;
     let (s, store) = on.store;
-    let outcomes = on
-        .requests
-        .iter()
-        .map(|r| remove(profile, store, r))
-        .collect();
-    let table = Table::new(store, on.requests, outcomes, on.variants);
+    let alike = on.alike;
+    let spot = s.is_multiple_of(follow::SPOT_CHECK_EVERY);
+    let table = Table::new(store, on.requests, alike, on.variants, |r| {
+        remove(profile, store, r)
+    });
+    if spot {
+        for (r, request) in on.requests.iter().enumerate() {
+            assert!(
+                alike[r] == r || remove(profile, store, request) == *table.outcome(r),
+                "{profile} answers {request:?} otherwise than {:?} (store {s}): \
+                 tests/support/follow.rs `reads` must say what it reads",
+                on.requests[alike[r]]
+            );
+        }
+    }
     let mut kept = Vec::with_capacity(if keep {
         on.requests.len() * on.laws.len()
     } else {
@@ -429,7 +455,7 @@ fn check_profile<'a>(on: &On<'a>, keep: bool, report: &mut Report) -> (Table<'a>
             profile,
             store,
             request,
-            outcome: &table.outcomes[r],
+            outcome: table.outcome(r),
             memo: None,
             table: Some((&table, r)),
         };
@@ -492,11 +518,13 @@ pub fn second_steps(bounds: Bounds, threads: usize) -> Report {
                 }
             }
             let variants = Variants::of(&requests);
+            let alike = follow::answered_alike(LANDED[*p].engine(), &requests);
             report.requests += requests.len() as u64;
             let on = On {
                 profile: (*p, LANDED[*p]),
                 store: (t, store),
                 requests: &requests,
+                alike: &alike,
                 variants: &variants,
                 laws: &laws,
             };

@@ -64,6 +64,14 @@ impl Bounds {
         ..Bounds::SMALL
     };
 
+    /// Four images of one name each, one container, parents: more images than the full
+    /// bounds have, which CI checks too.
+    pub const FOUR_IMAGES: Bounds = Bounds {
+        images: 4,
+        names_per_image: 1,
+        ..Bounds::SMALL
+    };
+
     /// The full bounds: three images of three names, two containers, parents.
     pub const FULL: Bounds = Bounds {
         images: 3,

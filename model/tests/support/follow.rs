@@ -24,9 +24,25 @@
 //! A follower's law verdicts are its leader's: every law reads the profile only through its
 //! engine (spellings, listing) and through `remove` on the same profile, with the same
 //! request names (the forced and pruned variants, the repeated request), which follow alike.
+//!
+//! Requests follow requests too ([`answered_alike`]): an engine's model reads only some of a
+//! request's flags, so two requests that differ in the others get one answer, on any store.
+//! What each engine reads (the model's code at this commit, `engines/<engine>.rs` `remove`
+//! and what it calls, tests apart), besides `names`, which all read:
+//! - docker-classic and docker-containerd: `force`, `prune`, `platforms` (`docker::drive`'s
+//!   `Options`); no `all` and no `ignore`, which `docker rmi` does not have;
+//! - cri-containerd: `all` (`cri_containerd::remove`); the CRI call has no force, prune or
+//!   ignore (the module docs: "`force`, `prune` and `ignore` do not exist in CRI");
+//! - libpod-legacy: `all` and `force` (`libpod_legacy::check_arguments`, `rest_3_0`,
+//!   `cli_1_9`); the module docs: "It knows no `ignore` and no `noprune`";
+//! - podman-libimage: every flag (`podman_libimage::remove`).
+//!
+//! The verdicts are not shared across such requests (laws read the flags), only the answer
+//! and what the laws derive from it alone (`laws::Table`).
 
 use rmispec_model::reference::grammar::{parse_normalized_in, Dialect};
-use rmispec_model::{Profile, Request};
+use rmispec_model::{Engine, Profile, Request};
+use std::collections::HashMap;
 
 /// Recompute the followers' answers on one store in this many, and compare.
 pub const SPOT_CHECK_EVERY: usize = 16;
@@ -96,4 +112,73 @@ fn same_parse(a: Dialect, b: Dialect, name: &str) -> bool {
         && name
             .rsplit_once('@')
             .is_none_or(|(before, _)| alike(before))
+}
+
+/// The flags of a request an engine's model reads (see the module docs); `names` and
+/// `platforms` are always read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reads {
+    /// `force`.
+    pub force: bool,
+    /// `prune`.
+    pub prune: bool,
+    /// `ignore`.
+    pub ignore: bool,
+    /// `all`.
+    pub all: bool,
+}
+
+/// What `engine`'s model reads of a request (the module docs say where).
+pub fn reads(engine: Engine) -> Reads {
+    let every = Reads {
+        force: true,
+        prune: true,
+        ignore: true,
+        all: true,
+    };
+    match engine {
+        Engine::DockerClassic | Engine::DockerContainerd => Reads {
+            ignore: false,
+            all: false,
+            ..every
+        },
+        Engine::CriContainerd => Reads {
+            force: false,
+            prune: false,
+            ignore: false,
+            all: true,
+        },
+        Engine::LibpodLegacy => Reads {
+            prune: false,
+            ignore: false,
+            ..every
+        },
+        Engine::PodmanLibimage => every,
+    }
+}
+
+/// What an engine reads of a request: its names, its platforms, and the flags of [`Reads`].
+type Read<'r> = (&'r [String], &'r [rmispec_model::Platform], [bool; 4]);
+
+/// For each of `requests`, the first of them (by index) that `engine` answers alike by
+/// [`reads`]: the same names and platforms, the same flags where the engine reads them. A
+/// request answered like no earlier one is its own.
+pub fn answered_alike(engine: Engine, requests: &[Request]) -> Vec<usize> {
+    let reads = reads(engine);
+    let mut first: HashMap<Read<'_>, usize> = HashMap::with_capacity(requests.len());
+    requests
+        .iter()
+        .enumerate()
+        .map(|(k, r)| {
+            let flags = [
+                reads.force && r.force,
+                reads.prune && r.prune,
+                reads.ignore && r.ignore,
+                reads.all && r.all,
+            ];
+            *first
+                .entry((r.names.as_slice(), r.platforms.as_slice(), flags))
+                .or_insert(k)
+        })
+        .collect()
 }

@@ -37,23 +37,67 @@ pub struct Case<'a> {
 pub type Memo = RefCell<HashMap<String, Outcome>>;
 
 /// Every request of one store on one profile, with its outcome, and what the laws derive from
-/// outcomes, each computed at most once: what each request took from the store ([`Gone`]),
-/// the listing verdict for the unchanged store.
+/// an outcome alone, each computed at most once per answer: what the request took from the
+/// store ([`Gone`]), whether it left the store as it was, the listing verdict for the store it
+/// left, and what the same request answers there.
 ///
 /// The laws ask the same questions of many cases (the forced variant of a request is itself a
-/// case; most requests change nothing), so sharing the answers is where the exhaustive
-/// check's time goes; the answers are the same values a law computes without the table.
+/// case; most requests change nothing; requests that differ only in a flag the engine does not
+/// read get one answer, `follow::answered_alike`), so sharing the answers is where the
+/// exhaustive check's time goes; the answers are the same values a law computes without the
+/// table.
 pub struct Table<'a> {
     /// The store.
     pub store: &'a Store,
     /// The requests, as the enumeration makes them.
     pub requests: &'a [Request],
-    /// The outcome of each request.
-    pub outcomes: Vec<Outcome>,
+    /// The answers, each with what is derived from it.
+    answers: Vec<Answer>,
+    /// For each request, the index of its answer.
+    of: Vec<usize>,
     /// The index of the same request with force, and with prune, where there is one.
     pub variants: &'a [Variants],
-    gone: Vec<OnceCell<Gone>>,
     unchanged_listing: OnceCell<Verdict>,
+}
+
+/// One answer of a [`Table`], and what the laws derive from it alone.
+struct Answer {
+    outcome: Outcome,
+    /// Whether the store after is the store before.
+    unchanged: bool,
+    gone: OnceCell<Gone>,
+    listing: OnceCell<Verdict>,
+    /// What the same request (any request with this answer) answers on the store it left.
+    again: OnceCell<Outcome>,
+    /// What the same request with each [`Flag`] set took, where the table has no such
+    /// request.
+    with: [OnceCell<Gone>; 2],
+}
+
+/// A flag the laws compare a request with and without.
+#[derive(Clone, Copy, Debug)]
+pub enum Flag {
+    /// `force`.
+    Force = 0,
+    /// `prune`.
+    Prune = 1,
+}
+
+impl Flag {
+    fn set(self, r: &mut Request) {
+        match self {
+            Flag::Force => r.force = true,
+            Flag::Prune => r.prune = true,
+        }
+    }
+
+    /// Where [`Variants`] says the request with the flag set is.
+    fn variant(self, v: &Variants) -> Option<usize> {
+        match self {
+            Flag::Force => v.forced,
+            Flag::Prune => v.pruned,
+        }
+    }
 }
 
 /// Where the forced and the pruned variant of a request are in its store's request list.
@@ -85,27 +129,66 @@ impl Variants {
 }
 
 impl<'a> Table<'a> {
-    /// The table of `requests` on `store`, with their `outcomes`.
+    /// The table of `requests` on `store`: `alike[k]` is the first request answered as
+    /// request `k` is (`k` itself or an earlier one, `follow::answered_alike`), and `answer`
+    /// gives the outcome of each request that is its own.
     pub fn new(
         store: &'a Store,
         requests: &'a [Request],
-        outcomes: Vec<Outcome>,
+        alike: &[usize],
         variants: &'a [Variants],
+        mut answer: impl FnMut(&Request) -> Outcome,
     ) -> Self {
-        let n = requests.len();
+        let mut answers: Vec<Answer> = Vec::new();
+        let mut of = Vec::with_capacity(requests.len());
+        for (k, request) in requests.iter().enumerate() {
+            if alike[k] < k {
+                of.push(of[alike[k]]);
+                continue;
+            }
+            let outcome = answer(request);
+            of.push(answers.len());
+            answers.push(Answer {
+                unchanged: outcome.after == *store,
+                outcome,
+                gone: OnceCell::new(),
+                listing: OnceCell::new(),
+                again: OnceCell::new(),
+                with: Default::default(),
+            });
+        }
         Table {
             store,
             requests,
-            outcomes,
+            answers,
+            of,
             variants,
-            gone: (0..n).map(|_| OnceCell::new()).collect(),
             unchanged_listing: OnceCell::new(),
         }
     }
 
+    /// The outcome of request `k`.
+    pub fn outcome(&self, k: usize) -> &Outcome {
+        &self.answers[self.of[k]].outcome
+    }
+
+    /// How many requests had an answer of their own (the model calls made).
+    pub fn answered(&self) -> usize {
+        self.answers.len()
+    }
+
+    fn answer(&self, k: usize) -> &Answer {
+        &self.answers[self.of[k]]
+    }
+
     /// What request `k` took.
     fn gone(&self, k: usize) -> Gone {
-        *self.gone[k].get_or_init(|| Gone::between(self.store, &self.outcomes[k].after))
+        let a = self.answer(k);
+        if a.unchanged {
+            return Gone::default();
+        }
+        *a.gone
+            .get_or_init(|| Gone::between(self.store, &a.outcome.after))
     }
 }
 
@@ -136,42 +219,67 @@ impl Case<'_> {
         }
     }
 
-    /// What the same request with `change` made took, on the same store and profile:
-    /// `variant` says which of the table's variants that is.
-    fn gone_by(
-        &self,
-        change: impl FnOnce(&mut Request),
-        variant: fn(&Variants) -> Option<usize>,
-    ) -> Gone {
-        if let Some((t, k)) = self.table {
-            if let Some(j) = variant(&t.variants[k]) {
-                return t.gone(j);
-            }
+    /// What the same request with `flag` set took, on the same store and profile: the
+    /// table's variant of the request if the enumeration has one, else computed once for
+    /// every request with this answer (requests answered alike are answered alike with the
+    /// flag set too, `follow::answered_alike`).
+    fn gone_with(&self, flag: Flag) -> Gone {
+        let set = |r: &mut Request| flag.set(r);
+        let Some((t, k)) = self.table else {
+            let other = self.rerun(&with(self.request, set));
+            return Gone::between(self.store, &other.after);
+        };
+        if let Some(j) = flag.variant(&t.variants[k]) {
+            return t.gone(j);
         }
-        let other = self.rerun(&with(self.request, change));
-        Gone::between(self.store, &other.after)
+        *t.answer(k).with[flag as usize].get_or_init(|| {
+            let other = remove(self.profile, self.store, &with(self.request, set));
+            Gone::between(self.store, &other.after)
+        })
     }
 
     /// What the same profile answers to the same request on the store this one left.
     fn again(&self) -> Shared<'_, Outcome> {
+        let Some((t, k)) = self.table else {
+            return Shared::Owned(remove(self.profile, &self.outcome.after, self.request));
+        };
         // Same profile, same store, same request: the outcome already computed (the model is
-        // a function; the memo above relies on that too).
-        if self.table.is_some() && self.outcome.after == *self.store {
+        // a function; the memo above relies on that too). A request answered alike on one
+        // store is answered alike on every store (`follow::answered_alike`), so the answer
+        // holds what the second run of any of its requests gives.
+        let a = t.answer(k);
+        if a.unchanged {
             return Shared::Held(self.outcome);
         }
-        Shared::Owned(remove(self.profile, &self.outcome.after, self.request))
+        Shared::Held(
+            a.again
+                .get_or_init(|| remove(self.profile, &a.outcome.after, self.request)),
+        )
+    }
+
+    /// Whether the request left the store as it was.
+    fn unchanged(&self) -> bool {
+        match self.table {
+            Some((t, k)) => t.answer(k).unchanged,
+            None => self.outcome.after == *self.store,
+        }
     }
 
     /// [`THE_LISTING_SHOWS_EVERY_IMAGE_LEFT`]'s verdict: it depends on the profile and the
-    /// store after only, so the table holds it for every request that left the store as it was.
+    /// store after only, so the table holds it once for every request that left the store as
+    /// it was, and once per answer for the others.
     fn listing_verdict(&self) -> Verdict {
-        match self.table {
-            Some((t, _)) if self.outcome.after == *self.store => t
-                .unchanged_listing
-                .get_or_init(|| listing_shows_every_image_left(self.profile, self.store))
-                .clone(),
-            _ => listing_shows_every_image_left(self.profile, &self.outcome.after),
-        }
+        let Some((t, k)) = self.table else {
+            return listing_shows_every_image_left(self.profile, &self.outcome.after);
+        };
+        let a = t.answer(k);
+        let cell = if a.unchanged {
+            &t.unchanged_listing
+        } else {
+            &a.listing
+        };
+        cell.get_or_init(|| listing_shows_every_image_left(self.profile, &a.outcome.after))
+            .clone()
     }
 
     /// What the same profile answers to another request on the same store.
@@ -569,7 +677,7 @@ pub const A_FAILED_ONE_NAME_REQUEST_CHANGES_NOTHING: Law = Law {
         if case.request.names.len() != 1 || case.request.all || case.outcome.is_ok() {
             return Verdict::NotApplicable;
         }
-        Verdict::check(case.outcome.after == *case.store, || {
+        Verdict::check(case.unchanged(), || {
             format!(
                 "failed, yet removed {:?}",
                 removed(case.store, &case.outcome.after)
@@ -721,7 +829,7 @@ pub const FORCE_DOES_AT_LEAST_WHAT_NO_FORCE_DOES: Law = Law {
         if plain.is_empty() {
             return Verdict::Holds;
         }
-        let missing = plain.minus(case.gone_by(|r| r.force = true, |v| v.forced));
+        let missing = plain.minus(case.gone_with(Flag::Force));
         Verdict::check(missing.is_empty(), || {
             format!("with force, {:?} stay", missing.lines(case.store))
         })
@@ -744,7 +852,7 @@ pub const NOPRUNE_DOES_AT_MOST_WHAT_PRUNE_DOES: Law = Law {
         if plain.is_empty() {
             return Verdict::Holds;
         }
-        let missing = plain.minus(case.gone_by(|r| r.prune = true, |v| v.pruned));
+        let missing = plain.minus(case.gone_with(Flag::Prune));
         Verdict::check(missing.is_empty(), || {
             format!("with prune, {:?} stay", missing.lines(case.store))
         })
@@ -800,7 +908,7 @@ pub const AN_UNKNOWN_NAME_CHANGES_NOTHING: Law = Law {
             return Verdict::NotApplicable;
         }
         let o = case.outcome;
-        if o.after != *case.store || !o.records.is_empty() {
+        if !case.unchanged() || !o.records.is_empty() {
             return Verdict::Fails("something changed or was reported".into());
         }
         Verdict::check(o.errors.iter().all(|e| e.kind == ErrorKind::NotFound), || "an error other than not-found".into())
@@ -834,7 +942,9 @@ pub const A_SECOND_IDENTICAL_REQUEST_CHANGES_NOTHING: Law = Law {
             return Verdict::NotApplicable;
         }
         let again = case.again();
-        Verdict::check(again.after == case.outcome.after, || {
+        let same = matches!(again, Shared::Held(o) if std::ptr::eq(o, case.outcome))
+            || again.after == case.outcome.after;
+        Verdict::check(same, || {
             format!(
                 "the second request removed {:?}",
                 removed(&case.outcome.after, &again.after)
