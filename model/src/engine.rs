@@ -259,6 +259,24 @@ pub fn remove(profile: Profile, store: &Store, request: &Request) -> Outcome {
     }
 }
 
+/// [`remove`] of each of `requests` on the same `store`, in order: the same outcomes, with
+/// what does not depend on the request found once for all of them (libimage looks every name
+/// up before it removes anything, so each name is looked up once). For a caller that asks many
+/// requests of one store: the exhaustive check.
+pub fn remove_each<'r>(
+    profile: Profile,
+    store: &Store,
+    requests: impl IntoIterator<Item = &'r Request>,
+) -> Vec<Outcome> {
+    match profile.engine() {
+        Engine::PodmanLibimage => engines::podman_libimage::remove_each(profile, store, requests),
+        _ => requests
+            .into_iter()
+            .map(|request| remove(profile, store, request))
+            .collect(),
+    }
+}
+
 /// How `profile` lists `store`: the images (with the engine's ID and the names it shows) and
 /// the containers. This is what a live adapter can observe, so comparisons go through it.
 pub fn listing(profile: Profile, store: &Store) -> Listing {

@@ -22,7 +22,9 @@ pub mod store;
 pub mod strategies;
 
 pub use digest::Digest;
-pub use engine::{classify, remove, Engine, ImageIdKind, Profile, ProfileInfo, PROFILES};
+pub use engine::{
+    classify, remove, remove_each, Engine, ImageIdKind, Profile, ProfileInfo, PROFILES,
+};
 pub use outcome::{ConflictReason, ErrorKind, Failure, Outcome, Record, Status};
 pub use platform::{Platform, PlatformManifest};
 pub use reference::{Reference, Repository};

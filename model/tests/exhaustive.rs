@@ -227,3 +227,24 @@ fn requests_answered_alike_answer_alike() {
 fn every_law_on_every_store_of_four_images() {
     explore(Bounds::FOUR_IMAGES, false);
 }
+
+/// `rmispec_model::remove_each`, which the checker calls, answers each request as `remove`
+/// does, on every store of the small bounds and every profile.
+#[test]
+fn remove_each_answers_as_remove() {
+    let bounds = Bounds::SMALL;
+    let (stores, _) = support::enumerate::stores(bounds);
+    for spec in &stores {
+        let store = spec.build();
+        let requests = support::enumerate::requests(&store, bounds);
+        for &profile in support::laws::LANDED {
+            let each = rmispec_model::remove_each(profile, &store, &requests);
+            for (request, outcome) in requests.iter().zip(each) {
+                assert!(
+                    rmispec_model::remove(profile, &store, request) == outcome,
+                    "{profile}: remove_each answers {request:?} otherwise than remove"
+                );
+            }
+        }
+    }
+}

@@ -106,7 +106,7 @@ use crate::outcome::{ConflictReason, ErrorKind, Failure, Outcome};
 use crate::reference::grammar::GrammarError;
 use crate::store::{Listing, Store};
 use crate::{Profile, Request};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The containers/common version a profile runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,6 +129,48 @@ impl Version {
 
 /// What `profile` reports for `request` on the libpod batch endpoint (see the module docs).
 pub fn remove(profile: Profile, store: &Store, request: &Request) -> Outcome {
+    answer(profile, store, request, &mut Lookups::default())
+}
+
+/// [`remove`] of each of `requests` on the same `store`, each name looked up once for all of
+/// them ([`Lookups`]).
+pub fn remove_each<'r>(
+    profile: Profile,
+    store: &Store,
+    requests: impl IntoIterator<Item = &'r Request>,
+) -> Vec<Outcome> {
+    let mut lookups = Lookups::default();
+    requests
+        .into_iter()
+        .map(|request| answer(profile, store, request, &mut lookups))
+        .collect()
+}
+
+/// What [`lookup`] answered, by name, on one store and version. libimage looks every name of
+/// a request up before it removes anything (`containers/common@v0.50.1:libimage/runtime.go#L654-L687`),
+/// so a lookup's answer depends on the store before, the version and the name alone, and
+/// requests on the same store share it.
+#[derive(Default)]
+struct Lookups(HashMap<String, Result<(Digest, String), Failure>>);
+
+impl Lookups {
+    fn get(
+        &mut self,
+        version: Version,
+        storage: &Storage,
+        name: &str,
+    ) -> Result<(Digest, String), Failure> {
+        if let Some(answer) = self.0.get(name) {
+            return answer.clone();
+        }
+        let answer = lookup(version, storage, name);
+        self.0.insert(name.to_owned(), answer.clone());
+        answer
+    }
+}
+
+/// [`remove`], with the lookups made on `store` so far.
+fn answer(profile: Profile, store: &Store, request: &Request, lookups: &mut Lookups) -> Outcome {
     debug_assert!(matches!(
         profile,
         Profile::Podman43 | Profile::Podman54 | Profile::Podman58
@@ -163,7 +205,8 @@ pub fn remove(profile: Profile, store: &Store, request: &Request) -> Outcome {
         }
     }
     for name in &request.names {
-        match lookup(version, &run.storage, name) {
+        // `run.storage` is still `store`: nothing has been removed yet.
+        match lookups.get(version, &run.storage, name) {
             Ok((id, resolved)) => match targets.iter_mut().find(|(h, _)| h.id == id) {
                 Some((_, refs)) => refs.push(resolved),
                 None => targets.push((Handle::read(&run.storage, id), vec![resolved])),

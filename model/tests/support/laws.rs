@@ -131,32 +131,41 @@ impl Variants {
 impl<'a> Table<'a> {
     /// The table of `requests` on `store`: `alike[k]` is the first request answered as
     /// request `k` is (`k` itself or an earlier one, `follow::answered_alike`), and `answer`
-    /// gives the outcome of each request that is its own.
+    /// gives the outcomes of the requests that are their own, in order.
     pub fn new(
         store: &'a Store,
         requests: &'a [Request],
         alike: &[usize],
         variants: &'a [Variants],
-        mut answer: impl FnMut(&Request) -> Outcome,
+        answer: impl FnOnce(&mut dyn Iterator<Item = &'a Request>) -> Vec<Outcome>,
     ) -> Self {
-        let mut answers: Vec<Answer> = Vec::new();
         let mut of = Vec::with_capacity(requests.len());
-        for (k, request) in requests.iter().enumerate() {
-            if alike[k] < k {
-                of.push(of[alike[k]]);
-                continue;
+        let mut own = 0;
+        for (k, &a) in alike.iter().enumerate() {
+            if a < k {
+                of.push(of[a]);
+            } else {
+                of.push(own);
+                own += 1;
             }
-            let outcome = answer(request);
-            of.push(answers.len());
-            answers.push(Answer {
+        }
+        let mut owners = requests
+            .iter()
+            .enumerate()
+            .filter(|&(k, _)| alike[k] == k)
+            .map(|(_, r)| r);
+        let answers: Vec<Answer> = answer(&mut owners)
+            .into_iter()
+            .map(|outcome| Answer {
                 unchanged: outcome.after == *store,
                 outcome,
                 gone: OnceCell::new(),
                 listing: OnceCell::new(),
                 again: OnceCell::new(),
                 with: Default::default(),
-            });
-        }
+            })
+            .collect();
+        assert_eq!(answers.len(), own, "one answer per request that is its own");
         Table {
             store,
             requests,
