@@ -110,7 +110,7 @@ pub const BLANK_NAME: &str = "image name cannot be blank";
 pub fn drive(
     store: &Store,
     request: &Request,
-    mut call: impl FnMut(&Store, &str, Options<'_>) -> Call,
+    mut call: impl FnMut(Store, &str, Options<'_>) -> Call,
 ) -> Outcome {
     if request.names.is_empty() {
         return Outcome {
@@ -136,13 +136,11 @@ pub fn drive(
     let mut errors = Vec::new();
     let mut last = Status::Http(200);
     for name in &request.names {
+        // Each call takes the store the previous one left, and leaves its own.
         let answer = if name.trim().is_empty() {
-            Call::failed(
-                failure(ErrorKind::InvalidReference, BLANK_NAME, 400),
-                after.clone(),
-            )
+            Call::failed(failure(ErrorKind::InvalidReference, BLANK_NAME, 400), after)
         } else {
-            call(&after, name, options)
+            call(after, name, options)
         };
         last = answer.status();
         records.extend(answer.records);
@@ -453,16 +451,13 @@ mod tests {
     }
 
     /// A fake API: `nosuch*` is not found, `bad*` conflicts, anything else untags itself.
-    fn fake(store: &Store, name: &str, _: Options) -> Call {
+    fn fake(store: Store, name: &str, _: Options) -> Call {
         if name.starts_with("nosuch") {
-            Call::failed(no_such_image(name), store.clone())
+            Call::failed(no_such_image(name), store)
         } else if name.starts_with("bad") {
-            Call::failed(
-                Conflict::Stopped(&d('c')).failure("aaaaaaaaaaaa"),
-                store.clone(),
-            )
+            Call::failed(Conflict::Stopped(&d('c')).failure("aaaaaaaaaaaa"), store)
         } else {
-            Call::ok(vec![Record::Untagged(name.to_owned())], store.clone())
+            Call::ok(vec![Record::Untagged(name.to_owned())], store)
         }
     }
 
@@ -520,7 +515,7 @@ mod tests {
         let out = drive(
             &Store::default(),
             &request(&[" \t"], false),
-            |_: &Store, _: &str, _| unreachable!(),
+            |_: Store, _: &str, _| unreachable!(),
         );
         assert_eq!(out.errors[0].message, BLANK_NAME);
         assert_eq!(out.errors[0].kind, ErrorKind::InvalidReference);

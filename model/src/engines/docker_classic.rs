@@ -59,8 +59,8 @@ pub fn remove(profile: Profile, store: &Store, request: &Request) -> Outcome {
 /// `platforms` option ([`docker::platforms_read`]) takes at most one platform (more is
 /// `multiple platforms are not supported`, HTTP 400, before the name is looked up), and that
 /// one only narrows the lookup ([`check_platform`]): the delete itself is the plain one.
-pub fn delete(profile: Profile, store: &Store, name: &str, options: Options) -> Call {
-    let mut work = store.clone();
+pub fn delete(profile: Profile, store: Store, name: &str, options: Options) -> Call {
+    let mut work = store;
     let mut records = Vec::new();
     let platforms = docker::platforms_read(profile, options);
     if platforms.len() > 1 {

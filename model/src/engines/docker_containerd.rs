@@ -63,7 +63,7 @@ pub fn remove(profile: Profile, store: &Store, request: &Request) -> Outcome {
 /// name is looked up ([`docker::PLATFORMS_NEED_FORCE`], HTTP 400); with force, the name is
 /// resolved as always and every path then deletes platform content instead
 /// ([`delete_platforms`]).
-pub fn delete(profile: Profile, store: &Store, name: &str, options: Options) -> Call {
+pub fn delete(profile: Profile, store: Store, name: &str, options: Options) -> Call {
     let mut work = Work::new(store, dialect(profile));
     let mut records = Vec::new();
     let platforms = docker::platforms_read(profile, options);
@@ -170,11 +170,8 @@ struct Work {
 }
 
 impl Work {
-    fn new(store: &Store, dialect: Dialect) -> Work {
-        Work {
-            store: store.clone(),
-            dialect,
-        }
+    fn new(store: Store, dialect: Dialect) -> Work {
+        Work { store, dialect }
     }
 
     /// Every record, in containerd's list order: by name (bolt keys).

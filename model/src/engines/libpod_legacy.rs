@@ -176,7 +176,8 @@ fn rest_3_0(storage: &mut Storage, request: &Request) -> Outcome {
         records: records(untagged, deleted),
         status: batch_status(&errors),
         errors,
-        after: storage.0.clone(),
+        // The storage is the caller's to drop: the store it holds is the answer's.
+        after: std::mem::take(&mut storage.0),
     }
 }
 
@@ -243,7 +244,8 @@ fn cli_1_9(storage: &mut Storage, request: &Request) -> Outcome {
         records,
         errors,
         status,
-        after: storage.0.clone(),
+        // The storage is the caller's to drop: the store it holds is the answer's.
+        after: std::mem::take(&mut storage.0),
     }
 }
 
