@@ -55,6 +55,8 @@ pub struct Table<'a> {
     answers: Vec<Answer>,
     /// For each request, the index of its answer.
     of: Vec<usize>,
+    /// For each request, the first request answered alike (`follow::answered_alike`).
+    alike: Vec<usize>,
     /// The index of the same request with force, and with prune, where there is one.
     pub variants: &'a [Variants],
     unchanged_listing: OnceCell<Verdict>,
@@ -171,6 +173,7 @@ impl<'a> Table<'a> {
             requests,
             answers,
             of,
+            alike: alike.to_vec(),
             variants,
             unchanged_listing: OnceCell::new(),
         }
@@ -238,7 +241,12 @@ impl Case<'_> {
             let other = self.rerun(&with(self.request, set));
             return Gone::between(self.store, &other.after);
         };
-        if let Some(j) = flag.variant(&t.variants[k]) {
+        // The variant of the first request answered alike is answered as this one's would be.
+        let first = t.alike[k];
+        if let Some(j) = flag
+            .variant(&t.variants[k])
+            .or_else(|| flag.variant(&t.variants[first]))
+        {
             return t.gone(j);
         }
         *t.answer(k).with[flag as usize].get_or_init(|| {
