@@ -22,7 +22,11 @@
 //!   containers: 92 514 stores, 1.59 × 10⁸ cases ([`Bounds::FULL`]), what CI checks.
 //!   Only there must every exclusion be shown within the bounds; by default an
 //!   exclusion the small stores cannot show is reported, and `tests/laws.rs`
-//!   (`exclusions_are_witnessed`) shows it on bigger generated stores.
+//!   (`exclusions_are_witnessed`) shows it on bigger generated stores;
+//! - four images, `--release -- --ignored four_images`, which CI runs too: up to **4** images
+//!   of 1 name each, parents, no containers: 43,000 stores, 8.9 × 10⁷ cases
+//!   ([`Bounds::FOUR_IMAGES`]; with one container they would be 377,412 stores and
+//!   7.8 × 10⁸ cases, five times the full bounds, about 11 minutes on two cores).
 //!
 //! Sequences of two requests ([`check::second_steps`]): every law again on every store that
 //! one request leaves on a profile (a store an engine left can hold what no enumerated store
@@ -46,7 +50,11 @@
 //!
 //! The checker is `support/check.rs`: `RMISPEC_CHECKER=baseline` runs the first
 //! implementation instead (same counts, same tallies, slower), and
-//! `the_checker_agrees_with_the_baseline` compares the two on every `cargo test`.
+//! `the_checker_agrees_with_the_baseline` compares the two on every `cargo test`. What the
+//! checker relies on to share work is tested here on every small store too: profiles that
+//! answer as others (`followers_answer_as_their_leaders`), requests an engine answers alike
+//! (`requests_answered_alike_answer_alike`), and `rmispec_model::remove_each`
+//! (`remove_each_answers_as_remove`).
 //! `cargo bench -p rmispec-model` measures both side by side; `scripts/bench-checker REV`
 //! measures this checkout's check against an earlier revision's own, built apart (the
 //! baseline shares the laws and the model, so it gets faster with them).
@@ -106,7 +114,7 @@ fn every_law_on_every_small_store() {
 }
 
 /// Three images of one name each, in every `cargo test`: 10,333 stores, 1.7 × 10⁷ cases,
-/// 37 s in a dev build on two idle cores (19 s in release).
+/// 38 s in a dev build on two idle cores (15 s in release).
 #[test]
 fn every_law_on_every_store_of_three_images() {
     explore(Bounds::DEFAULT, false);
