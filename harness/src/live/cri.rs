@@ -345,7 +345,10 @@ impl Adapter for CriRuntime {
         Ok(())
     }
 
-    /// `RemoveImage` by ID for every image but the sandbox image.
+    /// `RemoveImage` by ID for every image but the sandbox image; then, on a containerd the
+    /// harness runs, its garbage collection to the end ([`client::Cri::collect_garbage`]:
+    /// the next build must not meet a collection still pending). A containerd behind
+    /// `--socket` is not the harness's to collect.
     fn remove_images(&mut self) -> anyhow::Result<()> {
         let cri = self.cri()?;
         let sandbox = self.sandbox_image().map(Digest::prefixed);
@@ -356,6 +359,9 @@ impl Adapter for CriRuntime {
                     cri.remove_image(&image.id),
                 )?;
             }
+        }
+        if matches!(self.engine, Engine::Sandboxed(_)) {
+            cri.collect_garbage()?;
         }
         Ok(())
     }
