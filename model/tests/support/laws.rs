@@ -184,11 +184,6 @@ impl<'a> Table<'a> {
         &self.answers[self.of[k]].outcome
     }
 
-    /// How many requests had an answer of their own (the model calls made).
-    pub fn answered(&self) -> usize {
-        self.answers.len()
-    }
-
     fn answer(&self, k: usize) -> &Answer {
         &self.answers[self.of[k]]
     }
