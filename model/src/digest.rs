@@ -45,6 +45,12 @@ impl Digest {
         s
     }
 
+    /// Whether `s` is [`prefixed`](Self::prefixed) (also the `Display` spelling), without
+    /// building it.
+    pub fn is_prefixed(&self, s: &str) -> bool {
+        s.strip_prefix("sha256:") == Some(&*self.0)
+    }
+
     /// The first `n` hex characters (12 is what Docker and Podman print as a short ID).
     pub fn short(&self, n: usize) -> &str {
         &self.0[..n.min(64)]

@@ -37,6 +37,14 @@ impl Repository {
         s
     }
 
+    /// Whether [`Repository::full`] is `s`, without building it: engines compare the
+    /// repository of a typed name with every stored one's.
+    pub fn is_full(&self, s: &str) -> bool {
+        s.strip_prefix(self.domain.as_str())
+            .and_then(|r| r.strip_prefix('/'))
+            .is_some_and(|r| r == self.path)
+    }
+
     /// Docker's "familiar" spelling: `docker.io/library/x` → `x`, `docker.io/u/x` → `u/x`,
     /// anything else unchanged.
     pub fn familiar(&self) -> String {
@@ -205,9 +213,12 @@ mod tests {
         typed.extend(refs.iter().map(|r| format!("{}x", r.full())));
         typed.extend(refs.iter().map(|r| r.full()[1..].to_owned()));
         typed.push(String::new());
+        typed.extend(refs.iter().map(|r| r.repo().full()));
+        typed.extend(refs.iter().map(|r| format!("{}/", r.repo().full())));
         for r in &refs {
             for s in &typed {
                 assert_eq!(r.is_full(s), r.full() == *s, "{r:?} vs {s:?}");
+                assert_eq!(r.repo().is_full(s), r.repo().full() == *s, "{r:?} vs {s:?}");
             }
         }
     }

@@ -150,7 +150,7 @@ fn resolve(profile: Profile, store: &Store, input: &str) -> Resolved {
         let by_name = store
             .images
             .iter()
-            .find(|i| i.refs.iter().any(|r| r.full() == name));
+            .find(|i| i.refs.iter().any(|r| r.is_full(&name)));
         if let Some(image) = by_name {
             return Resolved::Image(image.config.clone());
         }

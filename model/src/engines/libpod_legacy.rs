@@ -692,11 +692,14 @@ fn store_image(storage: &Storage, s: &str) -> Option<Digest> {
     let id = reference.id?;
     let image = storage.image(&id)?;
     match &reference.named {
-        Some(named) => image
-            .refs
-            .iter()
-            .any(|r| r.repo().full() == named.name())
-            .then_some(id),
+        Some(named) => {
+            let name = named.name();
+            image
+                .refs
+                .iter()
+                .any(|r| r.repo().is_full(&name))
+                .then_some(id)
+        }
         None => Some(id),
     }
 }

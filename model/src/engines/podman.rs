@@ -521,10 +521,10 @@ impl Storage {
     /// digest **and** that has some name in the same repository (`imageMatchesRepo`, L54-L63).
     pub(crate) fn resolve(&self, named: &Ref) -> Option<Digest> {
         let repo = named.name();
-        let in_repo = |image: &Image| image.refs.iter().any(|r| r.repo().full() == repo);
+        let in_repo = |image: &Image| image.refs.iter().any(|r| r.repo().is_full(&repo));
         if let Some(id) = self.lookup(&named.to_string()) {
             if let Some(list) = self.0.manifest_list(&id) {
-                let in_repo = list.refs.iter().any(|r| r.repo().full() == repo);
+                let in_repo = list.refs.iter().any(|r| r.repo().is_full(&repo));
                 return in_repo.then_some(id);
             }
             return self
@@ -536,7 +536,7 @@ impl Storage {
         self.0
             .images
             .iter()
-            .find(|i| i.manifest.to_string() == digest && in_repo(i))
+            .find(|i| i.manifest.is_prefixed(digest) && in_repo(i))
             .map(|i| i.config.clone())
     }
 

@@ -634,7 +634,7 @@ fn lookup_in_digests_and_repo_tags(
         if let Some(digest) = &parsed.digest {
             return images
                 .iter()
-                .find(|i| &i.manifest.to_string() == digest)
+                .find(|i| i.manifest.is_prefixed(digest))
                 .map(|i| (i.config.clone(), name.to_owned()))
                 .ok_or_else(|| not_known(name));
         }
@@ -666,7 +666,7 @@ fn lookup_in_digests_and_repo_tags(
         let Some(stored) = matching else { continue };
         match (&wanted.digest, version) {
             (Some(digest), Version::V0_62) => {
-                if &image.manifest.to_string() == digest {
+                if image.manifest.is_prefixed(digest) {
                     return Ok((
                         image.config.clone(),
                         format!("{}@{digest}", stored.trimmed()),
