@@ -10,6 +10,7 @@
 
 mod support;
 
+use proptest::prop_assert_eq;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use rmispec_model::Profile;
 use support::laws::{self, Law, LANDED};
@@ -251,4 +252,56 @@ fn every_failure_classifies_back_to_its_kind() {
         }
     }
     assert!(broken.is_empty(), "{}", broken.join("\n\n"));
+}
+
+/// The laws compare record spellings in place (`laws::is_untagged_spelling`,
+/// `laws::is_deleted_spelling`) instead of building them, for speed: on generated stores, on
+/// every profile, both answer as comparing with the built spelling does.
+#[test]
+fn spellings_compared_in_place_are_the_built_ones() {
+    let config = Config {
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let result = runner.run(&strategies::store(), |spec| {
+        let store = spec.build();
+        let mut typed: Vec<String> = vec![String::new()];
+        for i in &store.images {
+            for r in &i.refs {
+                typed.extend([r.full(), r.familiar(), format!("{}x", r.familiar())]);
+                typed.push(r.familiar()[1..].to_owned());
+            }
+            typed.extend([i.config.prefixed(), i.manifest.prefixed()]);
+            typed.push(i.config.hex().to_owned());
+        }
+        for &profile in LANDED {
+            for i in &store.images {
+                for s in &typed {
+                    let built = laws::deleted_spelling(profile, i);
+                    prop_assert_eq!(
+                        laws::is_deleted_spelling(profile, i, s),
+                        built.as_deref() == Some(s.as_str()),
+                        "{} {:?}",
+                        profile,
+                        s
+                    );
+                    for r in &i.refs {
+                        prop_assert_eq!(
+                            laws::is_untagged_spelling(profile, r, s),
+                            laws::untagged_spelling(profile, r) == *s,
+                            "{} {:?} {:?}",
+                            profile,
+                            r,
+                            s
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
 }

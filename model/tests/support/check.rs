@@ -74,7 +74,11 @@ impl Tally {
         }
     }
 
-    fn record(&mut self, verdict: Verdict, at: (usize, usize), case: &Case) {
+    /// Counts `law`'s `verdict` on `case`, the `at`-th (store, request) of the exploration.
+    /// A first failure is kept with its reason: if `case` did not ask for one
+    /// ([`Case::explain`]), `law` checks the case again, explained and computing everything
+    /// itself.
+    fn record(&mut self, verdict: Verdict, at: (usize, usize), case: &Case, law: &laws::Law) {
         match verdict {
             Verdict::NotApplicable => {}
             Verdict::Holds => self.applied += 1,
@@ -82,6 +86,24 @@ impl Tally {
                 self.applied += 1;
                 self.failures += 1;
                 if self.first.as_ref().is_none_or(|(first, _)| at < *first) {
+                    let why = if case.explain {
+                        why
+                    } else {
+                        let explained = Case {
+                            explain: true,
+                            memo: None,
+                            table: None,
+                            ..*case
+                        };
+                        match (law.check)(&explained) {
+                            Verdict::Fails(why) => why,
+                            other => panic!(
+                                "law `{}` fails unexplained but is {other:?} explained:\n{}",
+                                law.name,
+                                case.show()
+                            ),
+                        }
+                    };
                     self.first = Some((at, format!("{why}\n{}", case.show())));
                 }
             }
@@ -263,12 +285,14 @@ pub fn baseline(bounds: Bounds, threads: usize) -> Report {
                                     outcome: &outcome,
                                     memo: Some(&memo),
                                     table: None,
+                                    explain: true,
                                 };
                                 for (k, law) in checked_laws() {
                                     report.tallies[k][p].record(
                                         (law.check)(&case),
                                         (c * chunk + s, r),
                                         &case,
+                                        law,
                                     );
                                 }
                             }
@@ -387,10 +411,11 @@ fn check_store(store: &rmispec_model::Store, s: usize, bounds: Bounds, report: &
                     outcome,
                     memo: None,
                     table: None,
+                    explain: false,
                 };
                 let verdicts = &kept[r * laws.len()..(r + 1) * laws.len()];
-                for (&(k, _), verdict) in laws.iter().zip(verdicts) {
-                    report.tallies[k][p].record(verdict.clone(), (s, r), &case);
+                for (&(k, law), verdict) in laws.iter().zip(verdicts) {
+                    report.tallies[k][p].record(verdict.clone(), (s, r), &case, law);
                 }
             } else {
                 let outcome = remove(profile, store, request);
@@ -401,9 +426,10 @@ fn check_store(store: &rmispec_model::Store, s: usize, bounds: Bounds, report: &
                     outcome: &outcome,
                     memo: None,
                     table: None,
+                    explain: false,
                 };
                 for &(k, law) in &laws {
-                    report.tallies[k][p].record((law.check)(&case), (s, r), &case);
+                    report.tallies[k][p].record((law.check)(&case), (s, r), &case, law);
                 }
             }
         }
@@ -458,10 +484,11 @@ fn check_profile<'a>(on: &On<'a>, keep: bool, report: &mut Report) -> (Table<'a>
             outcome: table.outcome(r),
             memo: None,
             table: Some((&table, r)),
+            explain: false,
         };
         for &(k, law) in on.laws {
             let verdict = (law.check)(&case);
-            report.tallies[k][p].record(verdict.clone(), (s, r), &case);
+            report.tallies[k][p].record(verdict.clone(), (s, r), &case, law);
             if keep {
                 kept.push(verdict);
             }
