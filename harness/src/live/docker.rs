@@ -233,6 +233,7 @@ impl Adapter for Docker {
     }
 
     fn fresh_root(&mut self) -> anyhow::Result<()> {
+        self.api.forget_images();
         self.engine
             .as_mut()
             .context("a fresh root needs a sandboxed engine")?
