@@ -229,7 +229,7 @@ impl Registry {
 /// The registry's config: storage below `data` (deletes enabled), HTTP on 127.0.0.1 only.
 fn config_yaml(data: &Path, port: u16) -> String {
     format!(
-        "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+        "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\nhttp:\n  addr: 127.0.0.1:{port}\n",
         PathBuf::from(data).display()
     )
 }
