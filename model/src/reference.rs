@@ -7,21 +7,26 @@
 
 use crate::digest::Digest;
 use std::fmt;
+use std::sync::Arc;
 
 pub mod grammar;
 
 /// A repository: registry domain plus path, e.g. `docker.io` + `library/busybox`.
+///
+/// The parts are shared (`Arc<str>`), as [`Digest`]'s hex is: engines clone whole stores
+/// for every call and never change a stored name in place, so a clone of a name costs a
+/// count, not three allocations.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct Repository {
     /// Registry domain, with port if any: `docker.io`, `localhost`, `127.0.0.1:5000`.
-    pub domain: String,
+    pub domain: Arc<str>,
     /// Path below the domain: `library/busybox`, `cbe/app`.
-    pub path: String,
+    pub path: Arc<str>,
 }
 
 impl Repository {
     /// Builds a repository from its parts.
-    pub fn new(domain: impl Into<String>, path: impl Into<String>) -> Self {
+    pub fn new(domain: impl Into<Arc<str>>, path: impl Into<Arc<str>>) -> Self {
         Repository {
             domain: domain.into(),
             path: path.into(),
@@ -40,9 +45,9 @@ impl Repository {
     /// Whether [`Repository::full`] is `s`, without building it: engines compare the
     /// repository of a typed name with every stored one's.
     pub fn is_full(&self, s: &str) -> bool {
-        s.strip_prefix(self.domain.as_str())
+        s.strip_prefix(&*self.domain)
             .and_then(|r| r.strip_prefix('/'))
-            .is_some_and(|r| r == self.path)
+            .is_some_and(|r| r == &*self.path)
     }
 
     /// Docker's "familiar" spelling: `docker.io/library/x` → `x`, `docker.io/u/x` → `u/x`,
@@ -55,7 +60,7 @@ impl Repository {
 
     /// Appends [`Repository::familiar`] to `out`.
     fn push_familiar(&self, out: &mut String) {
-        if self.domain == "docker.io" {
+        if &*self.domain == "docker.io" {
             out.push_str(
                 self.path
                     .strip_prefix("library/")
@@ -78,7 +83,7 @@ pub enum Reference {
         /// The repository.
         repo: Repository,
         /// The tag.
-        tag: String,
+        tag: Arc<str>,
     },
     /// `repo@sha256:…`: always the digest of the image's manifest.
     Digested {
@@ -138,14 +143,14 @@ impl Reference {
     pub fn is_full(&self, s: &str) -> bool {
         let repo = self.repo();
         let Some(rest) = s
-            .strip_prefix(repo.domain.as_str())
+            .strip_prefix(&*repo.domain)
             .and_then(|r| r.strip_prefix('/'))
-            .and_then(|r| r.strip_prefix(repo.path.as_str()))
+            .and_then(|r| r.strip_prefix(&*repo.path))
         else {
             return false;
         };
         match self {
-            Reference::Tagged { tag, .. } => rest.strip_prefix(':') == Some(tag.as_str()),
+            Reference::Tagged { tag, .. } => rest.strip_prefix(':') == Some(&**tag),
             Reference::Digested { digest, .. } => {
                 rest.strip_prefix("@sha256:") == Some(digest.hex())
             }

@@ -77,7 +77,7 @@ impl StoredName {
                 };
                 Reference::Tagged {
                     repo: Repository::new(domain, path.clone()),
-                    tag: tag.clone(),
+                    tag: tag.as_str().into(),
                 }
             }
             StoredName::Digested { path, .. } => Reference::Digested {
@@ -160,10 +160,10 @@ impl FromStr for StoredName {
                 normalized.replace(STAND_IN, "<reg>")
             ));
         }
-        let domain = if repo.domain == STAND_IN {
+        let domain = if &*repo.domain == STAND_IN {
             Domain::Registry
         } else {
-            Domain::Named(repo.domain.clone())
+            Domain::Named(repo.domain.to_string())
         };
         match (of, tag) {
             (Some(_), _) if domain != Domain::Registry => Err(format!(
@@ -173,7 +173,7 @@ impl FromStr for StoredName {
             (Some(_), _) if !symbols.is_empty() => Err(format!(
                 "digest reference {s:?} has a symbol in its path: only tags may hold image ID symbols"
             )),
-            (Some(of), _) => Ok(StoredName::Digested { path: repo.path, of }),
+            (Some(of), _) => Ok(StoredName::Digested { path: repo.path.to_string(), of }),
             (None, Some(tag)) => Ok(StoredName::Tagged {
                 domain,
                 path: restore(&repo.path, &symbols),

@@ -202,7 +202,7 @@ fn parse_docker_ref(profile: Profile, input: &str) -> Option<String> {
         (Some(digest), _) => Reference::Digested { repo, digest },
         (None, tag) => Reference::Tagged {
             repo,
-            tag: tag.unwrap_or_default(),
+            tag: tag.unwrap_or_default().into(),
         },
     };
     Some(reference.full())

@@ -193,7 +193,7 @@ pub fn deleted(id: &Digest) -> Record {
 /// first component looks like a domain but is not one (`a_b.c/app`).
 pub fn familiar_repo(repo: &Repository) -> String {
     if repo.domain.is_empty() {
-        repo.path.clone()
+        repo.path.to_string()
     } else {
         repo.familiar()
     }
@@ -648,7 +648,7 @@ pub(crate) mod testing {
             Some(digest) => Reference::Digested { repo, digest },
             None => Reference::Tagged {
                 repo,
-                tag: tag.unwrap(),
+                tag: tag.unwrap().into(),
             },
         }
     }

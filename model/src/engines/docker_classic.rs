@@ -245,7 +245,7 @@ fn stored_form(repo: &Repository, tag: Option<&str>, digest: Option<&Digest>) ->
         },
         None => Reference::Tagged {
             repo: repo.clone(),
-            tag: tag.unwrap_or(grammar::DEFAULT_TAG).to_owned(),
+            tag: tag.unwrap_or(grammar::DEFAULT_TAG).into(),
         },
     }
 }

@@ -329,7 +329,7 @@ impl Named {
         match reference {
             Reference::Tagged { repo, tag } => Named {
                 repo: repo.clone(),
-                tag: Some(tag.clone()),
+                tag: Some(tag.to_string()),
                 digest: None,
             },
             Reference::Digested { repo, digest } => Named {

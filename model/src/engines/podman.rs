@@ -202,8 +202,8 @@ impl Ref {
             Err(e) => return Err(e),
         };
         Ok(Ref {
-            domain: Some(repo.domain).filter(|d| !d.is_empty()),
-            path: repo.path,
+            domain: Some(repo.domain.to_string()).filter(|d| !d.is_empty()),
+            path: repo.path.to_string(),
             tag,
             digest,
         })
@@ -707,7 +707,7 @@ pub(crate) mod fixture {
             Some(digest) => Reference::Digested { repo, digest },
             None => Reference::Tagged {
                 repo,
-                tag: tag.unwrap(),
+                tag: tag.unwrap().into(),
             },
         }
     }

@@ -607,7 +607,7 @@ mod tests {
             );
         }
         let (repo, tag, _) = parse_normalized_in(Dialect::Reference0_6, &long).unwrap();
-        assert_eq!(repo, Repository::new("localhost", &path));
+        assert_eq!(repo, Repository::new("localhost", path.as_str()));
         assert_eq!(tag.as_deref(), Some("1"));
         let longer = format!("localhost/{}", "a".repeat(256));
         assert_eq!(
@@ -766,8 +766,8 @@ mod tests {
         fn agrees_with_oci_spec(s in valid_name()) {
             let (r, tag, _) = parse_normalized(&s).unwrap();
             let oci: oci_spec::distribution::Reference = s.parse().unwrap();
-            prop_assert_eq!(oci.registry(), r.domain.as_str());
-            prop_assert_eq!(oci.repository(), r.path.as_str());
+            prop_assert_eq!(oci.registry(), &*r.domain);
+            prop_assert_eq!(oci.repository(), &*r.path);
             let tag = tag_name_only(tag, None);
             prop_assert_eq!(oci.tag(), tag.as_deref());
         }

@@ -440,12 +440,12 @@ pub fn spell(reference: &Reference, spelling: Spelling) -> String {
         (Spelling::Full, r) => r.full(),
         (Spelling::Familiar, r) => r.familiar(),
         (Spelling::Short, Reference::Tagged { repo, tag }) => {
-            let name = if repo.domain == "localhost" {
-                repo.path.clone()
+            let name = if &*repo.domain == "localhost" {
+                repo.path.to_string()
             } else {
                 repo.familiar()
             };
-            if tag == "latest" {
+            if &**tag == "latest" {
                 name
             } else {
                 format!("{name}:{tag}")

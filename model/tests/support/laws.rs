@@ -428,7 +428,7 @@ pub fn is_untagged_spelling(profile: Profile, reference: &Reference, s: &str) ->
         Engine::DockerClassic | Engine::DockerContainerd
     );
     let repo = reference.repo();
-    if !docker || repo.domain != "docker.io" {
+    if !docker || &*repo.domain != "docker.io" {
         return reference.is_full(s);
     }
     // Docker's familiar spelling of a docker.io name: the path, without `library/` when
@@ -442,7 +442,7 @@ pub fn is_untagged_spelling(profile: Profile, reference: &Reference, s: &str) ->
         return false;
     };
     match reference {
-        Reference::Tagged { tag, .. } => rest.strip_prefix(':') == Some(tag.as_str()),
+        Reference::Tagged { tag, .. } => rest.strip_prefix(':') == Some(&**tag),
         Reference::Digested { digest, .. } => {
             digest.is_prefixed(rest.strip_prefix('@').unwrap_or(""))
         }
